@@ -237,7 +237,9 @@ pub enum Malformed {
     },
     /// A gate line's field count disagrees with its declared arity.
     #[error(
-        "a gate with {inputs} inputs and {outputs} outputs has {expected} fields, found {found}"
+        "a gate with {} and {} has {expected} fields, found {found}",
+        plural(*inputs, "input"),
+        plural(*outputs, "output")
     )]
     Fields {
         /// Declared inputs.
@@ -260,7 +262,11 @@ pub enum Malformed {
         known: &'static str,
     },
     /// A gate with the wrong number of inputs or outputs.
-    #[error("{gate} takes {expected}, found {inputs} inputs and {outputs} outputs")]
+    #[error(
+        "{gate} takes {expected}, found {} and {}",
+        plural(*inputs, "input"),
+        plural(*outputs, "output")
+    )]
     Arity {
         /// The gate name.
         gate: &'static str,
@@ -325,6 +331,14 @@ pub enum Malformed {
     /// checks everything first).
     #[error("{0}")]
     Circuit(CircuitError),
+}
+
+fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// The longest line the reader accepts: 1 MiB.
@@ -544,12 +558,11 @@ pub fn read_into<R: BufRead, S: GateSink>(
     let (l2, t2) = (lines.line, lines.tokens());
     let have3 = lines.next()?;
     let (l3, t3) = (lines.line, if have3 { lines.tokens() } else { Vec::new() });
-    let fashion_shaped = |t: &[String]| {
-        all_numbers(t).is_some_and(|n| !n.is_empty() && n[0].checked_add(1) == Some(n.len() as u64))
-    };
+    // Bristol Fashion's third line lists the outputs, all numbers; the old
+    // format's third line is already a gate, which ends with its name.
     let format = options
         .format
-        .unwrap_or(if fashion_shaped(&t2) && fashion_shaped(&t3) {
+        .unwrap_or(if have3 && all_numbers(&t3).is_some() {
             Format::Fashion
         } else {
             Format::Old
