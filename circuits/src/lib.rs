@@ -7,6 +7,7 @@ pub mod builder;
 pub mod circuit;
 pub mod eval;
 pub mod gadgets;
+pub mod library;
 
 pub use bits::{Bits, HexError};
 pub use builder::{Bit, BuildError, CircuitBuilder, Word};
