@@ -1,1 +1,9 @@
-fn main() {}
+//! The `quorate` command: see `quorate --help`.
+
+use std::process::ExitCode;
+
+mod cli;
+
+fn main() -> ExitCode {
+    cli::main()
+}

@@ -687,10 +687,8 @@ pub fn read_into<R: BufRead, S: GateSink>(
     let mut have_line = pending_gate_line;
     let mut last_line = lines.line;
     loop {
-        if !have_line {
-            if !lines.next()? {
-                break;
-            }
+        if !have_line && !lines.next()? {
+            break;
         }
         have_line = false;
         let line = lines.line;

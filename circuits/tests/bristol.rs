@@ -3,6 +3,8 @@
 //! implementations and integer arithmetic, writer/reader round trips, and
 //! streaming evaluation.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,8 @@
 //! The built-in circuits against FIPS-197, FIPS 180-4, the `aes` and `sha2`
 //! crates, and the standard Bristol files.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
 mod common;
 
 use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};

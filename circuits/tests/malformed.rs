@@ -3,6 +3,8 @@
 //! (`tests/malformed/expected.tsv`), and random bytes, token streams and
 //! mutations of a good file.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

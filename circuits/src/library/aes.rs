@@ -169,9 +169,7 @@ fn xtime<S: GateSink>(b: &mut CircuitBuilder<S>, v: &[Bit]) -> Vec<Bit> {
     let hi = v[7];
     let mut out = vec![Bit::ZERO; 8];
     out[0] = hi;
-    for i in 1..8 {
-        out[i] = v[i - 1];
-    }
+    out[1..].copy_from_slice(&v[..7]);
     for i in [1, 3, 4] {
         out[i] = b.xor_bit(out[i], hi);
     }
@@ -229,7 +227,7 @@ pub fn aes128<S: GateSink>(b: &mut CircuitBuilder<S>, key: &Word, block: &Word) 
         }
     };
     add(b, &mut state, &round_keys[0]);
-    for round in 1..=10 {
+    for (round, round_key) in round_keys.iter().enumerate().skip(1) {
         let sub: Vec<Vec<Bit>> = state.iter().map(|byte| sbox(b, byte)).collect();
         // ShiftRows: byte (row r, column c) is state[r + 4c]; row r shifts left by r.
         let mut shifted = sub.clone();
@@ -253,7 +251,7 @@ pub fn aes128<S: GateSink>(b: &mut CircuitBuilder<S>, key: &Word, block: &Word) 
                 }
             }
         }
-        add(b, &mut state, &round_keys[round]);
+        add(b, &mut state, round_key);
     }
     word_of(&state)
 }

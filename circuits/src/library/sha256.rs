@@ -22,7 +22,7 @@ fn primes(n: usize) -> Vec<u64> {
     let mut ps: Vec<u64> = Vec::with_capacity(n);
     let mut k = 2u64;
     while ps.len() < n {
-        if ps.iter().all(|p| k % p != 0) {
+        if ps.iter().all(|&p| !k.is_multiple_of(p)) {
             ps.push(k);
         }
         k += 1;
