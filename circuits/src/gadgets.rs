@@ -17,8 +17,8 @@
 //! | [`neg`](CircuitBuilder::neg) | `n - 2` (`n >= 2`) | `!x + 1` with a constant carry in |
 //! | [`mul`](CircuitBuilder::mul) | `n^2 - n + 1` | schoolbook, only the low `n` columns |
 //! | [`mul_wide`](CircuitBuilder::mul_wide) | `2n^2 - n` | schoolbook; signed by Baugh-Wooley at no extra cost |
-//! | [`div_rem`](CircuitBuilder::div_rem) unsigned | `n^2 + 3n - 3` (`n^2 + 2n - 3` quotient only) | restoring division on a remainder that grows one bit a step |
-//! | [`div_rem`](CircuitBuilder::div_rem) signed | unsigned `+ 6n - 5` | magnitudes, then signs; RISC-V rules for `/ 0` |
+//! | [`div_rem`](CircuitBuilder::div_rem) unsigned | `n^2 + 3n - 3` (`n^2 + 2n - 3` quotient only), `n >= 2` | restoring division on a remainder that grows one bit a step |
+//! | [`div_rem`](CircuitBuilder::div_rem) signed | unsigned `+ 5n - 4` (`+ 4n - 3` quotient only) | magnitudes, then signs; RISC-V rules for `/ 0` |
 //! | [`lt`](CircuitBuilder::lt), `le`, `gt`, `ge` | `n` | one AND per bit from the least significant up |
 //! | [`eq`](CircuitBuilder::eq), `ne`, [`is_zero`](CircuitBuilder::is_zero) | `n - 1` | OR tree of the differences |
 //! | [`mux`](CircuitBuilder::mux) | `n` | `f ^ (s & (t ^ f))` |

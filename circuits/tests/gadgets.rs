@@ -470,6 +470,12 @@ fn and_counts_are_as_documented() {
             sdiv,
             "divrem_s {n}"
         );
+        let sq = uq + 4 * m - 3;
+        assert_eq!(
+            ands(n, |b, x, y, _| drop(b.div(x, y, Signed))),
+            sq,
+            "div_s {n}"
+        );
     }
     // The 64-bit figures, next to the Bristol files in ../shared/circuits.
     assert_eq!(ands(64, |b, x, y, _| drop(b.add(x, y))), 63); // adder64.txt: 63

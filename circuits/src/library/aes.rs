@@ -134,34 +134,64 @@ s1 = t64 # s3
 s2 = t55 # t67
 ";
 
+#[derive(Clone, Copy)]
+enum SlpOp {
+    Xor,
+    And,
+    Xnor,
+}
+
+/// The program compiled once: each step reads two earlier slots and writes a
+/// new one. Slots 0..8 are `u0..u7`; `outputs[i]` is the slot of bit `i`
+/// (least significant first).
+struct Slp {
+    steps: Vec<(SlpOp, usize, usize)>,
+    outputs: [usize; 8],
+}
+
+fn compiled_sbox() -> &'static Slp {
+    static SLP: std::sync::OnceLock<Slp> = std::sync::OnceLock::new();
+    SLP.get_or_init(|| {
+        let mut slot: std::collections::HashMap<&str, usize> = (0..8)
+            .map(|i| (["u0", "u1", "u2", "u3", "u4", "u5", "u6", "u7"][i], i))
+            .collect();
+        let mut steps = Vec::new();
+        // The program is a constant of this module: every line is
+        // `dst = a op b` over names defined above it (the tests check it).
+        for line in SBOX_SLP.lines().filter(|l| !l.trim().is_empty()) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let op = match f[3] {
+                "+" => SlpOp::Xor,
+                "x" => SlpOp::And,
+                _ => SlpOp::Xnor,
+            };
+            steps.push((op, slot[f[2]], slot[f[4]]));
+            slot.insert(f[0], 7 + steps.len());
+        }
+        let outputs =
+            std::array::from_fn(|i| slot[["s7", "s6", "s5", "s4", "s3", "s2", "s1", "s0"][i]]);
+        Slp { steps, outputs }
+    })
+}
+
 /// The AES S-box on one byte (least significant bit first): 32 AND.
 pub fn sbox<S: GateSink>(b: &mut CircuitBuilder<S>, byte: &[Bit]) -> Vec<Bit> {
-    let mut vars: std::collections::HashMap<&str, Bit> = (0..8)
-        .map(|i| {
-            (
-                ["u0", "u1", "u2", "u3", "u4", "u5", "u6", "u7"][i],
-                byte[7 - i],
-            )
-        })
-        .collect();
-    for line in SBOX_SLP.lines().filter(|l| !l.trim().is_empty()) {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        // The program is a constant of this module: every line is
-        // `dst = a op b` over names defined above it (checked by the tests).
-        let (dst, a, op, c) = (f[0], vars[f[2]], f[3], vars[f[4]]);
-        let v = match op {
-            "+" => b.xor_bit(a, c),
-            "x" => b.and_bit(a, c),
-            _ => {
+    let slp = compiled_sbox();
+    let mut v: Vec<Bit> = Vec::with_capacity(8 + slp.steps.len());
+    v.extend((0..8).map(|i| byte[7 - i]));
+    for &(op, a, c) in &slp.steps {
+        let (a, c) = (v[a], v[c]);
+        let r = match op {
+            SlpOp::Xor => b.xor_bit(a, c),
+            SlpOp::And => b.and_bit(a, c),
+            SlpOp::Xnor => {
                 let x = b.xor_bit(a, c);
                 b.not_bit(x)
             }
         };
-        vars.insert(dst, v);
+        v.push(r);
     }
-    (0..8)
-        .map(|i| vars[["s7", "s6", "s5", "s4", "s3", "s2", "s1", "s0"][i]])
-        .collect()
+    slp.outputs.iter().map(|&i| v[i]).collect()
 }
 
 /// Multiplication by x in GF(2^8) mod x^8 + x^4 + x^3 + x + 1: free.
