@@ -10,7 +10,11 @@ use std::process::ExitCode;
 use quorate::circuits::{Bits, CircuitBuilder, Signedness, Word, evaluate};
 
 fn main() -> ExitCode {
-    let args: Vec<u64> = match std::env::args().skip(1).map(|a| a.parse()).collect() {
+    let args: Vec<u64> = match std::env::args()
+        .skip(1)
+        .map(|a| a.parse())
+        .collect::<Result<Vec<u64>, _>>()
+    {
         Ok(v) if v.len() == 2 => v,
         _ => {
             eprintln!("usage: millionaires ALICE_WEALTH BOB_WEALTH (unsigned integers)");
