@@ -1,2 +1,12 @@
 #![doc = include_str!("../README.md")]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)] // only `simd` may use it; see that module's safety notes
+
+pub mod block;
+pub mod hash;
+pub mod net;
+pub mod prg;
+pub mod simd;
+
+pub use block::Block;
+pub use hash::{Aes, FixedKeyAes};
+pub use prg::{Prg, Seed};

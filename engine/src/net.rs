@@ -1,0 +1,533 @@
+//! Transport: a [`Channel`] between two parties, full-duplex and buffered,
+//! counting bytes each way, with a receive deadline.
+//!
+//! Both ends of a channel exchange byte chunks through a pair of bounded
+//! [`Pipe`]s. In one process ([`memory`]) the pipes are shared directly; over
+//! the network ([`tls`]) a reader and a writer task move chunks between the
+//! pipes and a TLS 1.3 stream. Either way the protocol code sees the same
+//! blocking `Channel`, and sending never waits for the peer to read unless
+//! more than [`PIPE_CAPACITY`] bytes are in flight.
+//!
+//! On top of raw bytes: length-prefixed frames with a maximum size checked
+//! before anything is allocated, blocks without copying, bincode messages,
+//! and the [`handshake`] every connection starts with.
+
+pub mod handshake;
+pub mod memory;
+pub mod tls;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use quorate_circuits::PartyId;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use thiserror::Error;
+
+use crate::block::Block;
+
+/// Bytes that may wait in one direction before a sender blocks.
+pub const PIPE_CAPACITY: usize = 64 << 20;
+
+/// Writes are gathered into chunks of this size before they are handed on.
+const CHUNK: usize = 256 << 10;
+
+/// The default maximum frame: larger frames are refused unread.
+pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
+
+/// The default receive deadline.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a channel operation failed. Every variant names the peer.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum NetError {
+    /// Nothing arrived before the deadline.
+    #[error("no message from {peer} within {waited:?}")]
+    Timeout {
+        /// The peer.
+        peer: String,
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// The peer closed the connection or went away.
+    #[error("{peer} closed the connection")]
+    Closed {
+        /// The peer.
+        peer: String,
+    },
+    /// A frame longer than allowed was announced; it was not read.
+    #[error("{peer} sent a frame of {len} bytes, over the {max}-byte maximum")]
+    FrameTooLarge {
+        /// The peer.
+        peer: String,
+        /// The announced length.
+        len: u64,
+        /// The maximum.
+        max: usize,
+    },
+    /// A message did not decode.
+    #[error("{peer} sent a malformed {what}: {detail}")]
+    Malformed {
+        /// The peer.
+        peer: String,
+        /// What was expected.
+        what: &'static str,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The connection handshake failed.
+    #[error(transparent)]
+    Handshake(#[from] handshake::HandshakeError),
+    /// Setting up a network connection failed.
+    #[error("{0}")]
+    Setup(String),
+    /// An I/O error.
+    #[error("connection to {peer}: {source}")]
+    Io {
+        /// The peer.
+        peer: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl NetError {
+    /// The peer the error concerns, if any.
+    pub fn peer(&self) -> Option<&str> {
+        match self {
+            NetError::Timeout { peer, .. }
+            | NetError::Closed { peer }
+            | NetError::FrameTooLarge { peer, .. }
+            | NetError::Malformed { peer, .. }
+            | NetError::Io { peer, .. } => Some(peer),
+            NetError::Handshake(h) => Some(h.peer()),
+            NetError::Setup(_) => None,
+        }
+    }
+}
+
+/// A one-way, bounded queue of byte chunks between two threads or tasks.
+pub struct Pipe {
+    state: Mutex<PipeState>,
+    changed: Condvar,
+    capacity: usize,
+}
+
+struct PipeState {
+    chunks: VecDeque<Vec<u8>>,
+    bytes: usize,
+    closed: bool,
+    /// Called after each push (wakes an async writer).
+    waker: Option<Arc<tokio::sync::Notify>>,
+}
+
+/// What [`Pipe::pop`] found.
+pub(crate) enum Popped {
+    Chunk(Vec<u8>),
+    Closed,
+    TimedOut,
+}
+
+impl Pipe {
+    /// An empty pipe holding at most `capacity` bytes (a single larger chunk
+    /// is let through when the pipe is empty).
+    pub fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(Pipe {
+            state: Mutex::new(PipeState {
+                chunks: VecDeque::new(),
+                bytes: 0,
+                closed: false,
+                waker: None,
+            }),
+            changed: Condvar::new(),
+            capacity,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PipeState> {
+        // A poisoned lock only means another thread panicked while holding
+        // it; the queue itself is still consistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn set_waker(&self, waker: Arc<tokio::sync::Notify>) {
+        self.lock().waker = Some(waker);
+    }
+
+    /// Pushes a chunk, waiting while the pipe is full. False if the pipe is
+    /// closed (the chunk is dropped) or the deadline passed.
+    pub(crate) fn push(&self, chunk: Vec<u8>, deadline: Option<Instant>) -> bool {
+        let mut st = self.lock();
+        while !st.closed && st.bytes > 0 && st.bytes + chunk.len() > self.capacity {
+            match deadline {
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return false;
+                    }
+                    st = self
+                        .changed
+                        .wait_timeout(st, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+                None => st = self.changed.wait(st).unwrap_or_else(|e| e.into_inner()),
+            }
+        }
+        if st.closed {
+            return false;
+        }
+        st.bytes += chunk.len();
+        st.chunks.push_back(chunk);
+        let waker = st.waker.clone();
+        drop(st);
+        self.changed.notify_all();
+        if let Some(w) = waker {
+            w.notify_one();
+        }
+        true
+    }
+
+    /// Pushes without waiting; false if full or closed.
+    pub(crate) fn try_push(&self, chunk: Vec<u8>) -> Result<(), Vec<u8>> {
+        let mut st = self.lock();
+        if st.closed || (st.bytes > 0 && st.bytes + chunk.len() > self.capacity) {
+            return Err(chunk);
+        }
+        st.bytes += chunk.len();
+        st.chunks.push_back(chunk);
+        drop(st);
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    /// Pops a chunk, waiting until the deadline.
+    pub(crate) fn pop(&self, deadline: Instant) -> Popped {
+        let mut st = self.lock();
+        loop {
+            if let Some(c) = st.chunks.pop_front() {
+                st.bytes -= c.len();
+                drop(st);
+                self.changed.notify_all();
+                return Popped::Chunk(c);
+            }
+            if st.closed {
+                return Popped::Closed;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Popped::TimedOut;
+            }
+            st = self
+                .changed
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Pops without waiting.
+    pub(crate) fn try_pop(&self) -> Option<Vec<u8>> {
+        let mut st = self.lock();
+        let c = st.chunks.pop_front()?;
+        st.bytes -= c.len();
+        drop(st);
+        self.changed.notify_all();
+        Some(c)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    pub(crate) fn is_closed_and_empty(&self) -> bool {
+        let st = self.lock();
+        st.closed && st.chunks.is_empty()
+    }
+
+    /// Closes the pipe: pushes fail, pops drain what is left and then report
+    /// closed.
+    pub fn close(&self) {
+        let mut st = self.lock();
+        st.closed = true;
+        let waker = st.waker.clone();
+        drop(st);
+        self.changed.notify_all();
+        if let Some(w) = waker {
+            w.notify_one();
+        }
+    }
+}
+
+impl fmt::Debug for Pipe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.lock();
+        f.debug_struct("Pipe")
+            .field("chunks", &st.chunks.len())
+            .field("bytes", &st.bytes)
+            .field("closed", &st.closed)
+            .finish()
+    }
+}
+
+/// Byte counts of a channel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Bytes sent.
+    pub sent: u64,
+    /// Bytes received.
+    pub received: u64,
+}
+
+/// One end of a connection to a peer. See the module docs.
+pub struct Channel {
+    local: PartyId,
+    peer: PartyId,
+    peer_name: String,
+    out: Arc<Pipe>,
+    inp: Arc<Pipe>,
+    wbuf: Vec<u8>,
+    rbuf: Vec<u8>,
+    rpos: usize,
+    traffic: Traffic,
+    timeout: Duration,
+    max_frame: usize,
+    /// Keeps a network connection's runtime alive while the channel lives.
+    _keepalive: Option<Arc<dyn Send + Sync>>,
+}
+
+impl fmt::Debug for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Channel")
+            .field("local", &self.local)
+            .field("peer", &self.peer_name)
+            .field("traffic", &self.traffic)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Channel {
+    pub(crate) fn from_pipes(
+        local: PartyId,
+        peer: PartyId,
+        peer_name: String,
+        out: Arc<Pipe>,
+        inp: Arc<Pipe>,
+        keepalive: Option<Arc<dyn Send + Sync>>,
+    ) -> Self {
+        Channel {
+            local,
+            peer,
+            peer_name,
+            out,
+            inp,
+            wbuf: Vec::with_capacity(CHUNK),
+            rbuf: Vec::new(),
+            rpos: 0,
+            traffic: Traffic::default(),
+            timeout: DEFAULT_TIMEOUT,
+            max_frame: DEFAULT_MAX_FRAME,
+            _keepalive: keepalive,
+        }
+    }
+
+    /// This party.
+    pub fn local(&self) -> PartyId {
+        self.local
+    }
+
+    /// The party at the other end.
+    pub fn peer(&self) -> PartyId {
+        self.peer
+    }
+
+    /// The peer's name, for messages.
+    pub fn peer_name(&self) -> &str {
+        &self.peer_name
+    }
+
+    /// Bytes sent and received so far (frames and all).
+    pub fn traffic(&self) -> Traffic {
+        self.traffic
+    }
+
+    /// The receive deadline: how long one receive waits for data.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    /// The current receive deadline.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The largest frame [`recv_frame`](Self::recv_frame) accepts.
+    pub fn set_max_frame(&mut self, max: usize) {
+        self.max_frame = max;
+    }
+
+    fn closed(&self) -> NetError {
+        NetError::Closed {
+            peer: self.peer_name.clone(),
+        }
+    }
+
+    /// Queues bytes for the peer. They leave when the buffer fills, on
+    /// [`flush`](Self::flush), or before the next receive.
+    pub fn send(&mut self, data: &[u8]) -> Result<(), NetError> {
+        self.traffic.sent += data.len() as u64;
+        if self.wbuf.len() + data.len() <= CHUNK {
+            self.wbuf.extend_from_slice(data);
+            return Ok(());
+        }
+        self.flush()?;
+        if data.len() >= CHUNK {
+            return self.push(data.to_vec());
+        }
+        self.wbuf.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn push(&mut self, chunk: Vec<u8>) -> Result<(), NetError> {
+        let deadline = Instant::now() + self.timeout;
+        if self.out.push(chunk, Some(deadline)) {
+            Ok(())
+        } else if self.out.is_closed_and_empty() {
+            Err(self.closed())
+        } else {
+            Err(NetError::Timeout {
+                peer: self.peer_name.clone(),
+                waited: self.timeout,
+            })
+        }
+    }
+
+    /// Hands all queued bytes on.
+    pub fn flush(&mut self) -> Result<(), NetError> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.wbuf, Vec::with_capacity(CHUNK));
+        self.push(chunk)
+    }
+
+    /// Receives exactly `buf.len()` bytes, flushing first. Fails if the
+    /// deadline passes with nothing arriving, or the peer goes away.
+    pub fn recv(&mut self, buf: &mut [u8]) -> Result<(), NetError> {
+        self.flush()?;
+        let mut filled = 0;
+        while filled < buf.len() {
+            if self.rpos == self.rbuf.len() {
+                let deadline = Instant::now() + self.timeout;
+                match self.inp.pop(deadline) {
+                    Popped::Chunk(c) => {
+                        self.rbuf = c;
+                        self.rpos = 0;
+                    }
+                    Popped::Closed => return Err(self.closed()),
+                    Popped::TimedOut => {
+                        return Err(NetError::Timeout {
+                            peer: self.peer_name.clone(),
+                            waited: self.timeout,
+                        });
+                    }
+                }
+                continue;
+            }
+            let n = (self.rbuf.len() - self.rpos).min(buf.len() - filled);
+            buf[filled..filled + n].copy_from_slice(&self.rbuf[self.rpos..self.rpos + n]);
+            self.rpos += n;
+            filled += n;
+        }
+        self.traffic.received += buf.len() as u64;
+        Ok(())
+    }
+
+    /// Sends blocks as raw bytes.
+    pub fn send_blocks(&mut self, blocks: &[Block]) -> Result<(), NetError> {
+        self.send(Block::slice_as_bytes(blocks))
+    }
+
+    /// Receives exactly `blocks.len()` blocks.
+    pub fn recv_blocks(&mut self, blocks: &mut [Block]) -> Result<(), NetError> {
+        self.recv(Block::slice_as_bytes_mut(blocks))
+    }
+
+    /// Sends one frame: a 4-byte little-endian length, then the bytes.
+    ///
+    /// # Panics
+    /// If the frame is 4 GiB or longer.
+    pub fn send_frame(&mut self, data: &[u8]) -> Result<(), NetError> {
+        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        assert!((len as usize) == data.len(), "frames are limited to 4 GiB");
+        self.send(&len.to_le_bytes())?;
+        self.send(data)
+    }
+
+    /// Receives one frame of at most `max` bytes (default
+    /// [`DEFAULT_MAX_FRAME`]); a longer one is refused before it is read.
+    pub fn recv_frame(&mut self) -> Result<Vec<u8>, NetError> {
+        self.recv_frame_max(self.max_frame)
+    }
+
+    /// [`recv_frame`](Self::recv_frame) with an explicit maximum.
+    pub fn recv_frame_max(&mut self, max: usize) -> Result<Vec<u8>, NetError> {
+        let mut len = [0u8; 4];
+        self.recv(&mut len)?;
+        let len = u32::from_le_bytes(len) as usize;
+        if len > max {
+            return Err(NetError::FrameTooLarge {
+                peer: self.peer_name.clone(),
+                len: len as u64,
+                max,
+            });
+        }
+        let mut data = vec![0u8; len];
+        self.recv(&mut data)?;
+        Ok(data)
+    }
+
+    /// Sends a control message, bincode-encoded in one frame.
+    pub fn send_msg<T: Serialize>(&mut self, msg: &T) -> Result<(), NetError> {
+        let bytes =
+            bincode::serde::encode_to_vec(msg, bincode::config::standard()).map_err(|e| {
+                NetError::Malformed {
+                    peer: self.peer_name.clone(),
+                    what: "outgoing message",
+                    detail: e.to_string(),
+                }
+            })?;
+        self.send_frame(&bytes)
+    }
+
+    /// Receives a control message sent with [`send_msg`](Self::send_msg).
+    pub fn recv_msg<T: DeserializeOwned>(&mut self, what: &'static str) -> Result<T, NetError> {
+        let frame = self.recv_frame()?;
+        let config = bincode::config::standard().with_limit::<DEFAULT_MAX_FRAME>();
+        match bincode::serde::decode_from_slice::<T, _>(&frame, config) {
+            Ok((msg, used)) if used == frame.len() => Ok(msg),
+            Ok((_, used)) => Err(NetError::Malformed {
+                peer: self.peer_name.clone(),
+                what,
+                detail: format!("{} trailing bytes", frame.len() - used),
+            }),
+            Err(e) => Err(NetError::Malformed {
+                peer: self.peer_name.clone(),
+                what,
+                detail: e.to_string(),
+            }),
+        }
+    }
+}
+
+impl Drop for Channel {
+    fn drop(&mut self) {
+        let _ = self.flush();
+        self.out.close();
+        self.inp.close();
+    }
+}

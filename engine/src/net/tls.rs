@@ -1,0 +1,674 @@
+//! TCP with TLS 1.3 and mutual authentication by pinned certificates.
+//!
+//! Each party has a key and a self-signed certificate ([`Identity`]). A
+//! parties file ([`Parties`], TOML) lists every party's name, address and
+//! certificate; a connection succeeds only if the peer presents exactly the
+//! certificate the file pins for it (both ways), so nobody else gets in and
+//! no certificate authority is trusted.
+//!
+//! Between parties `i < j`, party `j` dials party `i`. Each connection gets
+//! a reader and a writer task on a small tokio runtime; the protocol sees a
+//! blocking [`Channel`] (see the parent module) and a [`handshake`] runs on
+//! it before it is handed out.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use quorate_circuits::PartyId;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+use super::handshake::{ProgramHash, SessionId, handshake};
+use super::{Channel, NetError, PIPE_CAPACITY, Pipe};
+
+fn setup(msg: impl Into<String>) -> NetError {
+    NetError::Setup(msg.into())
+}
+
+/// A party's TLS identity: its certificate and private key.
+pub struct Identity {
+    cert: CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Identity(<certificate>, <redacted key>)")
+    }
+}
+
+/// A freshly generated identity in PEM, as `quorate keys gen` writes it.
+#[derive(Debug)]
+pub struct GeneratedIdentity {
+    /// The certificate, PEM.
+    pub cert_pem: String,
+    /// The private key, PEM (PKCS#8).
+    pub key_pem: String,
+}
+
+impl Identity {
+    /// Generates a key (ECDSA P-256) and a self-signed certificate for
+    /// `name`.
+    pub fn generate(name: &str) -> Result<(Identity, GeneratedIdentity), NetError> {
+        let ck = rcgen::generate_simple_self_signed(vec![format!("{name}.quorate.invalid")])
+            .map_err(|e| setup(format!("generating a certificate for {name}: {e}")))?;
+        let pem = GeneratedIdentity {
+            cert_pem: ck.cert.pem(),
+            key_pem: ck.signing_key.serialize_pem(),
+        };
+        let id = Identity {
+            cert: ck.cert.der().clone(),
+            key: PrivateKeyDer::try_from(ck.signing_key.serialize_der())
+                .map_err(|e| setup(format!("encoding the key for {name}: {e}")))?,
+        };
+        Ok((id, pem))
+    }
+
+    /// Loads an identity from PEM text.
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Identity, NetError> {
+        Ok(Identity {
+            cert: CertificateDer::from_pem_slice(cert_pem.as_bytes())
+                .map_err(|e| setup(format!("reading the certificate: {e}")))?,
+            key: PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+                .map_err(|e| setup(format!("reading the key: {e}")))?,
+        })
+    }
+
+    /// Loads an identity from PEM files.
+    pub fn from_files(cert: &Path, key: &Path) -> Result<Identity, NetError> {
+        let read = |p: &Path| {
+            std::fs::read_to_string(p).map_err(|e| setup(format!("{}: {e}", p.display())))
+        };
+        let (c, k) = (read(cert)?, read(key)?);
+        Identity::from_pem(&c, &k)
+            .map_err(|e| setup(format!("{} / {}: {e}", cert.display(), key.display())))
+    }
+
+    /// The certificate (DER).
+    pub fn certificate(&self) -> &CertificateDer<'static> {
+        &self.cert
+    }
+}
+
+/// One party of a parties file.
+#[derive(Clone, Debug)]
+pub struct PartyInfo {
+    /// Its name.
+    pub name: String,
+    /// Where it listens (`host:port`).
+    pub address: String,
+    /// Its pinned certificate.
+    pub cert: CertificateDer<'static>,
+}
+
+/// The parties of a run, in order: a party's index is its [`PartyId`].
+#[derive(Clone, Debug)]
+pub struct Parties {
+    list: Vec<PartyInfo>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartiesFile {
+    party: Vec<PartyEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartyEntry {
+    name: String,
+    address: String,
+    /// PEM text, or a path (relative to the parties file) to a PEM file.
+    certificate: String,
+}
+
+impl Parties {
+    /// Parties from a list.
+    pub fn new(list: Vec<PartyInfo>) -> Result<Self, NetError> {
+        for (i, p) in list.iter().enumerate() {
+            if p.name.is_empty() {
+                return Err(setup(format!("party {} has an empty name", i + 1)));
+            }
+            if list[..i].iter().any(|q| q.name == p.name) {
+                return Err(setup(format!("two parties are named `{}`", p.name)));
+            }
+            if list[..i].iter().any(|q| q.cert == p.cert) {
+                return Err(setup(format!(
+                    "party `{}` has the same certificate as another party",
+                    p.name
+                )));
+            }
+        }
+        if list.len() > usize::from(u16::MAX) {
+            return Err(setup("too many parties"));
+        }
+        Ok(Parties { list })
+    }
+
+    /// Reads a parties file:
+    /// ```toml
+    /// [[party]]
+    /// name = "alice"
+    /// address = "127.0.0.1:7001"
+    /// certificate = "alice.crt"   # or the PEM text itself
+    /// ```
+    pub fn load(path: &Path) -> Result<Self, NetError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| setup(format!("{}: {e}", path.display())))?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Parties::parse(&text, &base).map_err(|e| setup(format!("{}: {e}", path.display())))
+    }
+
+    /// Parses a parties file's text; certificate paths are relative to `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<Self, NetError> {
+        let file: PartiesFile = toml::from_str(text).map_err(|e| setup(format!("{e}")))?;
+        let mut list = Vec::with_capacity(file.party.len());
+        for entry in file.party {
+            let pem = if entry.certificate.trim_start().starts_with("-----BEGIN") {
+                entry.certificate.clone()
+            } else {
+                let p: PathBuf = base.join(&entry.certificate);
+                std::fs::read_to_string(&p).map_err(|e| {
+                    setup(format!(
+                        "certificate of `{}`: {}: {e}",
+                        entry.name,
+                        p.display()
+                    ))
+                })?
+            };
+            let cert = CertificateDer::from_pem_slice(pem.as_bytes())
+                .map_err(|e| setup(format!("certificate of `{}`: {e}", entry.name)))?;
+            list.push(PartyInfo {
+                name: entry.name,
+                address: entry.address,
+                cert,
+            });
+        }
+        Parties::new(list)
+    }
+
+    /// The parties, in order.
+    pub fn list(&self) -> &[PartyInfo] {
+        &self.list
+    }
+
+    /// The id of the party named `name`.
+    pub fn id_of(&self, name: &str) -> Option<PartyId> {
+        self.list
+            .iter()
+            .position(|p| p.name == name)
+            .map(|i| PartyId(i as u16))
+    }
+
+    fn by_cert(&self, cert: &CertificateDer<'_>) -> Option<usize> {
+        self.list
+            .iter()
+            .position(|p| p.cert.as_ref() == cert.as_ref())
+    }
+}
+
+/// The lines of a parties-file entry for a party, to paste into the file.
+pub fn parties_entry(name: &str, address: &str, cert_pem: &str) -> String {
+    format!(
+        "[[party]]\nname = \"{name}\"\naddress = \"{address}\"\ncertificate = \"\"\"\n{}\"\"\"\n",
+        cert_pem.trim_end().to_owned() + "\n"
+    )
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Accepts exactly one pinned certificate, and checks the handshake
+/// signature with it.
+#[derive(Debug)]
+struct PinnedServer {
+    cert: CertificateDer<'static>,
+    algs: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for PinnedServer {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.cert.as_ref() {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algs.supported_schemes()
+    }
+}
+
+/// Accepts a client only if it presents one of the pinned certificates.
+#[derive(Debug)]
+struct PinnedClients {
+    certs: Vec<CertificateDer<'static>>,
+    algs: WebPkiSupportedAlgorithms,
+}
+
+impl ClientCertVerifier for PinnedClients {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        if self.certs.iter().any(|c| c.as_ref() == end_entity.as_ref()) {
+            Ok(ClientCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algs.supported_schemes()
+    }
+}
+
+fn client_config(
+    identity: &Identity,
+    peer_cert: &CertificateDer<'static>,
+) -> Result<rustls::ClientConfig, NetError> {
+    let p = provider();
+    let algs = p.signature_verification_algorithms;
+    rustls::ClientConfig::builder_with_provider(p)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| setup(format!("TLS client configuration: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PinnedServer {
+            cert: peer_cert.clone(),
+            algs,
+        }))
+        .with_client_auth_cert(vec![identity.cert.clone()], identity.key.clone_key())
+        .map_err(|e| setup(format!("TLS client certificate: {e}")))
+}
+
+fn server_config(
+    identity: &Identity,
+    peers: Vec<CertificateDer<'static>>,
+) -> Result<rustls::ServerConfig, NetError> {
+    let p = provider();
+    let algs = p.signature_verification_algorithms;
+    rustls::ServerConfig::builder_with_provider(p)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| setup(format!("TLS server configuration: {e}")))?
+        .with_client_cert_verifier(Arc::new(PinnedClients { certs: peers, algs }))
+        .with_single_cert(vec![identity.cert.clone()], identity.key.clone_key())
+        .map_err(|e| setup(format!("TLS server certificate: {e}")))
+}
+
+/// Keeps a connection set's runtime alive while any of its channels lives.
+struct Runtime(tokio::runtime::Runtime);
+
+fn runtime() -> Result<Arc<Runtime>, NetError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("quorate-net")
+        .enable_all()
+        .build()
+        .map(|rt| Arc::new(Runtime(rt)))
+        .map_err(|e| setup(format!("starting the network runtime: {e}")))
+}
+
+/// Moves bytes from a TLS stream into `pipe` until either side closes.
+async fn reader<R: tokio::io::AsyncRead + Unpin>(mut rd: R, pipe: Arc<Pipe>) {
+    loop {
+        let mut buf = vec![0u8; 256 << 10];
+        let n = match rd.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        buf.truncate(n);
+        let mut chunk = buf;
+        loop {
+            match pipe.try_push(chunk) {
+                Ok(()) => break,
+                Err(c) => {
+                    if pipe.is_closed() {
+                        return;
+                    }
+                    chunk = c;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        }
+    }
+    pipe.close();
+}
+
+/// Moves chunks from `pipe` onto a TLS stream until the pipe closes.
+async fn writer<W: tokio::io::AsyncWrite + Unpin>(mut wr: W, pipe: Arc<Pipe>, wake: Arc<Notify>) {
+    loop {
+        let mut wrote = false;
+        while let Some(chunk) = pipe.try_pop() {
+            if wr.write_all(&chunk).await.is_err() {
+                pipe.close();
+                return;
+            }
+            wrote = true;
+        }
+        if wrote && wr.flush().await.is_err() {
+            pipe.close();
+            return;
+        }
+        if pipe.is_closed_and_empty() {
+            let _ = wr.shutdown().await;
+            return;
+        }
+        wake.notified().await;
+    }
+}
+
+fn spawn_channel<S>(
+    rt: &Arc<Runtime>,
+    stream: S,
+    local: PartyId,
+    peer: PartyId,
+    peer_name: String,
+) -> Channel
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    let (rd, wr) = tokio::io::split(stream);
+    let out = Pipe::new(PIPE_CAPACITY);
+    let inp = Pipe::new(PIPE_CAPACITY);
+    let wake = Arc::new(Notify::new());
+    out.set_waker(wake.clone());
+    rt.0.spawn(reader(rd, inp.clone()));
+    rt.0.spawn(writer(wr, out.clone(), wake));
+    let keep: Arc<dyn Send + Sync> = rt.clone();
+    Channel::from_pipes(local, peer, peer_name, out, inp, Some(keep))
+}
+
+async fn dial(addr: &str, deadline: Instant, peer: &str) -> Result<TcpStream, NetError> {
+    loop {
+        match TcpStream::connect(addr).await {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => {
+                if Instant::now() >= deadline {
+                    return Err(NetError::Io {
+                        peer: peer.to_owned(),
+                        source: io::Error::new(e.kind(), format!("could not reach {addr}: {e}")),
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Connects party `me` to every other party of `parties` over TLS, runs the
+/// handshake on each connection, and returns the channels indexed by party
+/// (`None` at `me`). Waits up to `timeout` for peers to come up.
+pub fn connect_mesh(
+    me: &str,
+    parties: &Parties,
+    identity: &Identity,
+    session: &SessionId,
+    program: &ProgramHash,
+    timeout: Duration,
+) -> Result<Vec<Option<Channel>>, NetError> {
+    let my_id = parties
+        .id_of(me)
+        .ok_or_else(|| setup(format!("party `{me}` is not in the parties file")))?;
+    let mine = &parties.list()[usize::from(my_id.0)];
+    if mine.cert.as_ref() != identity.cert.as_ref() {
+        return Err(setup(format!(
+            "the certificate given for `{me}` is not the one the parties file pins for it"
+        )));
+    }
+    let rt = runtime()?;
+    let deadline = Instant::now() + timeout;
+    let n = parties.list().len();
+    let me_idx = usize::from(my_id.0);
+    let higher: Vec<usize> = (me_idx + 1..n).collect();
+    let peer_certs: Vec<CertificateDer<'static>> = higher
+        .iter()
+        .map(|&j| parties.list()[j].cert.clone())
+        .collect();
+    let server = Arc::new(server_config(identity, peer_certs)?);
+    let connectors: Vec<(usize, Arc<rustls::ClientConfig>)> = (0..me_idx)
+        .map(|j| client_config(identity, &parties.list()[j].cert).map(|c| (j, Arc::new(c))))
+        .collect::<Result<_, _>>()?;
+
+    let rt2 = rt.clone();
+    let parties2 = parties.clone();
+    let listen_addr = mine.address.clone();
+    let mut channels: Vec<Option<Channel>> = (0..n).map(|_| None).collect();
+    let result: Result<Vec<(usize, Channel)>, NetError> = rt.0.block_on(async move {
+        let listener = if higher.is_empty() {
+            None
+        } else {
+            Some(
+                TcpListener::bind(&listen_addr)
+                    .await
+                    .map_err(|e| setup(format!("listening on {listen_addr}: {e}")))?,
+            )
+        };
+        let mut out = Vec::new();
+        for (j, cfg) in connectors {
+            let p = &parties2.list()[j];
+            let tcp = dial(&p.address, deadline, &p.name).await?;
+            let name = ServerName::try_from("quorate.invalid").map_err(|e| setup(e.to_string()))?;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let tls = tokio::time::timeout(
+                remaining,
+                tokio_rustls::TlsConnector::from(cfg).connect(name, tcp),
+            )
+            .await
+            .map_err(|_| NetError::Timeout {
+                peer: p.name.clone(),
+                waited: timeout,
+            })?
+            .map_err(|e| NetError::Io {
+                peer: p.name.clone(),
+                source: io::Error::other(format!("TLS handshake refused: {e}")),
+            })?;
+            out.push((
+                j,
+                spawn_channel(&rt2, tls, my_id, PartyId(j as u16), p.name.clone()),
+            ));
+        }
+        if let Some(listener) = listener {
+            let acceptor = tokio_rustls::TlsAcceptor::from(server);
+            let mut missing: Vec<usize> = higher.clone();
+            while !missing.is_empty() {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                let names: Vec<&str> = missing
+                    .iter()
+                    .map(|&j| parties2.list()[j].name.as_str())
+                    .collect();
+                let (tcp, _) = tokio::time::timeout(remaining, listener.accept())
+                    .await
+                    .map_err(|_| NetError::Timeout {
+                        peer: names.join(", "),
+                        waited: timeout,
+                    })?
+                    .map_err(|e| setup(format!("accepting on {listen_addr}: {e}")))?;
+                let _ = tcp.set_nodelay(true);
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                // A client with an unknown certificate fails here; keep waiting
+                // for the real peers.
+                let Ok(Ok(tls)) = tokio::time::timeout(remaining, acceptor.accept(tcp)).await
+                else {
+                    continue;
+                };
+                let who = tls
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .and_then(|c| parties2.by_cert(c));
+                let Some(j) = who.filter(|j| missing.contains(j)) else {
+                    continue;
+                };
+                missing.retain(|&k| k != j);
+                out.push((
+                    j,
+                    spawn_channel(
+                        &rt2,
+                        tls,
+                        my_id,
+                        PartyId(j as u16),
+                        parties2.list()[j].name.clone(),
+                    ),
+                ));
+            }
+        }
+        Ok(out)
+    });
+    for (j, ch) in result? {
+        channels[j] = Some(ch);
+    }
+    for ch in channels.iter_mut().flatten() {
+        ch.set_timeout(timeout);
+        handshake(ch, me, session, program)?;
+    }
+    Ok(channels)
+}
+
+/// Two parties over loopback TLS in this process, with fresh identities:
+/// for tests and `quorate bench`. Returns (party 0's channel, party 1's).
+pub fn loopback_pair(
+    session: &SessionId,
+    program: &ProgramHash,
+) -> Result<(Channel, Channel), NetError> {
+    let port = free_port()?;
+    let (id0, pem0) = Identity::generate("p0")?;
+    let (id1, pem1) = Identity::generate("p1")?;
+    let parties = Parties::new(vec![
+        PartyInfo {
+            name: "p0".into(),
+            address: format!("127.0.0.1:{port}"),
+            cert: id0.cert.clone(),
+        },
+        PartyInfo {
+            name: "p1".into(),
+            address: "127.0.0.1:0".into(),
+            cert: id1.cert.clone(),
+        },
+    ])?;
+    drop((pem0, pem1));
+    let (s, p) = (*session, *program);
+    let parties1 = parties.clone();
+    let t = std::thread::spawn(move || {
+        connect_mesh("p1", &parties1, &id1, &s, &p, Duration::from_secs(10))
+    });
+    let mut c0 = connect_mesh(
+        "p0",
+        &parties,
+        &id0,
+        session,
+        program,
+        Duration::from_secs(10),
+    )?;
+    let mut c1 = t
+        .join()
+        .map_err(|_| setup("the loopback peer thread failed"))??;
+    match (c0[1].take(), c1[0].take()) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => Err(setup("loopback connection missing")),
+    }
+}
+
+/// A port on 127.0.0.1 that is free right now.
+pub fn free_port() -> Result<u16, NetError> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| setup(format!("binding 127.0.0.1: {e}")))?;
+    let addr: SocketAddr = l.local_addr().map_err(|e| setup(e.to_string()))?;
+    Ok(addr.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::handshake::program_hash;
+
+    #[test]
+    fn loopback_tls_moves_bytes_both_ways() {
+        let s = SessionId::random().unwrap();
+        let p = program_hash(b"test");
+        let (mut a, mut b) = loopback_pair(&s, &p).unwrap();
+        let data: Vec<u8> = (0..(3 << 20)).map(|i| (i % 251) as u8).collect();
+        let d2 = data.clone();
+        let t = std::thread::spawn(move || {
+            let mut got = vec![0u8; d2.len()];
+            b.recv(&mut got).unwrap();
+            assert_eq!(got, d2);
+            b.send_frame(b"done").unwrap();
+            b.flush().unwrap();
+            b
+        });
+        a.send(&data).unwrap();
+        assert_eq!(a.recv_frame().unwrap(), b"done");
+        let b = t.join().unwrap();
+        assert_eq!(a.traffic().sent, b.traffic().received);
+    }
+}

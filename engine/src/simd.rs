@@ -1,0 +1,331 @@
+//! The engine's only `unsafe` code: x86-64 SIMD kernels behind runtime CPU
+//! detection, each with a portable twin that the tests check it against.
+//!
+//! - [`transpose_128`]: the IKNP bit-matrix transpose (128 rows of `m` bits
+//!   into `m` blocks of 128 bits). AVX2 kernel: 32 rows × 16 bytes are
+//!   loaded, their bytes transposed in registers by unpack stages, and each
+//!   output bit column is peeled off with `movemask` (the approach of
+//!   EMP-toolkit's `sse_trans`, widened to 256 bits).
+//! - [`gf128_mul`] and [`Gf128Acc`]: multiplication in GF(2^128) with the
+//!   modulus `x^128 + x^7 + x^2 + x + 1` (bit `i` of a block is the
+//!   coefficient of `x^i`), by carry-less multiplication (`PCLMULQDQ`) and a
+//!   lazy reduction, for the OT extension consistency check.
+//!
+//! Safety: every `unsafe` block below either calls a `#[target_feature]`
+//! function after `is_x86_feature_detected!` confirmed the feature, or
+//! loads/stores through pointers into slices whose bounds are checked in the
+//! line above.
+
+#![allow(unsafe_code)]
+
+use std::sync::OnceLock;
+
+use crate::block::Block;
+
+#[derive(Clone, Copy, Debug)]
+struct Features {
+    avx2: bool,
+    pclmul: bool,
+}
+
+fn features() -> Features {
+    static F: OnceLock<Features> = OnceLock::new();
+    *F.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            Features {
+                avx2: std::is_x86_feature_detected!("avx2"),
+                pclmul: std::is_x86_feature_detected!("pclmulqdq")
+                    && std::is_x86_feature_detected!("sse2"),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            Features {
+                avx2: false,
+                pclmul: false,
+            }
+        }
+    })
+}
+
+/// Transposes 128 rows of `m` bits into `m` blocks: bit `i` of `out[j]` is
+/// bit `j` of row `i`. `rows` holds the rows one after another, `m / 8`
+/// bytes each, bit `j` of a row in byte `j / 8` at position `j % 8`.
+///
+/// # Panics
+/// If `m` is not a multiple of 8, or the slices do not hold 128 rows of `m`
+/// bits and `m` blocks.
+pub fn transpose_128(rows: &[u8], m: usize, out: &mut [Block]) {
+    assert!(
+        m % 8 == 0,
+        "transpose_128: {m} columns is not a multiple of 8"
+    );
+    assert_eq!(rows.len(), 16 * m, "transpose_128: 128 rows of {m} bits");
+    assert_eq!(out.len(), m, "transpose_128: {m} output blocks");
+    let stride = m / 8;
+    let full = stride / 16 * 16;
+    #[cfg(target_arch = "x86_64")]
+    if features().avx2 && full > 0 {
+        // SAFETY: AVX2 was detected at runtime.
+        unsafe { x86::transpose_avx2(rows, stride, full, out) };
+        transpose_portable_range(rows, stride, full, stride, out);
+        return;
+    }
+    transpose_portable_range(rows, stride, 0, stride, out);
+}
+
+/// The portable transpose of byte columns `from..to` of every row.
+fn transpose_portable_range(rows: &[u8], stride: usize, from: usize, to: usize, out: &mut [Block]) {
+    for c in from..to {
+        let mut acc = [0u128; 8];
+        for i in 0..128 {
+            let byte = rows[i * stride + c];
+            for (k, a) in acc.iter_mut().enumerate() {
+                *a |= u128::from(byte >> k & 1) << i;
+            }
+        }
+        for (k, a) in acc.iter().enumerate() {
+            out[8 * c + k] = Block(*a);
+        }
+    }
+}
+
+/// The portable transpose, for tests and non-x86 machines.
+pub fn transpose_128_portable(rows: &[u8], m: usize, out: &mut [Block]) {
+    assert!(m % 8 == 0 && rows.len() == 16 * m && out.len() == m);
+    transpose_portable_range(rows, m / 8, 0, m / 8, out);
+}
+
+/// The 256-bit carry-less product of `a` and `b`: (low 128 bits, high 128 bits).
+#[inline]
+pub fn clmul(a: Block, b: Block) -> (u128, u128) {
+    #[cfg(target_arch = "x86_64")]
+    if features().pclmul {
+        // SAFETY: PCLMULQDQ and SSE2 were detected at runtime.
+        return unsafe { x86::clmul_pclmul(a.0, b.0) };
+    }
+    clmul_portable(a.0, b.0)
+}
+
+fn clmul64(a: u64, b: u64) -> u128 {
+    let mut r = 0u128;
+    for i in 0..64 {
+        r ^= (u128::from(a) << i) & (u128::from(b >> i & 1)).wrapping_neg();
+    }
+    r
+}
+
+/// The portable carry-less product.
+pub fn clmul_portable(a: u128, b: u128) -> (u128, u128) {
+    let (a0, a1) = (a as u64, (a >> 64) as u64);
+    let (b0, b1) = (b as u64, (b >> 64) as u64);
+    let lo = clmul64(a0, b0);
+    let hi = clmul64(a1, b1);
+    let mid = clmul64(a0, b1) ^ clmul64(a1, b0);
+    (lo ^ (mid << 64), hi ^ (mid >> 64))
+}
+
+/// Reduces a 256-bit product modulo `x^128 + x^7 + x^2 + x + 1`.
+#[inline]
+pub fn gf128_reduce(lo: u128, hi: u128) -> Block {
+    // x^128 = x^7 + x^2 + x + 1: fold the high half down twice.
+    let fold = |h: u128| h ^ (h << 1) ^ (h << 2) ^ (h << 7);
+    let overflow = (hi >> 127) ^ (hi >> 126) ^ (hi >> 121);
+    Block(lo ^ fold(hi) ^ fold(overflow))
+}
+
+/// `a · b` in GF(2^128).
+#[inline]
+pub fn gf128_mul(a: Block, b: Block) -> Block {
+    let (lo, hi) = clmul(a, b);
+    gf128_reduce(lo, hi)
+}
+
+/// An accumulator of products in GF(2^128), reduced once at the end.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Gf128Acc {
+    lo: u128,
+    hi: u128,
+}
+
+impl Gf128Acc {
+    /// Adds `a · b`.
+    #[inline]
+    pub fn add_mul(&mut self, a: Block, b: Block) {
+        let (lo, hi) = clmul(a, b);
+        self.lo ^= lo;
+        self.hi ^= hi;
+    }
+
+    /// Adds `Σ a[k] · b[k]`.
+    ///
+    /// # Panics
+    /// If the slices differ in length.
+    pub fn add_inner(&mut self, a: &[Block], b: &[Block]) {
+        assert_eq!(a.len(), b.len());
+        #[cfg(target_arch = "x86_64")]
+        if features().pclmul {
+            // SAFETY: PCLMULQDQ and SSE2 were detected at runtime.
+            let (lo, hi) = unsafe { x86::inner_pclmul(a, b) };
+            self.lo ^= lo;
+            self.hi ^= hi;
+            return;
+        }
+        for (&x, &y) in a.iter().zip(b) {
+            self.add_mul(x, y);
+        }
+    }
+
+    /// The reduced sum.
+    pub fn value(&self) -> Block {
+        gf128_reduce(self.lo, self.hi)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use crate::block::Block;
+
+    /// Transposes byte columns `0..full` (a multiple of 16) of the 128 rows.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn transpose_avx2(
+        rows: &[u8],
+        stride: usize,
+        full: usize,
+        out: &mut [Block],
+    ) {
+        debug_assert!(full % 16 == 0 && full <= stride && rows.len() >= 128 * stride);
+        let out_bytes = Block::slice_as_bytes_mut(out);
+        // For each tile of 32 rows (r0) × 16 bytes (c0):
+        for c0 in (0..full).step_by(16) {
+            for r0 in (0..128).step_by(32) {
+                // Load rows r0..r0+16 into the low lanes and r0+16..r0+32 into
+                // the high lanes of 16 registers.
+                let mut x = [_mm256_setzero_si256(); 16];
+                for (i, xi) in x.iter_mut().enumerate() {
+                    let lo_off = (r0 + i) * stride + c0;
+                    let hi_off = (r0 + 16 + i) * stride + c0;
+                    assert!(hi_off + 16 <= rows.len() && lo_off + 16 <= rows.len());
+                    // SAFETY: both 16-byte reads are in bounds (checked above).
+                    let lo = unsafe { _mm_loadu_si128(rows.as_ptr().add(lo_off).cast()) };
+                    let hi = unsafe { _mm_loadu_si128(rows.as_ptr().add(hi_off).cast()) };
+                    *xi = _mm256_set_m128i(hi, lo);
+                }
+                // Byte-transpose each lane's 16x16 matrix: after four unpack
+                // stages register k holds byte k of rows 0..16 of its lane.
+                for _ in 0..4 {
+                    let mut y = [_mm256_setzero_si256(); 16];
+                    for i in 0..8 {
+                        y[2 * i] = _mm256_unpacklo_epi8(x[i], x[i + 8]);
+                        y[2 * i + 1] = _mm256_unpackhi_epi8(x[i], x[i + 8]);
+                    }
+                    x = y;
+                }
+                // Register k: byte c0+k of 32 rows. Peel bit 7, 6, ... with movemask.
+                for (k, xk) in x.iter_mut().enumerate() {
+                    let mut v = *xk;
+                    for bit in (0..8).rev() {
+                        let mask = _mm256_movemask_epi8(v) as u32;
+                        let j = 8 * (c0 + k) + bit;
+                        // Bits r0..r0+32 of block j: 4 bytes at offset 16 j + r0 / 8.
+                        let at = 16 * j + r0 / 8;
+                        out_bytes[at..at + 4].copy_from_slice(&mask.to_le_bytes());
+                        v = _mm256_add_epi8(v, v);
+                    }
+                }
+            }
+        }
+    }
+
+    #[target_feature(enable = "pclmulqdq,sse2")]
+    fn clmul_m128(a: __m128i, b: __m128i) -> (__m128i, __m128i) {
+        let lo = _mm_clmulepi64_si128(a, b, 0x00);
+        let hi = _mm_clmulepi64_si128(a, b, 0x11);
+        let mid = _mm_xor_si128(
+            _mm_clmulepi64_si128(a, b, 0x01),
+            _mm_clmulepi64_si128(a, b, 0x10),
+        );
+        (
+            _mm_xor_si128(lo, _mm_slli_si128(mid, 8)),
+            _mm_xor_si128(hi, _mm_srli_si128(mid, 8)),
+        )
+    }
+
+    fn to_m128(v: u128) -> __m128i {
+        bytemuck::cast(v)
+    }
+
+    fn from_m128(v: __m128i) -> u128 {
+        bytemuck::cast(v)
+    }
+
+    #[target_feature(enable = "pclmulqdq,sse2")]
+    pub(super) fn clmul_pclmul(a: u128, b: u128) -> (u128, u128) {
+        let (lo, hi) = clmul_m128(to_m128(a), to_m128(b));
+        (from_m128(lo), from_m128(hi))
+    }
+
+    #[target_feature(enable = "pclmulqdq,sse2")]
+    pub(super) fn inner_pclmul(a: &[Block], b: &[Block]) -> (u128, u128) {
+        let mut lo = _mm_setzero_si128();
+        let mut hi = _mm_setzero_si128();
+        for (x, y) in a.iter().zip(b) {
+            let (l, h) = clmul_m128(to_m128(x.0), to_m128(y.0));
+            lo = _mm_xor_si128(lo, l);
+            hi = _mm_xor_si128(hi, h);
+        }
+        (from_m128(lo), from_m128(hi))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prg::{Prg, Seed};
+
+    #[test]
+    fn transpose_matches_portable() {
+        let mut prg = Prg::new(&Seed::new(Block(1)), 0);
+        for m in [8usize, 120, 128, 136, 256, 384, 1024, 1032, 4096] {
+            let mut rows = vec![0u8; 16 * m];
+            prg.fill_bytes(&mut rows);
+            let mut fast = vec![Block::ZERO; m];
+            let mut slow = vec![Block::ZERO; m];
+            transpose_128(&rows, m, &mut fast);
+            transpose_128_portable(&rows, m, &mut slow);
+            assert_eq!(fast, slow, "m = {m}");
+            // And the definition, on a few bits.
+            for (i, j) in [(0usize, 0usize), (127, m - 1), (5, m / 2), (64, 9 % m)] {
+                let bit = rows[i * (m / 8) + j / 8] >> (j % 8) & 1 == 1;
+                assert_eq!(fast[j].bit(i), bit, "m = {m}, row {i}, column {j}");
+            }
+        }
+    }
+
+    #[test]
+    fn gf128_matches_portable_and_field_laws() {
+        let mut prg = Prg::new(&Seed::new(Block(2)), 0);
+        let mut v = [Block::ZERO; 300];
+        prg.fill_blocks(&mut v);
+        for w in v.chunks(3) {
+            let (a, b, c) = (w[0], w[1], w[2]);
+            assert_eq!(clmul(a, b), clmul_portable(a.0, b.0));
+            assert_eq!(gf128_mul(a, b), gf128_mul(b, a));
+            assert_eq!(gf128_mul(a, b ^ c), gf128_mul(a, b) ^ gf128_mul(a, c));
+            assert_eq!(gf128_mul(gf128_mul(a, b), c), gf128_mul(a, gf128_mul(b, c)));
+            assert_eq!(gf128_mul(a, Block(1)), a);
+        }
+        // x^127 · x = x^128 = x^7 + x^2 + x + 1.
+        assert_eq!(gf128_mul(Block(1 << 127), Block(2)), Block(0x87));
+        let mut acc = Gf128Acc::default();
+        acc.add_inner(&v[..100], &v[100..200]);
+        let mut slow = Block::ZERO;
+        for k in 0..100 {
+            slow ^= gf128_mul(v[k], v[100 + k]);
+        }
+        assert_eq!(acc.value(), slow);
+    }
+}
