@@ -58,7 +58,7 @@ fn features() -> Features {
 /// bits and `m` blocks.
 pub fn transpose_128(rows: &[u8], m: usize, out: &mut [Block]) {
     assert!(
-        m % 8 == 0,
+        m.is_multiple_of(8),
         "transpose_128: {m} columns is not a multiple of 8"
     );
     assert_eq!(rows.len(), 16 * m, "transpose_128: 128 rows of {m} bits");
@@ -93,7 +93,7 @@ fn transpose_portable_range(rows: &[u8], stride: usize, from: usize, to: usize, 
 
 /// The portable transpose, for tests and non-x86 machines.
 pub fn transpose_128_portable(rows: &[u8], m: usize, out: &mut [Block]) {
-    assert!(m % 8 == 0 && rows.len() == 16 * m && out.len() == m);
+    assert!(m.is_multiple_of(8) && rows.len() == 16 * m && out.len() == m);
     transpose_portable_range(rows, m / 8, 0, m / 8, out);
 }
 
@@ -197,7 +197,7 @@ mod x86 {
         full: usize,
         out: &mut [Block],
     ) {
-        debug_assert!(full % 16 == 0 && full <= stride && rows.len() >= 128 * stride);
+        debug_assert!(full.is_multiple_of(16) && full <= stride && rows.len() >= 128 * stride);
         let out_bytes = Block::slice_as_bytes_mut(out);
         // For each tile of 32 rows (r0) × 16 bytes (c0):
         for c0 in (0..full).step_by(16) {
