@@ -149,7 +149,7 @@ mod tests {
         let b = Block::from_bytes([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80]);
         assert!(b.lsb() && b.bit(127) && !b.bit(1));
         assert_eq!(Block::from_bytes(b.to_bytes()), b);
-        assert_eq!(b.with_lsb(false).lsb(), false);
+        assert!(!b.with_lsb(false).lsb());
         assert_eq!(b.and_bit(false), Block::ZERO);
         assert_eq!(b.and_bit(true), b);
         let (lo, hi) = b.halves();
