@@ -70,6 +70,20 @@ impl From<String> for CliError {
 
 pub(crate) type CliResult<T = ()> = Result<T, CliError>;
 
+/// User-supplied text (a path, an argument) as it goes into a one-line
+/// message: control characters escaped.
+pub(crate) fn shown(text: impl fmt::Display) -> String {
+    let mut out = String::new();
+    for c in text.to_string().chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Writes to stdout; a closed pipe (`quorate ... | head`) ends the program
 /// quietly instead of panicking like `println!`.
 pub(crate) struct Out(io::StdoutLock<'static>);
@@ -95,13 +109,21 @@ impl Out {
 pub(crate) fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
+        Err(e) if !e.use_stderr() => {
+            // --help and --version
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line: clap's message up to its first blank line, joined.
+            let rendered = e.render().to_string();
+            let message: Vec<&str> = rendered
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.is_empty())
+                .collect();
+            let _ = writeln!(io::stderr(), "{} (see --help)", message.join(" "));
+            return ExitCode::from(2);
         }
     };
     let result = match cli.command {

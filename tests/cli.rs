@@ -188,11 +188,37 @@ fn bad_input_is_one_line_and_exit_1() {
 }
 
 #[test]
-fn usage_errors_exit_2() {
-    let o = quorate(&["circuit", "eval"]);
-    assert_eq!(o.status.code(), Some(2));
-    let o = quorate(&["circuit", "frobnicate"]);
-    assert_eq!(o.status.code(), Some(2));
+fn usage_errors_exit_2_with_one_line() {
+    for args in [
+        &["circuit", "eval"][..],
+        &["circuit", "frobnicate"],
+        &["circuit", "stats", "x", "--format", "bogus"],
+    ] {
+        let o = quorate(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = stderr(&o);
+        assert!(
+            err.starts_with("error: ") && err.trim_end().lines().count() == 1,
+            "{err}"
+        );
+    }
+    // User text with control characters stays on one line.
+    fails(
+        &quorate(&["circuit", "stats", "/tmp/no\nsuch"]),
+        "No such file",
+    );
+    fails(
+        &quorate(&[
+            "circuit",
+            "eval",
+            "builtin:millionaires",
+            "-i",
+            "000000000000000\n",
+            "-i",
+            "0000000000000000",
+        ]),
+        "",
+    );
     let o = quorate(&["circuit", "eval", "--help"]);
     assert!(o.status.success());
     assert!(stdout(&o).contains("ceil(width/4)"));
@@ -209,4 +235,39 @@ fn list_builtins() {
         .map(|b| b["name"].as_str().unwrap())
         .collect();
     assert!(names.contains(&"builtin:aes128") && names.contains(&"builtin:sha256"));
+}
+
+#[test]
+fn convert_leaves_other_files_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("res.txt");
+    let sibling = tmp.path().join("res.partial");
+    std::fs::write(&sibling, "keep me").unwrap();
+    let o = quorate(&[
+        "circuit",
+        "convert",
+        "builtin:millionaires",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&sibling).unwrap(), "keep me");
+    // A failed conversion leaves no file behind.
+    let bad = tmp.path().join("bad.txt");
+    fails(
+        &quorate(&[
+            "circuit",
+            "convert",
+            "builtin:nope",
+            "-o",
+            bad.to_str().unwrap(),
+        ]),
+        "nope",
+    );
+    assert!(!bad.exists());
+    let names: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
 }

@@ -25,7 +25,7 @@ pub enum HexError {
     #[error("empty hex string")]
     Empty,
     /// A character that is not a hex digit.
-    #[error("`{ch}` at position {pos} is not a hex digit")]
+    #[error("{ch:?} at position {pos} is not a hex digit")]
     BadDigit {
         /// The character.
         ch: char,

@@ -34,7 +34,9 @@
 //! then one wire per gate. `EQW` becomes an alias of its source, `MAND` its
 //! AND gates, `EQ` a constant gate. It checks every line: a malformed file
 //! gets a [`BristolError`] naming the line and what is wrong. Memory grows
-//! with the gates actually read, never with numbers a header claims.
+//! with the gates actually read; the input and output widths a header
+//! claims are checked against the size of the file before anything is
+//! allocated for them.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -84,11 +86,10 @@ pub struct ReadOptions {
     /// Force a bit order (the default: LSB first for Bristol Fashion, MSB
     /// first for the old format).
     pub bit_order: Option<BitOrder>,
-    /// The most wires a header may declare. By default, for a source of known
-    /// length, four per byte of the file or 2^20, whichever is more (a wire
-    /// that any gate reads or drives takes at least two bytes of a gate
-    /// line); for a source of unknown length, 2^28. This bounds the memory a
-    /// header can make the reader, the validator and the evaluator allocate.
+    /// The most wires a header may declare (default: 2^32 - 2). Memory does
+    /// not depend on it: the reader allocates for the gates it reads, and
+    /// checks the declared input and output bits against the size of the
+    /// file before allocating for them.
     pub max_wires: Option<u64>,
 }
 
@@ -218,12 +219,25 @@ pub enum Malformed {
         index: usize,
     },
     /// The header declares more wires than allowed.
-    #[error("the header declares {declared} wires, more than the {limit} this file can use")]
+    #[error("the header declares {declared} wires; at most {limit} are supported")]
     TooManyWires {
         /// Declared wires.
         declared: u64,
         /// The limit ([`ReadOptions::max_wires`]).
         limit: u64,
+    },
+    /// More inputs than parties can be numbered.
+    #[error("{0} inputs; at most 65535 are supported")]
+    TooManyInputs(usize),
+    /// The header declares more input and output bits than the file could use.
+    #[error(
+        "the header declares {bits} input and output bits, more than a file of {bytes} bytes can use (at most 8 per byte, or {SMALL_FILE_BITS} in all)"
+    )]
+    WidthsExceedContent {
+        /// Declared input plus output bits.
+        bits: u64,
+        /// Bytes of non-blank lines in the file.
+        bytes: u64,
     },
     /// Inputs or outputs need more wires than the header declares.
     #[error("the {what} need {bits} wires but the header declares only {wires}")]
@@ -344,8 +358,9 @@ fn plural(n: u64, noun: &str) -> String {
 /// The longest line the reader accepts: 1 MiB.
 pub const MAX_LINE: usize = 1 << 20;
 
-const DEFAULT_MAX_WIRES: u64 = 1 << 28;
-const SMALL_FILE_WIRES: u64 = 1 << 20;
+/// Input and output bits any file may declare; beyond this, eight per byte
+/// of the file's non-blank lines.
+const SMALL_FILE_BITS: u64 = 1 << 20;
 const UNMAPPED: u32 = u32::MAX;
 
 fn malformed(line: u64, kind: Malformed) -> BristolError {
@@ -357,6 +372,10 @@ struct Lines<R> {
     reader: R,
     buf: String,
     line: u64,
+    /// The last non-blank line read: where errors found at the end point.
+    last: u64,
+    /// Bytes of the non-blank lines read.
+    content: u64,
 }
 
 impl<R: BufRead> Lines<R> {
@@ -365,6 +384,8 @@ impl<R: BufRead> Lines<R> {
             reader,
             buf: String::new(),
             line: 0,
+            last: 1,
+            content: 0,
         }
     }
 
@@ -388,6 +409,8 @@ impl<R: BufRead> Lines<R> {
                 return Err(malformed(self.line, Malformed::LineTooLong));
             }
             if !self.buf.trim().is_empty() {
+                self.last = self.line;
+                self.content += n as u64;
                 return Ok(true);
             }
         }
@@ -444,10 +467,15 @@ fn width_list(line: u64, tokens: &[String], what: &'static str) -> Result<Vec<u6
 struct Renumber {
     input_bits: u64,
     wires: u64,
-    /// IR wire of each input file wire, by file wire index.
-    input_map: Vec<u32>,
-    /// IR wire of each driven non-input file wire, indexed by `file - input_bits`.
-    map: Vec<u32>,
+    bit_order: BitOrder,
+    /// First file wire and width of each input (one entry per input, not per bit).
+    input_spans: Vec<(u64, u64)>,
+    /// IR wire of driven non-input file wires, indexed by `file - input_bits`,
+    /// for the slots below `dense.len()`; it grows with the gates read, so a
+    /// header or a single far-away wire number cannot inflate it.
+    dense: Vec<u32>,
+    /// The same for slots past `dense`.
+    sparse: HashMap<u64, u32>,
     next: u64,
 }
 
@@ -467,11 +495,19 @@ impl Renumber {
 
     fn resolve(&self, f: u64) -> Option<u32> {
         if f < self.input_bits {
-            return self.input_map.get(f as usize).copied();
+            return Some(match self.bit_order {
+                BitOrder::LsbFirst => f as u32,
+                BitOrder::MsbFirst => {
+                    let j = self.input_spans.partition_point(|&(start, _)| start <= f) - 1;
+                    let (start, width) = self.input_spans[j];
+                    (start + width - 1 - (f - start)) as u32
+                }
+            });
         }
-        match self.map.get((f - self.input_bits) as usize) {
+        let slot = f - self.input_bits;
+        match self.dense.get(slot as usize) {
             Some(&w) if w != UNMAPPED => Some(w),
-            _ => None,
+            _ => self.sparse.get(&slot).copied(),
         }
     }
 
@@ -484,20 +520,30 @@ impl Renumber {
     }
 
     /// Checks that `token` names a wire this gate may drive; returns its slot.
-    fn target(&mut self, line: u64, token: &str) -> Result<usize, BristolError> {
+    fn target(&mut self, line: u64, token: &str, gates_read: u64) -> Result<u64, BristolError> {
         let f = number(line, token, "wire number")?;
         self.check_range(line, f)?;
         if f < self.input_bits {
             return Err(malformed(line, Malformed::DrivesInput(f)));
         }
-        let slot = (f - self.input_bits) as usize;
-        if slot >= self.map.len() {
-            self.map.resize(slot + 1, UNMAPPED);
-        }
-        if self.map[slot] != UNMAPPED {
+        if self.resolve(f).is_some() {
             return Err(malformed(line, Malformed::DrivenTwice(f)));
         }
+        let slot = f - self.input_bits;
+        let dense_cap = gates_read.saturating_mul(4).saturating_add(1 << 16);
+        if slot >= self.dense.len() as u64 && slot < dense_cap {
+            self.dense.resize(slot as usize + 1, UNMAPPED);
+        }
         Ok(slot)
+    }
+
+    fn bind(&mut self, slot: u64, ir: u32) {
+        match self.dense.get_mut(slot as usize) {
+            Some(w) => *w = ir,
+            None => {
+                self.sparse.insert(slot, ir);
+            }
+        }
     }
 
     fn fresh(&mut self, line: u64) -> Result<Wire, BristolError> {
@@ -520,11 +566,9 @@ fn file_position(order: BitOrder, k: u64, width: u64) -> u64 {
 }
 
 /// Reads a circuit from `reader`, sending each gate to `sink` as it is read.
-/// `len` is the source's length in bytes, if known (it bounds the wires a
-/// header may declare). On error the sink may hold some gates already.
+/// On error the sink may hold some gates already.
 pub fn read_into<R: BufRead, S: GateSink>(
     reader: R,
-    len: Option<u64>,
     options: &ReadOptions,
     sink: &mut S,
 ) -> Result<Header, BristolError> {
@@ -621,10 +665,7 @@ pub fn read_into<R: BufRead, S: GateSink>(
         .try_fold(0u64, |a, &w| a.checked_add(w));
     let limit = options
         .max_wires
-        .unwrap_or_else(|| match len {
-            Some(len) => len.saturating_mul(4).max(SMALL_FILE_WIRES),
-            None => DEFAULT_MAX_WIRES,
-        })
+        .unwrap_or(u64::MAX)
         .min(u64::from(u32::MAX) - 1);
     if wires > limit {
         return Err(malformed(
@@ -634,6 +675,9 @@ pub fn read_into<R: BufRead, S: GateSink>(
                 limit,
             },
         ));
+    }
+    if input_widths.len() > usize::from(u16::MAX) {
+        return Err(malformed(l2, Malformed::TooManyInputs(input_widths.len())));
     }
     for (what, bits, line) in [
         ("inputs", input_bits, l2),
@@ -661,20 +705,20 @@ pub fn read_into<R: BufRead, S: GateSink>(
     let output_bits = output_bits.unwrap_or(0);
 
     // Input file wires map to IR wires 0..input_bits, reordered within each
-    // value to least significant first.
-    let mut input_map = Vec::with_capacity(input_bits as usize);
+    // value to least significant first (see `Renumber::resolve`).
+    let mut input_spans = Vec::with_capacity(input_widths.len());
     let mut start = 0u64;
     for &w in &input_widths {
-        for f in 0..w {
-            input_map.push((start + file_position(bit_order, f, w)) as u32);
-        }
+        input_spans.push((start, w));
         start += w;
     }
     let mut rn = Renumber {
         input_bits,
         wires,
-        input_map,
-        map: Vec::new(),
+        bit_order,
+        input_spans,
+        dense: Vec::new(),
+        sparse: HashMap::new(),
         next: input_bits,
     };
 
@@ -685,14 +729,12 @@ pub fn read_into<R: BufRead, S: GateSink>(
     let mut src = SourceGates::default();
     let mut gates_read = 0u64;
     let mut have_line = pending_gate_line;
-    let mut last_line = lines.line;
     loop {
         if !have_line && !lines.next()? {
             break;
         }
         have_line = false;
         let line = lines.line;
-        last_line = line;
         if gates_read == declared_gates {
             return Err(malformed(line, Malformed::TooManyGates(declared_gates)));
         }
@@ -707,7 +749,7 @@ pub fn read_into<R: BufRead, S: GateSink>(
                     Malformed::Fields {
                         inputs: nin,
                         outputs: 0,
-                        expected: 3 + nin,
+                        expected: nin.saturating_add(3),
                         found: 1,
                     },
                 ));
@@ -754,9 +796,9 @@ pub fn read_into<R: BufRead, S: GateSink>(
                 arity(gate, "2 inputs and 1 output", nin == 2 && nout == 1)?;
                 let a = rn.read(line, ins[0])?;
                 let b = rn.read(line, ins[1])?;
-                let slot = rn.target(line, outs[0])?;
+                let slot = rn.target(line, outs[0], gates_read)?;
                 let out = rn.fresh(line)?;
-                rn.map[slot] = out.index();
+                rn.bind(slot, out.index());
                 if kind == GateKind::Xor {
                     src.xor += 1;
                     sink.push(Gate::Xor { a, b, out });
@@ -768,9 +810,9 @@ pub fn read_into<R: BufRead, S: GateSink>(
             "INV" => {
                 arity("INV", "1 input and 1 output", nin == 1 && nout == 1)?;
                 let a = rn.read(line, ins[0])?;
-                let slot = rn.target(line, outs[0])?;
+                let slot = rn.target(line, outs[0], gates_read)?;
                 let out = rn.fresh(line)?;
-                rn.map[slot] = out.index();
+                rn.bind(slot, out.index());
                 src.inv += 1;
                 sink.push(Gate::Not { a, out });
             }
@@ -785,17 +827,17 @@ pub fn read_into<R: BufRead, S: GateSink>(
                     "1" => true,
                     other => return Err(malformed(line, Malformed::BadConstant(other.to_owned()))),
                 };
-                let slot = rn.target(line, outs[0])?;
+                let slot = rn.target(line, outs[0], gates_read)?;
                 let out = rn.fresh(line)?;
-                rn.map[slot] = out.index();
+                rn.bind(slot, out.index());
                 src.eq += 1;
                 sink.push(Gate::Const { value, out });
             }
             "EQW" if fashion => {
                 arity("EQW", "1 input and 1 output", nin == 1 && nout == 1)?;
                 let a = rn.read(line, ins[0])?;
-                let slot = rn.target(line, outs[0])?;
-                rn.map[slot] = a.index();
+                let slot = rn.target(line, outs[0], gates_read)?;
+                rn.bind(slot, a.index());
                 src.eqw += 1;
             }
             "MAND" if fashion => {
@@ -811,14 +853,14 @@ pub fn read_into<R: BufRead, S: GateSink>(
                 }
                 let mut slots = Vec::with_capacity(m);
                 for t in outs {
-                    let slot = rn.target(line, t)?;
+                    let slot = rn.target(line, t, gates_read)?;
                     // Reserve now so a repeated output in the same line is caught.
-                    rn.map[slot] = 0;
+                    rn.bind(slot, 0);
                     slots.push(slot);
                 }
                 for ((a, b), slot) in pairs.into_iter().zip(slots) {
                     let out = rn.fresh(line)?;
-                    rn.map[slot] = out.index();
+                    rn.bind(slot, out.index());
                     sink.push(Gate::And { a, b, out });
                 }
                 src.mand += 1;
@@ -838,10 +880,23 @@ pub fn read_into<R: BufRead, S: GateSink>(
     }
     if gates_read < declared_gates {
         return Err(malformed(
-            last_line.max(1),
+            lines.last,
             Malformed::TooFewGates {
                 declared: declared_gates,
                 found: gates_read,
+            },
+        ));
+    }
+
+    // Inputs and outputs are the only things a header sizes; before they are
+    // allocated, bound them by what the file actually held.
+    let budget = lines.content.saturating_mul(8).max(SMALL_FILE_BITS);
+    if input_bits.saturating_add(output_bits) > budget {
+        return Err(malformed(
+            l1,
+            Malformed::WidthsExceedContent {
+                bits: input_bits.saturating_add(output_bits),
+                bytes: lines.content,
             },
         ));
     }
@@ -856,7 +911,7 @@ pub fn read_into<R: BufRead, S: GateSink>(
             let f = start + pos;
             let wire = rn.resolve(f).ok_or_else(|| {
                 malformed(
-                    last_line,
+                    lines.last,
                     Malformed::OutputUndriven {
                         output: index,
                         bit: pos,
@@ -897,16 +952,12 @@ pub fn read_into<R: BufRead, S: GateSink>(
     })
 }
 
-/// Reads a whole circuit from `reader` (`len` as in [`read_into`]).
-pub fn read<R: BufRead>(
-    reader: R,
-    len: Option<u64>,
-    options: &ReadOptions,
-) -> Result<Loaded, BristolError> {
+/// Reads a whole circuit from `reader`.
+pub fn read<R: BufRead>(reader: R, options: &ReadOptions) -> Result<Loaded, BristolError> {
     let mut gates = Vec::new();
-    let header = read_into(reader, len, options, &mut gates)?;
+    let header = read_into(reader, options, &mut gates)?;
     let circuit =
-        Circuit::new(header.interface, gates).map_err(|e| malformed(0, Malformed::Circuit(e)))?;
+        Circuit::new(header.interface, gates).map_err(|e| malformed(1, Malformed::Circuit(e)))?;
     Ok(Loaded {
         circuit,
         format: header.format,
@@ -917,25 +968,20 @@ pub fn read<R: BufRead>(
 
 /// Reads a circuit from text.
 pub fn parse(text: &str, options: &ReadOptions) -> Result<Loaded, BristolError> {
-    read(text.as_bytes(), Some(text.len() as u64), options)
+    read(text.as_bytes(), options)
 }
 
 /// Reads a circuit from a file.
 pub fn read_file(path: &Path, options: &ReadOptions) -> Result<Loaded, BristolError> {
     let file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len();
-    read(
-        io::BufReader::with_capacity(1 << 16, file),
-        Some(len),
-        options,
-    )
+    read(io::BufReader::with_capacity(1 << 16, file), options)
 }
 
 /// Writes `circuit` in Bristol Fashion. Wires are renumbered: inputs first,
 /// outputs last as the format requires. An output bit that is an input
 /// wire, or a wire that feeds several output bits, is copied into its slot
-/// with `EQW`; constants become `EQ`. Party names and value names are not
-/// part of the format and are lost.
+/// with `EQW`; constants become `EQ`. Parties and names are not part of the
+/// format and are lost: read back, each input is its own party.
 pub fn write<W: Write>(circuit: &Circuit, out: W) -> io::Result<()> {
     let mut out = io::BufWriter::new(out);
     let iface = circuit.interface();

@@ -2,7 +2,8 @@
 //! [`crate::gadgets`]), folding constants as it goes.
 //!
 //! A [`Bit`] is either a public constant or a wire. Operations on constants
-//! emit no gate (`x & 0 = 0`, `x ^ 1 = !x`, `x ^ x = 0`), so a gadget applied
+//! emit no AND or XOR gate (`x & 0 = 0`, `x & 1 = x`, `x ^ x = 0`; `x ^ 1`
+//! becomes a free NOT, and `!!x` is `x` again), so a gadget applied
 //! to a constant operand costs only what the constant leaves to compute: a
 //! multiplication by a public constant becomes shifts and additions of the
 //! set bits, a comparison with a constant shrinks.
@@ -160,7 +161,12 @@ impl Word {
         let n = self.width();
         Word(
             (0..n)
-                .map(|i| self.0.get(i + k).copied().unwrap_or(Bit::ZERO))
+                .map(|i| {
+                    i.checked_add(k)
+                        .and_then(|j| self.0.get(j))
+                        .copied()
+                        .unwrap_or(Bit::ZERO)
+                })
                 .collect(),
         )
     }
@@ -175,7 +181,12 @@ impl Word {
         let sign = self.msb();
         Word(
             (0..n)
-                .map(|i| self.0.get(i + k).copied().unwrap_or(sign))
+                .map(|i| {
+                    i.checked_add(k)
+                        .and_then(|j| self.0.get(j))
+                        .copied()
+                        .unwrap_or(sign)
+                })
                 .collect(),
         )
     }

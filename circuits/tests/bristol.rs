@@ -346,7 +346,6 @@ fn streaming_read_evaluates_without_storing() {
     let file = std::fs::File::open(dir.join("aes_128.txt")).unwrap();
     let header = bristol::read_into(
         std::io::BufReader::new(file),
-        None,
         &ReadOptions::default(),
         &mut ev,
     )

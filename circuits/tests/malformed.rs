@@ -62,18 +62,48 @@ fn an_overlong_line_is_refused_without_reading_it_whole() {
 
 #[test]
 fn a_header_cannot_make_the_reader_allocate() {
-    // A few bytes that claim billions of input bits and wires.
+    // A few bytes that claim billions of input bits or wires, or drive one
+    // far-away wire: refused or read without allocating for the claim.
     for text in [
         "0 4000000000\n1 4000000000\n1 1\n",
         "1 4294967295\n2 2147483648 2147483647\n1 1\n\n1 1 0 4294967294 INV\n",
         "1 300000000\n1 299999999\n1 1\n\n1 1 0 299999999 INV\n",
+        "0 268435455\n1 268435455\n1 1\n\n",
     ] {
         let e = bristol::parse(text, &ReadOptions::default()).unwrap_err();
         assert!(
-            matches!(e.malformed(), Some(Malformed::TooManyWires { .. })),
+            matches!(
+                e.malformed(),
+                Some(Malformed::TooManyWires { .. } | Malformed::WidthsExceedContent { .. })
+            ),
             "{e}"
         );
     }
+    // One gate driving wire 4e9 is a legitimate (sparse) circuit, read
+    // without a dense map of that size.
+    let l = bristol::parse(
+        "1 4000000000\n1 1\n1 1\n\n1 1 0 3999999999 INV\n",
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(l.circuit.num_wires(), 2);
+    // Blank padding does not raise the budget.
+    let mut padded = String::from("0 268435455\n1 268435455\n1 1\n");
+    padded.push_str(&"\n".repeat(1 << 20));
+    assert!(bristol::parse(&padded, &ReadOptions::default()).is_err());
+}
+
+#[test]
+fn more_inputs_than_parties_is_refused_on_its_line() {
+    let mut text = String::from("0 70000\n70000");
+    text.push_str(&" 1".repeat(70000));
+    text.push_str("\n1 1\n");
+    let e = bristol::parse(&text, &ReadOptions::default()).unwrap_err();
+    assert_eq!(e.line(), Some(2), "{e}");
+    assert!(matches!(
+        e.malformed(),
+        Some(Malformed::TooManyInputs(70000))
+    ));
 }
 
 const GOOD: &str = "4 8\n2 2 2\n1 2\n\n2 1 0 2 4 XOR\n2 1 1 3 5 AND\n1 1 5 6 INV\n1 1 4 7 EQW\n";
@@ -100,14 +130,14 @@ proptest! {
 
     #[test]
     fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
-        let _ = bristol::read(&bytes[..], Some(bytes.len() as u64), &ReadOptions::default());
+        let _ = bristol::read(&bytes[..], &ReadOptions::default());
     }
 
     #[test]
     fn random_token_streams_never_panic(tokens in prop::collection::vec(token(), 0..60)) {
         let text = tokens.join(" ");
         if let Err(e) = bristol::parse(&text, &ReadOptions::default()) {
-            prop_assert!(e.line().is_some(), "{}", e);
+            prop_assert!(e.line().is_some_and(|l| l >= 1), "{}", e);
         }
     }
 
@@ -121,7 +151,7 @@ proptest! {
         let text = words.join(" ");
         match bristol::parse(&text, &ReadOptions::default()) {
             Ok(l) => prop_assert!(l.circuit.num_wires() > 0),
-            Err(e) => prop_assert!(e.line().is_some(), "{}", e),
+            Err(e) => prop_assert!(e.line().is_some_and(|l| l >= 1), "{}", e),
         }
     }
 }

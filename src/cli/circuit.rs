@@ -9,7 +9,7 @@ use quorate_circuits::library::{self, BUILTINS};
 use quorate_circuits::{Bits, Circuit, GateKind, evaluate};
 use serde_json::json;
 
-use super::{CliError, CliResult, Out};
+use super::{CliError, CliResult, Out, shown};
 
 const VALUES_HELP: &str = "\
 Values are hex: the big-endian integer whose bit k drives wire k of the input \
@@ -124,7 +124,8 @@ fn load(src: &Source) -> CliResult<Loaded> {
         let builtin = library::builtin(name).ok_or_else(|| {
             let names: Vec<&str> = BUILTINS.iter().map(|b| b.name).collect();
             CliError::Failed(format!(
-                "no built-in circuit `{name}`; there are: {}",
+                "no built-in circuit `{}`; there are: {}",
+                shown(name),
                 names.join(", ")
             ))
         })?;
@@ -154,7 +155,7 @@ fn load(src: &Source) -> CliResult<Loaded> {
     };
     let path = Path::new(&src.file);
     let l = bristol::read_file(path, &options)
-        .map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))?;
+        .map_err(|e| CliError::Failed(format!("{}: {e}", shown(path.display()))))?;
     Ok(Loaded {
         circuit: l.circuit,
         origin: l.format.to_string(),
@@ -307,20 +308,24 @@ fn convert(args: &ConvertArgs) -> CliResult {
         bristol::write(&l.circuit, &mut stdout)?;
         return Ok(stdout.flush()?);
     }
-    // Write beside the target and rename, so a failure leaves no half file.
-    let tmp = args.out.with_extension("partial");
-    bristol::write_file(&l.circuit, &tmp)
-        .and_then(|()| std::fs::rename(&tmp, &args.out))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            CliError::Failed(format!("{}: {e}", args.out.display()))
-        })?;
+    // Write a fresh temporary file beside the target and rename it into
+    // place: a failure leaves neither a half-written file nor a clobbered one.
+    let shown_out = shown(args.out.display());
+    let fail = |e: std::io::Error| CliError::Failed(format!("{shown_out}: {e}"));
+    let dir = match args.out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(fail)?;
+    bristol::write(&l.circuit, tmp.as_file_mut()).map_err(fail)?;
+    tmp.as_file().sync_all().map_err(fail)?;
+    tmp.persist(&args.out).map_err(|e| fail(e.error))?;
     let s = l.circuit.stats();
     let mut err = std::io::stderr();
     let _ = writeln!(
         err,
         "wrote {} ({} gates, {} AND) as Bristol Fashion",
-        args.out.display(),
+        shown_out,
         s.gates(),
         s.and
     );
