@@ -128,11 +128,7 @@ impl Not for Block {
     }
 }
 
-impl zeroize::Zeroize for Block {
-    fn zeroize(&mut self) {
-        self.0.zeroize();
-    }
-}
+impl zeroize::DefaultIsZeroes for Block {}
 
 impl From<u128> for Block {
     fn from(v: u128) -> Self {

@@ -4,6 +4,7 @@
 pub mod block;
 pub mod hash;
 pub mod net;
+pub mod ot;
 pub mod prg;
 pub mod simd;
 

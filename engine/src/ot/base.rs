@@ -1,0 +1,392 @@
+//! Base OT: the DDH-based "endemic" OT of Masny and Rindal, "Endemic
+//! Oblivious Transfer" (ACM CCS 2019, eprint 2019/706), over the prime-order
+//! group secp256k1, with random-oracle key derivation. One round: the
+//! messages of the two sides are independent.
+//!
+//! For OT `i` with receiver choice `c` (section 5, the DDH instantiation of
+//! the endemic OT from a key agreement and a random oracle `H` onto the
+//! group):
+//! 1. Sender: `a ← Z_q`, sends `A = a·G` (one for the whole batch).
+//! 2. Receiver: `b ← Z_q`; `r_{1-c}` a uniformly random point (the hash of
+//!    fresh random bytes); `r_c = b·G − H(sid, i, r_{1-c})`; sends `(r_0, r_1)`.
+//! 3. Sender: for `j ∈ {0, 1}`, `B_j = r_j + H(sid, i, r_{1-j})` and
+//!    `k_j = KDF(sid, i, j, A, r_0, r_1, a·B_j)`.
+//! 4. Receiver: `k_c = KDF(sid, i, c, A, r_0, r_1, b·A)`; since `B_c = b·G`,
+//!    `a·B_c = b·A`.
+//!
+//! Every point from the peer is decoded canonically and checked to lie on
+//! the curve and not be the identity. `H` is try-and-increment on SHA-256:
+//! variable time, but only ever applied to public data.
+
+use k256::elliptic_curve::PrimeField;
+use k256::elliptic_curve::group::Curve;
+use k256::elliptic_curve::group::CurveAffine;
+use k256::elliptic_curve::point::DecompressPoint;
+use k256::elliptic_curve::sec1::{FromSec1Point, ToSec1Point};
+use k256::elliptic_curve::subtle::Choice;
+use k256::{AffinePoint, FieldBytes, ProjectivePoint, Scalar, Sec1Point};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroize;
+
+use super::OtError;
+use crate::block::Block;
+use crate::net::Channel;
+use crate::net::handshake::SessionId;
+use crate::prg::Seed;
+
+/// Compressed point length.
+const COMPRESSED: usize = 33;
+/// Uncompressed point length: the receiver's points travel uncompressed so
+/// the sender needs no square roots to read them.
+const UNCOMPRESSED: usize = 65;
+
+fn random_scalar() -> Result<Scalar, OtError> {
+    loop {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(OtError::Entropy)?;
+        let s = Option::<Scalar>::from(Scalar::from_repr(FieldBytes::from(bytes)));
+        bytes.zeroize();
+        if let Some(s) = s.filter(|s| !bool::from(s.is_zero())) {
+            return Ok(s);
+        }
+    }
+}
+
+/// A random-oracle hash onto the group: try-and-increment over x-coordinates.
+/// Variable time; only for public inputs.
+fn hash_to_curve_vartime(parts: &[&[u8]]) -> ProjectivePoint {
+    for ctr in 0u32.. {
+        let mut h = Sha256::new();
+        h.update(b"quorate/base-ot/hash-to-curve/v1");
+        h.update(ctr.to_le_bytes());
+        for p in parts {
+            h.update((p.len() as u64).to_le_bytes());
+            h.update(p);
+        }
+        let d: [u8; 32] = h.finalize().into();
+        let parity = Choice::from(d[0] & 1);
+        if let Some(p) =
+            Option::<AffinePoint>::from(AffinePoint::decompress(&FieldBytes::from(d), parity))
+        {
+            return p.into();
+        }
+    }
+    unreachable!("half of all x-coordinates are on the curve")
+}
+
+fn h_point(session: &SessionId, i: usize, r: &[u8]) -> ProjectivePoint {
+    hash_to_curve_vartime(&[&session.0, &(i as u64).to_le_bytes(), r])
+}
+
+fn kdf(
+    session: &SessionId,
+    i: usize,
+    j: u8,
+    a: &[u8],
+    r0: &[u8],
+    r1: &[u8],
+    dh: &AffinePoint,
+) -> Seed {
+    let dh = dh.to_sec1_point(true);
+    let mut h = Sha256::new();
+    h.update(b"quorate/base-ot/kdf/v1");
+    for part in [
+        &session.0[..],
+        &(i as u64).to_le_bytes(),
+        &[j],
+        a,
+        r0,
+        r1,
+        dh.as_bytes(),
+    ] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part);
+    }
+    let d = h.finalize();
+    let mut k = [0u8; 16];
+    k.copy_from_slice(&d[..16]);
+    let seed = Seed::new(Block::from_bytes(k));
+    k.zeroize();
+    seed
+}
+
+fn decode(bytes: &[u8], peer: &str, what: impl Fn() -> String) -> Result<ProjectivePoint, OtError> {
+    let bad = || OtError::BadPoint {
+        peer: peer.to_owned(),
+        what: what(),
+    };
+    let sec1 = Sec1Point::from_bytes(bytes).map_err(|_| bad())?;
+    let p = Option::<AffinePoint>::from(AffinePoint::from_sec1_point(&sec1)).ok_or_else(bad)?;
+    if bool::from(p.is_identity()) {
+        return Err(bad());
+    }
+    Ok(p.into())
+}
+
+/// Affine forms of many points with one field inversion.
+fn normalize(points: &[ProjectivePoint]) -> Vec<AffinePoint> {
+    let mut out = vec![AffinePoint::IDENTITY; points.len()];
+    ProjectivePoint::batch_normalize(points, &mut out);
+    out
+}
+
+/// The sender's message: `A`, compressed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SenderMsg(pub [u8; COMPRESSED]);
+
+/// The receiver's message: `(r_0, r_1)` per OT, uncompressed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiverMsg(pub Vec<[u8; 2 * UNCOMPRESSED]>);
+
+/// The sender before it has the receiver's message.
+pub struct BaseSender {
+    a: Scalar,
+    a_msg: SenderMsg,
+}
+
+impl Drop for BaseSender {
+    fn drop(&mut self) {
+        self.a.zeroize();
+    }
+}
+
+impl BaseSender {
+    /// Picks `a` and makes the message `A`.
+    pub fn new() -> Result<(Self, SenderMsg), OtError> {
+        let a = random_scalar()?;
+        let big_a = ProjectivePoint::mul_by_generator(&a)
+            .to_affine()
+            .to_sec1_point(true);
+        let mut bytes = [0u8; COMPRESSED];
+        bytes.copy_from_slice(big_a.as_bytes());
+        let msg = SenderMsg(bytes);
+        Ok((
+            BaseSender {
+                a,
+                a_msg: msg.clone(),
+            },
+            msg,
+        ))
+    }
+
+    /// Reads the receiver's message; returns both keys of every OT.
+    pub fn finish(
+        self,
+        session: &SessionId,
+        msg: &ReceiverMsg,
+        peer: &str,
+    ) -> Result<Vec<[Seed; 2]>, OtError> {
+        let n = msg.0.len();
+        let mut dh = Vec::with_capacity(2 * n);
+        for (i, pair) in msg.0.iter().enumerate() {
+            let (b0, b1) = pair.split_at(UNCOMPRESSED);
+            let r0 = decode(b0, peer, || format!("r_0 of OT {i}"))?;
+            let r1 = decode(b1, peer, || format!("r_1 of OT {i}"))?;
+            let big_b0 = r0 + h_point(session, i, b1);
+            let big_b1 = r1 + h_point(session, i, b0);
+            dh.push(big_b0 * self.a);
+            dh.push(big_b1 * self.a);
+        }
+        let dh = normalize(&dh);
+        Ok(msg
+            .0
+            .iter()
+            .enumerate()
+            .map(|(i, pair)| {
+                let (b0, b1) = pair.split_at(UNCOMPRESSED);
+                [
+                    kdf(session, i, 0, &self.a_msg.0, b0, b1, &dh[2 * i]),
+                    kdf(session, i, 1, &self.a_msg.0, b0, b1, &dh[2 * i + 1]),
+                ]
+            })
+            .collect())
+    }
+}
+
+/// The receiver before it has the sender's message.
+pub struct BaseReceiver {
+    choices: Vec<bool>,
+    b: Vec<Scalar>,
+    msg: ReceiverMsg,
+}
+
+impl Drop for BaseReceiver {
+    fn drop(&mut self) {
+        self.b.zeroize();
+        self.choices.zeroize();
+    }
+}
+
+impl BaseReceiver {
+    /// Picks the `b`s and random points; makes the message.
+    pub fn new(choices: &[bool], session: &SessionId) -> Result<(Self, ReceiverMsg), OtError> {
+        let mut b = Vec::with_capacity(choices.len());
+        let mut pairs = Vec::with_capacity(choices.len());
+        for (i, &c) in choices.iter().enumerate() {
+            let bi = random_scalar()?;
+            let mut noise = [0u8; 32];
+            getrandom::fill(&mut noise).map_err(OtError::Entropy)?;
+            let other = hash_to_curve_vartime(&[b"random point", &noise])
+                .to_affine()
+                .to_sec1_point(false);
+            let mine = (ProjectivePoint::mul_by_generator(&bi)
+                - h_point(session, i, other.as_bytes()))
+            .to_affine()
+            .to_sec1_point(false);
+            // Both encodings have the same length whatever `c` is.
+            let (r0, r1) = if c { (other, mine) } else { (mine, other) };
+            let mut pair = [0u8; 2 * UNCOMPRESSED];
+            pair[..UNCOMPRESSED].copy_from_slice(r0.as_bytes());
+            pair[UNCOMPRESSED..].copy_from_slice(r1.as_bytes());
+            pairs.push(pair);
+            b.push(bi);
+        }
+        let msg = ReceiverMsg(pairs);
+        Ok((
+            BaseReceiver {
+                choices: choices.to_vec(),
+                b,
+                msg: msg.clone(),
+            },
+            msg,
+        ))
+    }
+
+    /// Reads the sender's message; returns the chosen key of every OT.
+    pub fn finish(
+        self,
+        session: &SessionId,
+        msg: &SenderMsg,
+        peer: &str,
+    ) -> Result<Vec<Seed>, OtError> {
+        let big_a = decode(&msg.0, peer, || "A".into())?;
+        let dh: Vec<ProjectivePoint> = self.b.iter().map(|bi| big_a * bi).collect();
+        let dh = normalize(&dh);
+        Ok(self
+            .msg
+            .0
+            .iter()
+            .enumerate()
+            .map(|(i, pair)| {
+                let (b0, b1) = pair.split_at(UNCOMPRESSED);
+                kdf(
+                    session,
+                    i,
+                    u8::from(self.choices[i]),
+                    &msg.0,
+                    b0,
+                    b1,
+                    &dh[i],
+                )
+            })
+            .collect())
+    }
+}
+
+/// Runs `n` base OTs as the sender over `ch`; returns both keys of each.
+pub fn send(ch: &mut Channel, session: &SessionId, n: usize) -> Result<Vec<[Seed; 2]>, OtError> {
+    let (sender, msg) = BaseSender::new()?;
+    ch.send(&msg.0)?;
+    ch.flush()?;
+    let mut bytes = vec![0u8; n * 2 * UNCOMPRESSED];
+    ch.recv(&mut bytes)?;
+    let pairs = bytes
+        .chunks_exact(2 * UNCOMPRESSED)
+        .map(|c| {
+            let mut p = [0u8; 2 * UNCOMPRESSED];
+            p.copy_from_slice(c);
+            p
+        })
+        .collect();
+    sender.finish(session, &ReceiverMsg(pairs), &ch.peer_name().to_owned())
+}
+
+/// Runs base OTs as the receiver with `choices` over `ch`; returns the
+/// chosen key of each.
+pub fn receive(
+    ch: &mut Channel,
+    session: &SessionId,
+    choices: &[bool],
+) -> Result<Vec<Seed>, OtError> {
+    let (receiver, msg) = BaseReceiver::new(choices, session)?;
+    for pair in &msg.0 {
+        ch.send(pair)?;
+    }
+    ch.flush()?;
+    let mut a = [0u8; COMPRESSED];
+    ch.recv(&mut a)?;
+    receiver.finish(session, &SenderMsg(a), &ch.peer_name().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use quorate_circuits::PartyId;
+
+    use super::*;
+    use crate::net::memory::pair;
+
+    #[test]
+    fn receiver_gets_exactly_the_chosen_keys() {
+        let session = SessionId::random().unwrap();
+        let choices: Vec<bool> = (0..128).map(|i| (i * 7 + 3) % 5 < 2).collect();
+        let (s, smsg) = BaseSender::new().unwrap();
+        let (r, rmsg) = BaseReceiver::new(&choices, &session).unwrap();
+        let keys = s.finish(&session, &rmsg, "r").unwrap();
+        let got = r.finish(&session, &smsg, "s").unwrap();
+        for (i, (k, g)) in keys.iter().zip(&got).enumerate() {
+            let c = usize::from(choices[i]);
+            assert_eq!(k[c].expose(), g.expose(), "OT {i}");
+            assert_ne!(k[1 - c].expose(), g.expose(), "OT {i}");
+        }
+    }
+
+    #[test]
+    fn sessions_separate_keys() {
+        let (s1, s2) = (SessionId::random().unwrap(), SessionId::random().unwrap());
+        let (s, smsg) = BaseSender::new().unwrap();
+        let (r, rmsg) = BaseReceiver::new(&[true], &s1).unwrap();
+        let keys = s.finish(&s2, &rmsg, "r").unwrap();
+        let got = r.finish(&s1, &smsg, "s").unwrap();
+        assert_ne!(keys[0][1].expose(), got[0].expose());
+    }
+
+    #[test]
+    fn bad_points_are_refused() {
+        let session = SessionId::random().unwrap();
+        let (s, _) = BaseSender::new().unwrap();
+        let (_, mut rmsg) = BaseReceiver::new(&[false, true], &session).unwrap();
+        rmsg.0[1][10] ^= 1; // r_0 of OT 1 off the curve
+        let e = s.finish(&session, &rmsg, "mallory").unwrap_err();
+        assert!(
+            matches!(&e, OtError::BadPoint { peer, what } if peer == "mallory" && what == "r_0 of OT 1"),
+            "{e}"
+        );
+        let (r, _) = BaseReceiver::new(&[true], &session).unwrap();
+        assert!(
+            r.finish(&session, &SenderMsg([0u8; COMPRESSED]), "mallory")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn over_a_channel() {
+        let session = SessionId::random().unwrap();
+        let (mut a, mut b) = pair((PartyId(0), "s"), (PartyId(1), "r"));
+        let choices: Vec<bool> = (0..128).map(|i| i % 3 == 0).collect();
+        let c2 = choices.clone();
+        let t = std::thread::spawn(move || receive(&mut b, &session, &c2).unwrap());
+        let keys = send(&mut a, &session, 128).unwrap();
+        let got = t.join().unwrap();
+        for i in 0..128 {
+            assert_eq!(keys[i][usize::from(choices[i])].expose(), got[i].expose());
+        }
+    }
+
+    #[test]
+    fn hash_to_curve_is_deterministic_and_on_curve() {
+        let p = hash_to_curve_vartime(&[b"x"]);
+        assert_eq!(p, hash_to_curve_vartime(&[b"x"]));
+        assert_ne!(p, hash_to_curve_vartime(&[b"y"]));
+        assert!(!bool::from(p.to_affine().is_identity()));
+    }
+}
