@@ -298,7 +298,7 @@ pub fn send(ch: &mut Channel, session: &SessionId, n: usize) -> Result<Vec<[Seed
             p
         })
         .collect();
-    sender.finish(session, &ReceiverMsg(pairs), &ch.peer_name().to_owned())
+    sender.finish(session, &ReceiverMsg(pairs), ch.peer_name())
 }
 
 /// Runs base OTs as the receiver with `choices` over `ch`; returns the
@@ -315,7 +315,7 @@ pub fn receive(
     ch.flush()?;
     let mut a = [0u8; COMPRESSED];
     ch.recv(&mut a)?;
-    receiver.finish(session, &SenderMsg(a), &ch.peer_name().to_owned())
+    receiver.finish(session, &SenderMsg(a), ch.peer_name())
 }
 
 #[cfg(test)]

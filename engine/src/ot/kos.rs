@@ -572,8 +572,8 @@ mod tests {
             let (delta, choices, q, t) = run(n, None);
             let q = q.unwrap();
             assert_eq!((q.len(), t.len()), (n, n));
-            for j in 0..n {
-                let want = q.expose()[j] ^ delta.expose().and_bit(choices[j]);
+            for (j, &c) in choices.iter().enumerate() {
+                let want = q.expose()[j] ^ delta.expose().and_bit(c);
                 assert_eq!(t.expose()[j], want, "n = {n}, OT {j}");
             }
         }
