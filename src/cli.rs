@@ -1,5 +1,6 @@
 //! The `quorate` command line.
 
+mod bench;
 mod circuit;
 
 use std::fmt;
@@ -32,6 +33,9 @@ enum Command {
     /// Inspect, evaluate and convert Boolean circuits: Bristol files and built-ins.
     #[command(subcommand)]
     Circuit(circuit::CircuitCommand),
+    /// Measure the engine on this machine.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Why a command stopped.
@@ -128,6 +132,7 @@ pub(crate) fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Circuit(cmd) => circuit::run(cmd),
+        Command::Bench(cmd) => bench::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -119,6 +119,9 @@ pub struct Pipe {
 
 struct PipeState {
     chunks: VecDeque<Vec<u8>>,
+    /// Consumed chunks handed back for reuse by the producer, so steady
+    /// traffic allocates (and page-faults) nothing.
+    spare: Vec<Vec<u8>>,
     bytes: usize,
     closed: bool,
     /// Called after each push (wakes an async writer).
@@ -139,6 +142,7 @@ impl Pipe {
         Arc::new(Pipe {
             state: Mutex::new(PipeState {
                 chunks: VecDeque::new(),
+                spare: Vec::new(),
                 bytes: 0,
                 closed: false,
                 waker: None,
@@ -190,6 +194,29 @@ impl Pipe {
             w.notify_one();
         }
         true
+    }
+
+    /// Hands a consumed chunk back for reuse.
+    pub(crate) fn recycle(&self, mut chunk: Vec<u8>) {
+        const KEEP: usize = 8;
+        chunk.clear();
+        let mut st = self.lock();
+        if st.spare.len() < KEEP {
+            st.spare.push(chunk);
+        }
+    }
+
+    /// An empty buffer with at least `capacity` bytes: a recycled one if
+    /// there is one.
+    pub(crate) fn buffer(&self, capacity: usize) -> Vec<u8> {
+        let recycled = self.lock().spare.pop();
+        match recycled {
+            Some(mut b) => {
+                b.reserve(capacity);
+                b
+            }
+            None => Vec::with_capacity(capacity),
+        }
     }
 
     /// Pushes without waiting; false if full or closed.
@@ -392,6 +419,24 @@ impl Channel {
         Ok(())
     }
 
+    /// An empty buffer of at least `capacity` bytes for [`send_vec`]
+    /// (recycled when possible).
+    ///
+    /// [`send_vec`]: Self::send_vec
+    pub fn buffer(&self, capacity: usize) -> Vec<u8> {
+        self.out.buffer(capacity)
+    }
+
+    /// Sends an owned buffer without copying it (after any queued bytes).
+    pub fn send_vec(&mut self, data: Vec<u8>) -> Result<(), NetError> {
+        if data.len() < CHUNK / 4 {
+            return self.send(&data);
+        }
+        self.flush()?;
+        self.traffic.sent += data.len() as u64;
+        self.push(data)
+    }
+
     fn push(&mut self, chunk: Vec<u8>) -> Result<(), NetError> {
         let deadline = Instant::now() + self.timeout;
         if self.out.push(chunk, Some(deadline)) {
@@ -411,7 +456,8 @@ impl Channel {
         if self.wbuf.is_empty() {
             return Ok(());
         }
-        let chunk = std::mem::replace(&mut self.wbuf, Vec::with_capacity(CHUNK));
+        let fresh = self.out.buffer(CHUNK);
+        let chunk = std::mem::replace(&mut self.wbuf, fresh);
         self.push(chunk)
     }
 
@@ -425,7 +471,8 @@ impl Channel {
                 let deadline = Instant::now() + self.timeout;
                 match self.inp.pop(deadline) {
                     Popped::Chunk(c) => {
-                        self.rbuf = c;
+                        let used = std::mem::replace(&mut self.rbuf, c);
+                        self.inp.recycle(used);
                         self.rpos = 0;
                     }
                     Popped::Closed => return Err(self.closed()),

@@ -377,7 +377,8 @@ fn runtime() -> Result<Arc<Runtime>, NetError> {
 /// Moves bytes from a TLS stream into `pipe` until either side closes.
 async fn reader<R: tokio::io::AsyncRead + Unpin>(mut rd: R, pipe: Arc<Pipe>) {
     loop {
-        let mut buf = vec![0u8; 256 << 10];
+        let mut buf = pipe.buffer(256 << 10);
+        buf.resize(256 << 10, 0);
         let n = match rd.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
@@ -409,6 +410,7 @@ async fn writer<W: tokio::io::AsyncWrite + Unpin>(mut wr: W, pipe: Arc<Pipe>, wa
                 pipe.close();
                 return;
             }
+            pipe.recycle(chunk);
             wrote = true;
         }
         if wrote && wr.flush().await.is_err() {

@@ -20,14 +20,16 @@
 //!    The sender computes `q_i = G(k_i^{Δ_i}) ⊕ Δ_i·u_i`. Transposed, row
 //!    `j` gives `q_j = t_j ⊕ r_j·Δ`. Done in chunks so matrices stay in cache.
 //! 2. *Check.* The sender picks a challenge seed before the batch and
-//!    reveals it after the last chunk; `χ_j` are its PRG blocks. The
+//!    reveals it after the last chunk; the `χ_j` derive from it (see
+//!    `Challenge` for the polynomial form and its bound). The
 //!    receiver sends `x = Σ r_j·χ_j` and `t = Σ t_j·χ_j`; the sender accepts
 //!    iff `Σ q_j·χ_j = t ⊕ x·Δ`. A failure aborts, names the receiver, and
 //!    taints this sender: its base-OT seeds are never used again.
 //! 3. *Output.* The first `n` rows: correlated OT `(q_j, q_j ⊕ Δ)` to the
 //!    sender and `(r_j, t_j)` to the receiver. Random and chosen-message OT
-//!    hash them with the TCCR hash under a tweak unique to the session,
-//!    batch and row.
+//!    hash them with the one-call TCCR hash of Guo, Katz, Wang, Weng and Yu
+//!    ([`FixedKeyAes::tmmo`]) under a tweak unique to the session, batch and
+//!    row.
 //!
 //! Column PRGs are stateful streams, so every batch uses fresh
 //! pseudorandomness; the check PRG is seeded afresh per batch.
@@ -67,6 +69,63 @@ fn base_session(session: &SessionId) -> SessionId {
 /// Rows of a batch of `n` OTs, check rows included.
 fn batch_rows(n: usize) -> usize {
     n.div_ceil(128) * 128 + CHECK_ROWS
+}
+
+/// The check's challenges `χ_j = α^(j mod B) · β^⌊j/B⌋` (B = [`CHUNK`]) for
+/// uniform `α, β` drawn from the challenge seed: a polynomial universal hash
+/// of the rows. For any fixed nonzero error in the receiver's rows, the
+/// combined error vanishes with probability at most `(B + L/B) / 2^128`
+/// over `α, β` (Schwartz-Zippel), against `2^-128` for independent
+/// challenges; in exchange no block cipher call per row is needed, only a
+/// carry-less product with a table of powers of `α`.
+struct Challenge {
+    powers: Vec<Block>,
+    beta: Block,
+    beta_k: Block,
+}
+
+impl Challenge {
+    fn new(seed: &Seed, batch: u64, rows: usize) -> Self {
+        let mut prg = Prg::new(seed, batch);
+        let mut draw = || loop {
+            let b = prg.block();
+            if b != Block::ZERO {
+                break b;
+            }
+        };
+        let (alpha, beta) = (draw(), draw());
+        let len = rows.min(CHUNK);
+        let mut powers = Vec::with_capacity(len);
+        let mut p = Block(1);
+        for _ in 0..len {
+            powers.push(p);
+            p = gf128_mul(p, alpha);
+        }
+        Challenge {
+            powers,
+            beta,
+            beta_k: Block(1),
+        }
+    }
+
+    /// `Σ_i χ_{kB+i} · rows[i]` for the next chunk `k`, and, if given,
+    /// `Σ_{i: bit i set} χ_{kB+i}`; then moves to chunk `k + 1`.
+    fn fold(&mut self, rows: &[Block], bits: Option<&[u8]>) -> (Block, Block) {
+        let mut acc = Gf128Acc::default();
+        acc.add_inner(&self.powers[..rows.len()], rows);
+        let mut x = Block::ZERO;
+        if let Some(bits) = bits {
+            for (i, &p) in self.powers[..rows.len()].iter().enumerate() {
+                x ^= p.and_bit(bits[i / 8] >> (i % 8) & 1 == 1);
+            }
+        }
+        let out = (
+            gf128_mul(acc.value(), self.beta_k),
+            gf128_mul(x, self.beta_k),
+        );
+        self.beta_k = gf128_mul(self.beta_k, self.beta);
+        out
+    }
 }
 
 /// The receiver's answer to the challenge.
@@ -139,6 +198,15 @@ impl KosSender {
     /// extension message chunk by chunk and yields outputs only through
     /// [`SenderBatch::verify`].
     pub fn start(&mut self, n: usize) -> Result<SenderBatch<'_>, OtError> {
+        self.start_into(n, SecretBlocks::default())
+    }
+
+    /// [`start`](Self::start), reusing `out`'s memory for the outputs.
+    pub fn start_into(
+        &mut self,
+        n: usize,
+        mut out: SecretBlocks,
+    ) -> Result<SenderBatch<'_>, OtError> {
         if self.tainted {
             return Err(OtError::Tainted {
                 peer: self.peer.clone(),
@@ -146,24 +214,37 @@ impl KosSender {
         }
         let rows = batch_rows(n);
         let chi_seed = Seed::from_entropy().map_err(OtError::Entropy)?;
-        let chi = Prg::new(&chi_seed, self.batch);
+        let chi = Challenge::new(&chi_seed, self.batch, rows);
+        out.expose_mut().clear();
+        out.expose_mut().reserve(rows);
         Ok(SenderBatch {
             n,
             rows,
             done: 0,
-            q: SecretBlocks::new(Vec::with_capacity(rows)),
+            q: out,
             chi,
             chi_seed,
-            acc: Gf128Acc::default(),
+            acc: Block::ZERO,
             matrix: vec![Block::ZERO; KAPPA * CHUNK / 128],
-            chi_buf: vec![Block::ZERO; CHUNK],
             sender: self,
         })
     }
 
     /// Correlated OT: `n` blocks `q_j`; the pairs are `(q_j, q_j ⊕ Δ)`.
     pub fn cot(&mut self, ch: &mut Channel, n: usize) -> Result<SecretBlocks, OtError> {
-        let mut batch = self.start(n)?;
+        let mut out = SecretBlocks::default();
+        self.cot_into(ch, n, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`cot`](Self::cot) into `out`, reusing its memory.
+    pub fn cot_into(
+        &mut self,
+        ch: &mut Channel,
+        n: usize,
+        out: &mut SecretBlocks,
+    ) -> Result<(), OtError> {
+        let mut batch = self.start_into(n, std::mem::take(out))?;
         let mut buf = vec![0u8; 16 * CHUNK];
         while let Some(len) = batch.next_chunk_len() {
             let part = &mut buf[..len];
@@ -174,10 +255,11 @@ impl KosSender {
         ch.flush()?;
         let mut check = [Block::ZERO; 2];
         ch.recv_blocks(&mut check)?;
-        batch.verify(CheckMsg {
+        *out = batch.verify(CheckMsg {
             x: check[0],
             t: check[1],
-        })
+        })?;
+        Ok(())
     }
 
     /// Random OT: `n` pairs of independent random blocks.
@@ -208,14 +290,24 @@ impl KosSender {
         let h = FixedKeyAes::get();
         let d = self.delta.expose();
         let base = (u128::from(self.salt) << 64) | u128::from(first);
-        let mut k0 = q.to_vec();
-        let mut k1: Vec<Block> = q.iter().map(|&x| x ^ d).collect();
-        h.tccr_many_seq(base, &mut k0);
-        h.tccr_many_seq(base, &mut k1);
-        let pairs = k0.iter().zip(&k1).map(|(&a, &b)| [a, b]).collect();
-        zeroize::Zeroize::zeroize(&mut k0);
-        zeroize::Zeroize::zeroize(&mut k1);
+        let mut pairs: Vec<[Block; 2]> = q.iter().map(|&x| [x, x ^ d]).collect();
+        // Both keys of row j hash under tweak j: they differ by Δ, which the
+        // TCCR property covers.
+        let mut at = base;
+        for chunk in pairs.chunks_mut(128) {
+            let flat: &mut [Block] = bytemuck::cast_slice_mut(chunk);
+            let tweaks: [Block; 256] =
+                std::array::from_fn(|k| Block(at.wrapping_add(k as u128 / 2)));
+            h.tmmo_many(&tweaks[..flat.len()], flat);
+            at = at.wrapping_add(chunk.len() as u128);
+        }
         pairs
+    }
+}
+
+impl Drop for SenderBatch<'_> {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.matrix);
     }
 }
 
@@ -226,11 +318,10 @@ pub struct SenderBatch<'a> {
     rows: usize,
     done: usize,
     q: SecretBlocks,
-    chi: Prg,
+    chi: Challenge,
     chi_seed: Seed,
-    acc: Gf128Acc,
+    acc: Block,
     matrix: Vec<Block>,
-    chi_buf: Vec<Block>,
 }
 
 impl SenderBatch<'_> {
@@ -274,10 +365,7 @@ impl SenderBatch<'_> {
         let out = self.q.expose_mut();
         out.resize(start + m, Block::ZERO);
         transpose_128(Block::slice_as_bytes(matrix), m, &mut out[start..]);
-        let chi = &mut self.chi_buf[..m];
-        self.chi.fill_blocks(chi);
-        self.acc.add_inner(chi, &out[start..]);
-        zeroize::Zeroize::zeroize(matrix);
+        self.acc ^= self.chi.fold(&out[start..], None).0;
         self.done += m;
         Ok(())
     }
@@ -300,7 +388,7 @@ impl SenderBatch<'_> {
         let batch = self.sender.batch;
         self.sender.batch += 1;
         let expected = msg.t ^ gf128_mul(msg.x, self.sender.delta.expose());
-        let ok = self.done == self.rows && self.acc.value() == expected;
+        let ok = self.done == self.rows && self.acc == expected;
         if !ok {
             self.sender.tainted = true;
             self.sender.columns.clear();
@@ -361,39 +449,75 @@ impl KosReceiver {
 
     /// Starts a batch with these choice bits.
     pub fn start(&mut self, choices: &[bool]) -> Result<ReceiverBatch<'_>, OtError> {
+        self.start_into(choices, SecretBlocks::default())
+    }
+
+    /// [`start`](Self::start), reusing `out`'s memory for the outputs.
+    pub fn start_into(
+        &mut self,
+        choices: &[bool],
+        mut out: SecretBlocks,
+    ) -> Result<ReceiverBatch<'_>, OtError> {
         let n = choices.len();
         let rows = batch_rows(n);
-        let mut all = choices.to_vec();
-        let mut extra = Prg::from_entropy().map_err(OtError::Entropy)?;
-        all.extend(extra.bits(rows - n));
         let mut packed = vec![0u8; rows / 8];
-        pack_bits(&all, &mut packed);
-        zeroize::Zeroize::zeroize(&mut all);
+        pack_bits(choices, &mut packed[..n.div_ceil(8)]);
+        // Random choice bits for the padding and check rows.
+        let mut extra = Prg::from_entropy().map_err(OtError::Entropy)?;
+        let pad = extra.bits(rows - n);
+        for (k, &b) in pad.iter().enumerate() {
+            let j = n + k;
+            packed[j / 8] |= u8::from(b) << (j % 8);
+        }
+        out.expose_mut().clear();
+        out.expose_mut().reserve(rows);
+        let choice_blocks = packed
+            .chunks_exact(16)
+            .map(|c| Block::from_bytes(c.try_into().unwrap_or([0; 16])))
+            .collect();
         Ok(ReceiverBatch {
             n,
             rows,
             done: 0,
             choices: packed,
-            t: SecretBlocks::new(Vec::with_capacity(rows)),
+            choice_blocks,
+            t: out,
             matrix: vec![Block::ZERO; KAPPA * CHUNK / 128],
+            g1: vec![Block::ZERO; CHUNK / 128],
             receiver: self,
         })
     }
 
     /// Correlated OT with these choice bits: the blocks `t_j = q_j ⊕ r_j·Δ`.
     pub fn cot(&mut self, ch: &mut Channel, choices: &[bool]) -> Result<SecretBlocks, OtError> {
-        let mut batch = self.start(choices)?;
-        let mut u = vec![0u8; 16 * CHUNK];
-        while let Some(len) = batch.next_chunk(&mut u) {
-            ch.send(&u[..len])?;
+        let mut out = SecretBlocks::default();
+        self.cot_into(ch, choices, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`cot`](Self::cot) into `out`, reusing its memory.
+    pub fn cot_into(
+        &mut self,
+        ch: &mut Channel,
+        choices: &[bool],
+        out: &mut SecretBlocks,
+    ) -> Result<(), OtError> {
+        let mut batch = self.start_into(choices, std::mem::take(out))?;
+        loop {
+            let mut u = ch.buffer(16 * CHUNK);
+            if !batch.next_chunk_into(&mut u) {
+                break;
+            }
+            ch.send_vec(u)?;
         }
         ch.flush()?;
         let mut seed = [Block::ZERO];
         ch.recv_blocks(&mut seed)?;
         let (check, t) = batch.respond(seed[0]);
+        *out = t;
         ch.send_blocks(&[check.x, check.t])?;
         ch.flush()?;
-        Ok(t)
+        Ok(())
     }
 
     /// Random OT: random choice bits and the chosen random block of each pair.
@@ -405,11 +529,10 @@ impl KosReceiver {
         let mut prg = Prg::from_entropy().map_err(OtError::Entropy)?;
         let choices = prg.bits(n);
         let first = self.next_index;
-        let t = self.cot(ch, &choices)?;
-        let mut keys = t.expose().to_vec();
+        let mut t = self.cot(ch, &choices)?;
         let base = (u128::from(self.salt) << 64) | u128::from(first);
-        FixedKeyAes::get().tccr_many_seq(base, &mut keys);
-        Ok((choices, SecretBlocks::new(keys)))
+        FixedKeyAes::get().tmmo_many_seq(base, t.expose_mut());
+        Ok((choices, t))
     }
 
     /// Chosen-message OT: `messages[j][choices[j]]` for each `j`.
@@ -419,16 +542,15 @@ impl KosReceiver {
         choices: &[bool],
     ) -> Result<SecretBlocks, OtError> {
         let first = self.next_index;
-        let t = self.cot(ch, choices)?;
-        let mut keys = t.expose().to_vec();
+        let mut keys = self.cot(ch, choices)?;
         let base = (u128::from(self.salt) << 64) | u128::from(first);
-        FixedKeyAes::get().tccr_many_seq(base, &mut keys);
+        FixedKeyAes::get().tmmo_many_seq(base, keys.expose_mut());
         let mut cts = vec![Block::ZERO; 2 * choices.len()];
         ch.recv_blocks(&mut cts)?;
-        for (j, k) in keys.iter_mut().enumerate() {
+        for (j, k) in keys.expose_mut().iter_mut().enumerate() {
             *k ^= cts[2 * j + usize::from(choices[j])];
         }
-        Ok(SecretBlocks::new(keys))
+        Ok(keys)
     }
 }
 
@@ -439,48 +561,52 @@ pub struct ReceiverBatch<'a> {
     rows: usize,
     done: usize,
     choices: Vec<u8>,
+    /// The same bits, 128 to a block.
+    choice_blocks: Vec<Block>,
     t: SecretBlocks,
     matrix: Vec<Block>,
+    g1: Vec<Block>,
+}
+
+impl Drop for ReceiverBatch<'_> {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.matrix);
+        zeroize::Zeroize::zeroize(&mut self.g1);
+        zeroize::Zeroize::zeroize(&mut self.choices);
+        zeroize::Zeroize::zeroize(&mut self.choice_blocks);
+    }
 }
 
 impl ReceiverBatch<'_> {
-    /// Writes the next chunk of the extension message `u` into `out` and
-    /// returns its length, or `None` when the message is complete.
-    ///
-    /// # Panics
-    /// If `out` is shorter than `16 * CHUNK` bytes.
-    pub fn next_chunk(&mut self, out: &mut [u8]) -> Option<usize> {
+    /// Appends the next chunk of the extension message to `u` (which should
+    /// be empty); false when the message is complete.
+    pub fn next_chunk_into(&mut self, u: &mut Vec<u8>) -> bool {
         if self.done == self.rows {
-            return None;
+            return false;
         }
         let m = (self.rows - self.done).min(CHUNK);
         let words = m / 128;
-        let r = &self.choices[self.done / 8..(self.done + m) / 8];
+        u.reserve(16 * m);
         let matrix = &mut self.matrix[..KAPPA * words];
-        let mut g1 = vec![Block::ZERO; words];
-        for (i, (row, [p0, p1])) in matrix
+        let g1 = &mut self.g1[..words];
+        let r: &[Block] = &self.choice_blocks[self.done / 128..(self.done + m) / 128];
+        for (row, [p0, p1]) in matrix
             .chunks_mut(words)
             .zip(self.receiver.columns.iter_mut())
-            .enumerate()
         {
             p0.fill_blocks(row);
-            p1.fill_blocks(&mut g1);
-            let ui = &mut out[16 * words * i..16 * words * (i + 1)];
-            for (k, (t, g)) in row.iter().zip(&g1).enumerate() {
-                let mut rb = [0u8; 16];
-                rb.copy_from_slice(&r[16 * k..16 * k + 16]);
-                let u = *t ^ *g ^ Block::from_bytes(rb);
-                ui[16 * k..16 * k + 16].copy_from_slice(&u.to_bytes());
+            p1.fill_blocks(g1);
+            for ((g, t), rv) in g1.iter_mut().zip(row.iter()).zip(r) {
+                *g ^= *t ^ *rv;
             }
+            u.extend_from_slice(Block::slice_as_bytes(g1));
         }
         let start = self.t.len();
         let t = self.t.expose_mut();
         t.resize(start + m, Block::ZERO);
         transpose_128(Block::slice_as_bytes(matrix), m, &mut t[start..]);
-        zeroize::Zeroize::zeroize(matrix);
-        zeroize::Zeroize::zeroize(&mut g1);
         self.done += m;
-        Some(16 * m)
+        true
     }
 
     /// Answers the challenge; returns the answer and this batch's outputs
@@ -493,25 +619,19 @@ impl ReceiverBatch<'_> {
             self.done, self.rows,
             "respond after the whole extension message"
         );
-        let mut chi = Prg::new(&Seed::new(chi_seed), self.receiver.batch);
-        let mut acc = Gf128Acc::default();
-        let mut x = Block::ZERO;
-        let mut buf = vec![Block::ZERO; CHUNK];
+        let mut chi = Challenge::new(&Seed::new(chi_seed), self.receiver.batch, self.rows);
+        let (mut t_acc, mut x) = (Block::ZERO, Block::ZERO);
         let t = self.t.expose();
         for (start, part) in (0..self.rows).step_by(CHUNK).zip(t.chunks(CHUNK)) {
-            let c = &mut buf[..part.len()];
-            chi.fill_blocks(c);
-            acc.add_inner(c, part);
-            for (k, &cj) in c.iter().enumerate() {
-                let j = start + k;
-                x ^= cj.and_bit(self.choices[j / 8] >> (j % 8) & 1 == 1);
-            }
+            let bits = &self.choices[start / 8..(start + part.len()).div_ceil(8)];
+            let (tk, xk) = chi.fold(part, Some(bits));
+            t_acc ^= tk;
+            x ^= xk;
         }
         self.receiver.batch += 1;
         self.receiver.next_index += self.n as u64;
-        zeroize::Zeroize::zeroize(&mut self.choices);
         self.t.expose_mut().truncate(self.n);
-        (CheckMsg { x, t: acc.value() }, std::mem::take(&mut self.t))
+        (CheckMsg { x, t: t_acc }, std::mem::take(&mut self.t))
     }
 }
 
@@ -552,14 +672,15 @@ mod tests {
         let choices = Prg::from_entropy().unwrap().bits(n);
         let mut rb = r.start(&choices).unwrap();
         let mut sb = s.start(n).unwrap();
-        let mut u = vec![0u8; 16 * CHUNK];
+        let mut u = Vec::new();
         let mut first = true;
-        while let Some(len) = rb.next_chunk(&mut u) {
+        while rb.next_chunk_into(&mut u) {
             if let (Some(at), true) = (tamper, first) {
                 u[at] ^= 1;
             }
             first = false;
-            sb.absorb(&u[..len]).unwrap();
+            sb.absorb(&u).unwrap();
+            u.clear();
         }
         let (check, t) = rb.respond(sb.challenge());
         let q = sb.verify(check);
@@ -596,9 +717,10 @@ mod tests {
         let mut r = KosReceiver::new(&pairs, &session, "sender");
         let mut rb = r.start(&[true; 300]).unwrap();
         let mut sb = s.start(300).unwrap();
-        let mut u = vec![0u8; 16 * CHUNK];
-        while let Some(len) = rb.next_chunk(&mut u) {
-            sb.absorb(&u[..len]).unwrap();
+        let mut u = Vec::new();
+        while rb.next_chunk_into(&mut u) {
+            sb.absorb(&u).unwrap();
+            u.clear();
         }
         let (mut check, _) = rb.respond(sb.challenge());
         check.x ^= Block(1);
