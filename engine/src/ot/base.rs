@@ -123,6 +123,30 @@ fn decode(bytes: &[u8], peer: &str, what: impl Fn() -> String) -> Result<Project
     Ok(p.into())
 }
 
+/// `f(i)` for `i in 0..n`, split across the machine's cores (scoped threads):
+/// the group operations of base OT are independent per OT.
+fn par_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |p| p.get())
+        .clamp(1, 8);
+    if threads == 1 || n < 16 {
+        return (0..n).map(f).collect();
+    }
+    let per = n.div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || (t * per..((t + 1) * per).min(n)).map(f).collect::<Vec<T>>())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
 /// Affine forms of many points with one field inversion.
 fn normalize(points: &[ProjectivePoint]) -> Vec<AffinePoint> {
     let mut out = vec![AffinePoint::IDENTITY; points.len()];
@@ -177,15 +201,18 @@ impl BaseSender {
         peer: &str,
     ) -> Result<Vec<[Seed; 2]>, OtError> {
         let n = msg.0.len();
-        let mut dh = Vec::with_capacity(2 * n);
-        for (i, pair) in msg.0.iter().enumerate() {
-            let (b0, b1) = pair.split_at(UNCOMPRESSED);
+        let a = self.a;
+        let per_ot = par_map(n, |i| -> Result<[ProjectivePoint; 2], OtError> {
+            let (b0, b1) = msg.0[i].split_at(UNCOMPRESSED);
             let r0 = decode(b0, peer, || format!("r_0 of OT {i}"))?;
             let r1 = decode(b1, peer, || format!("r_1 of OT {i}"))?;
             let big_b0 = r0 + h_point(session, i, b1);
             let big_b1 = r1 + h_point(session, i, b0);
-            dh.push(big_b0 * self.a);
-            dh.push(big_b1 * self.a);
+            Ok([big_b0 * a, big_b1 * a])
+        });
+        let mut dh = Vec::with_capacity(2 * n);
+        for pair in per_ot {
+            dh.extend(pair?);
         }
         let dh = normalize(&dh);
         Ok(msg
@@ -220,26 +247,32 @@ impl Drop for BaseReceiver {
 impl BaseReceiver {
     /// Picks the `b`s and random points; makes the message.
     pub fn new(choices: &[bool], session: &SessionId) -> Result<(Self, ReceiverMsg), OtError> {
-        let mut b = Vec::with_capacity(choices.len());
-        let mut pairs = Vec::with_capacity(choices.len());
+        let n = choices.len();
+        let mut b = Vec::with_capacity(n);
+        let mut noise = vec![[0u8; 32]; n];
+        for nz in noise.iter_mut() {
+            b.push(random_scalar()?);
+            getrandom::fill(nz).map_err(OtError::Entropy)?;
+        }
+        // r_{1-c}: a uniformly random point; r_c = b·G − H(sid, i, r_{1-c}).
+        let others: Vec<ProjectivePoint> =
+            par_map(n, |i| hash_to_curve_vartime(&[b"random point", &noise[i]]));
+        noise.zeroize();
+        let others = normalize(&others);
+        let mine = par_map(n, |i| {
+            let other = others[i].to_sec1_point(false);
+            ProjectivePoint::mul_by_generator(&b[i]) - h_point(session, i, other.as_bytes())
+        });
+        let mine = normalize(&mine);
+        let mut pairs = Vec::with_capacity(n);
         for (i, &c) in choices.iter().enumerate() {
-            let bi = random_scalar()?;
-            let mut noise = [0u8; 32];
-            getrandom::fill(&mut noise).map_err(OtError::Entropy)?;
-            let other = hash_to_curve_vartime(&[b"random point", &noise])
-                .to_affine()
-                .to_sec1_point(false);
-            let mine = (ProjectivePoint::mul_by_generator(&bi)
-                - h_point(session, i, other.as_bytes()))
-            .to_affine()
-            .to_sec1_point(false);
+            let (other, mine) = (others[i].to_sec1_point(false), mine[i].to_sec1_point(false));
             // Both encodings have the same length whatever `c` is.
             let (r0, r1) = if c { (other, mine) } else { (mine, other) };
             let mut pair = [0u8; 2 * UNCOMPRESSED];
             pair[..UNCOMPRESSED].copy_from_slice(r0.as_bytes());
             pair[UNCOMPRESSED..].copy_from_slice(r1.as_bytes());
             pairs.push(pair);
-            b.push(bi);
         }
         let msg = ReceiverMsg(pairs);
         Ok((
@@ -260,7 +293,7 @@ impl BaseReceiver {
         peer: &str,
     ) -> Result<Vec<Seed>, OtError> {
         let big_a = decode(&msg.0, peer, || "A".into())?;
-        let dh: Vec<ProjectivePoint> = self.b.iter().map(|bi| big_a * bi).collect();
+        let dh: Vec<ProjectivePoint> = par_map(self.b.len(), |i| big_a * self.b[i]);
         let dh = normalize(&dh);
         Ok(self
             .msg
