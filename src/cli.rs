@@ -2,6 +2,7 @@
 
 mod bench;
 mod circuit;
+mod keys;
 
 use std::fmt;
 use std::io::{self, Write};
@@ -36,6 +37,9 @@ enum Command {
     /// Measure the engine on this machine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Party keys and certificates for running parties on different machines.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 /// Why a command stopped.
@@ -133,6 +137,7 @@ pub(crate) fn main() -> ExitCode {
     let result = match cli.command {
         Command::Circuit(cmd) => circuit::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Keys(cmd) => keys::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
