@@ -377,13 +377,12 @@ fn runtime() -> Result<Arc<Runtime>, NetError> {
 /// Moves bytes from a TLS stream into `pipe` until either side closes.
 async fn reader<R: tokio::io::AsyncRead + Unpin>(mut rd: R, pipe: Arc<Pipe>) {
     loop {
+        // Read into the buffer's spare capacity: no zero-fill.
         let mut buf = pipe.buffer(256 << 10);
-        buf.resize(256 << 10, 0);
-        let n = match rd.read(&mut buf).await {
+        match rd.read_buf(&mut buf).await {
             Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        buf.truncate(n);
+            Ok(_) => {}
+        }
         let mut chunk = buf;
         loop {
             match pipe.try_push(chunk) {
