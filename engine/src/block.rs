@@ -48,7 +48,7 @@ impl Block {
     /// `self` if `bit`, else zero, without a branch.
     #[inline]
     pub fn and_bit(self, bit: bool) -> Self {
-        Block(self.0 & (bit as u128).wrapping_neg())
+        Block(ops::and(self.0, (bit as u128).wrapping_neg()))
     }
 
     /// Fresh random bits from the operating system.
@@ -90,18 +90,20 @@ impl fmt::Debug for Block {
     }
 }
 
+use crate::simd::block_ops as ops;
+
 impl BitXor for Block {
     type Output = Block;
     #[inline]
     fn bitxor(self, rhs: Block) -> Block {
-        Block(self.0 ^ rhs.0)
+        Block(ops::xor(self.0, rhs.0))
     }
 }
 
 impl BitXorAssign for Block {
     #[inline]
     fn bitxor_assign(&mut self, rhs: Block) {
-        self.0 ^= rhs.0;
+        self.0 = ops::xor(self.0, rhs.0);
     }
 }
 
@@ -109,7 +111,7 @@ impl BitAnd for Block {
     type Output = Block;
     #[inline]
     fn bitand(self, rhs: Block) -> Block {
-        Block(self.0 & rhs.0)
+        Block(ops::and(self.0, rhs.0))
     }
 }
 

@@ -66,8 +66,7 @@ pub struct FixedKeyAes {
 /// `σ(x_L ‖ x_R) = (x_L ⊕ x_R) ‖ x_L`, `x_L` the high 64 bits.
 #[inline]
 pub fn sigma(x: Block) -> Block {
-    let (lo, hi) = x.halves();
-    Block::from_halves(hi, hi ^ lo)
+    Block(crate::simd::block_ops::sigma(x.0))
 }
 
 impl FixedKeyAes {

@@ -2,6 +2,7 @@
 #![deny(unsafe_code)] // only `simd` may use it; see that module's safety notes
 
 pub mod block;
+pub mod gc;
 pub mod hash;
 pub mod net;
 pub mod ot;

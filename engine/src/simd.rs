@@ -195,6 +195,67 @@ impl Gf128Acc {
     }
 }
 
+/// XOR and AND of blocks. On x86-64 they go through SSE2, so a block stays
+/// in one vector register where `u128` arithmetic would use two
+/// general-purpose registers and extra moves.
+pub(crate) mod block_ops {
+    #[cfg(target_arch = "x86_64")]
+    use std::arch::x86_64::{__m128i, _mm_and_si128, _mm_xor_si128};
+
+    /// `a ^ b`.
+    #[inline(always)]
+    pub(crate) fn xor(a: u128, b: u128) -> u128 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let (x, y): (__m128i, __m128i) = (bytemuck::cast(a), bytemuck::cast(b));
+            // SAFETY: SSE2 is part of the x86-64 baseline.
+            bytemuck::cast(unsafe { _mm_xor_si128(x, y) })
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            a ^ b
+        }
+    }
+
+    /// `σ(x_L ‖ x_R) = (x_L ⊕ x_R) ‖ x_L` (`x_L` the high half).
+    #[inline(always)]
+    pub(crate) fn sigma(x: u128) -> u128 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_shuffle_epi32, _mm_slli_si128};
+            let v: __m128i = bytemuck::cast(x);
+            // SAFETY: SSE2 is part of the x86-64 baseline.
+            bytemuck::cast(unsafe {
+                // (hi, hi) ⊕ (0, lo) = (hi, hi ⊕ lo) as (low half, high half).
+                _mm_xor_si128(
+                    _mm_shuffle_epi32::<0b11_10_11_10>(v),
+                    _mm_slli_si128::<8>(v),
+                )
+            })
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let (lo, hi) = (x as u64, (x >> 64) as u64);
+            (u128::from(hi ^ lo) << 64) | u128::from(hi)
+        }
+    }
+
+    /// `a & b`.
+    #[inline(always)]
+    pub(crate) fn and(a: u128, b: u128) -> u128 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let (x, y): (__m128i, __m128i) = (bytemuck::cast(a), bytemuck::cast(b));
+            // SAFETY: SSE2 is part of the x86-64 baseline.
+            bytemuck::cast(unsafe { _mm_and_si128(x, y) })
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            a & b
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;

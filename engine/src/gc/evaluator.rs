@@ -1,0 +1,159 @@
+//! The evaluator's engine (ZRE15 figure 2, `Ev`).
+
+use quorate_circuits::Gate;
+
+use super::schedule::{Plan, Scheduler, Step};
+use super::{EvaluatorLabel, constant_label, tweak_salt};
+use crate::block::Block;
+use crate::hash::{FixedKeyAes, sigma};
+use crate::net::handshake::SessionId;
+
+/// AND gates hashed per AES call.
+const SUB: usize = 128;
+
+/// Evaluates scheduled windows; holds one active label per wire slot.
+pub struct Evaluator {
+    labels: Vec<Block>,
+    scheduler: Scheduler,
+    plan: Plan,
+    salt: u128,
+    gate: u64,
+}
+
+impl std::fmt::Debug for Evaluator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evaluator")
+            .field("gate", &self.gate)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Evaluator {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.labels);
+    }
+}
+
+/// Tables that do not fit the window they are meant for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{got} table blocks for a window of {ands} AND gates (expected {expected})")]
+pub struct TableMismatch {
+    /// AND gates in the window.
+    pub ands: usize,
+    /// Blocks expected (two per AND gate).
+    pub expected: usize,
+    /// Blocks given.
+    pub got: usize,
+}
+
+impl Evaluator {
+    /// An evaluator for `slots` wire slots.
+    pub fn new(slots: usize, session: &SessionId) -> Self {
+        Evaluator {
+            labels: vec![Block::ZERO; slots],
+            scheduler: Scheduler::new(slots),
+            plan: Plan::default(),
+            salt: tweak_salt(session),
+            gate: 0,
+        }
+    }
+
+    /// Sets the active label of an input wire.
+    pub fn set_input(&mut self, wire: usize, label: EvaluatorLabel) {
+        self.labels[wire] = label.0;
+    }
+
+    /// The active label of a wire.
+    pub fn label(&self, wire: usize) -> EvaluatorLabel {
+        EvaluatorLabel(self.labels[wire])
+    }
+
+    /// Schedules the next window from a prefix of `gates`; returns the gates
+    /// it takes and the AND gates among them, whose tables [`execute`]
+    /// needs.
+    ///
+    /// [`execute`]: Self::execute
+    pub fn plan(&mut self, gates: &[Gate]) -> (usize, usize) {
+        let used = self.scheduler.plan(gates, &mut self.plan);
+        (used, self.plan.ands)
+    }
+
+    /// Evaluates the window last [`plan`](Self::plan)ned, with its tables.
+    pub fn execute(&mut self, tables: &[Block]) -> Result<(), TableMismatch> {
+        let plan = std::mem::take(&mut self.plan);
+        let r = self.evaluate_plan(&plan, tables);
+        self.plan = plan;
+        r
+    }
+
+    /// Evaluates a scheduled window with its tables (two blocks per AND).
+    pub fn evaluate_plan(&mut self, plan: &Plan, tables: &[Block]) -> Result<(), TableMismatch> {
+        if tables.len() != 2 * plan.ands {
+            return Err(TableMismatch {
+                ands: plan.ands,
+                expected: 2 * plan.ands,
+                got: tables.len(),
+            });
+        }
+        let h = FixedKeyAes::get();
+        let mut pos = 0usize;
+        let mut t = 0usize;
+        for step in &plan.steps {
+            match *step {
+                Step::Ands(n) => {
+                    let batch = &plan.gates[pos..pos + n as usize];
+                    let first = self.gate + pos as u64;
+                    for (c, chunk) in batch.chunks(SUB).enumerate() {
+                        let mut x = [Block::ZERO; 2 * SUB];
+                        let mut sg = [Block::ZERO; 2 * SUB];
+                        for (k, gate) in chunk.iter().enumerate() {
+                            let Gate::And { a, b, .. } = *gate else {
+                                continue;
+                            };
+                            let (sa, sb) =
+                                (sigma(self.labels[a.idx()]), sigma(self.labels[b.idx()]));
+                            let j = self.salt | u128::from(first + (c * SUB + k) as u64) << 1;
+                            sg[2 * k] = sa;
+                            sg[2 * k + 1] = sb;
+                            x[2 * k] = sa ^ Block(j);
+                            x[2 * k + 1] = sb ^ Block(j | 1);
+                        }
+                        h.permute_many(&mut x[..2 * chunk.len()]);
+                        for (k, gate) in chunk.iter().enumerate() {
+                            let Gate::And { a, b, out } = *gate else {
+                                continue;
+                            };
+                            let (wa, wb) = (self.labels[a.idx()], self.labels[b.idx()]);
+                            let (tg, te) = (tables[t], tables[t + 1]);
+                            t += 2;
+                            // WG = H(Wa) ⊕ sa·TG, WE = H(Wb) ⊕ sb·(TE ⊕ Wa).
+                            let wg = x[2 * k] ^ sg[2 * k] ^ tg.and_bit(wa.lsb());
+                            let we = x[2 * k + 1] ^ sg[2 * k + 1] ^ (te ^ wa).and_bit(wb.lsb());
+                            self.labels[out.idx()] = wg ^ we;
+                        }
+                    }
+                    pos += n as usize;
+                }
+                Step::Free(n) => {
+                    for (k, gate) in plan.gates[pos..pos + n as usize].iter().enumerate() {
+                        match *gate {
+                            Gate::Xor { a, b, out } => {
+                                self.labels[out.idx()] =
+                                    self.labels[a.idx()] ^ self.labels[b.idx()];
+                            }
+                            Gate::Not { a, out } => self.labels[out.idx()] = self.labels[a.idx()],
+                            Gate::Const { out, .. } => {
+                                self.labels[out.idx()] =
+                                    constant_label(self.salt, self.gate + (pos + k) as u64);
+                            }
+                            Gate::And { .. } => {}
+                        }
+                    }
+                    pos += n as usize;
+                }
+            }
+        }
+        self.gate += plan.gates.len() as u64;
+        Ok(())
+    }
+}
