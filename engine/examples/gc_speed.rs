@@ -23,7 +23,6 @@ fn wide(n: u32) -> Circuit {
 
 fn run(name: &str, c: &Circuit, reps: usize) {
     let session = SessionId::random().unwrap();
-    let window = 16384;
     for _ in 0..2 {
         let mut g = Garbler::new(Delta::random().unwrap(), c.num_wires(), &session);
         let mut e = Evaluator::new(c.num_wires(), &session);
