@@ -8,6 +8,7 @@ pub mod net;
 pub mod ot;
 pub mod prg;
 pub mod simd;
+pub mod yao;
 
 pub use block::Block;
 pub use hash::{Aes, FixedKeyAes};

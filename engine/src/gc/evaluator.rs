@@ -95,65 +95,86 @@ impl Evaluator {
                 got: tables.len(),
             });
         }
+        let (mut pos, mut t) = (0usize, 0usize);
+        for &step in &plan.steps {
+            let n = step.len();
+            let need = if matches!(step, Step::Ands(_)) {
+                2 * n
+            } else {
+                0
+            };
+            self.evaluate_step(step, &plan.gates[pos..pos + n], &tables[t..t + need])?;
+            pos += n;
+            t += need;
+        }
+        Ok(())
+    }
+
+    /// Evaluates one step of a schedule: `gates` are exactly the step's
+    /// gates, `tables` their two blocks per AND gate.
+    pub fn evaluate_step(
+        &mut self,
+        step: Step,
+        gates: &[Gate],
+        tables: &[Block],
+    ) -> Result<(), TableMismatch> {
         let h = FixedKeyAes::get();
-        let mut pos = 0usize;
-        let mut t = 0usize;
-        for step in &plan.steps {
-            match *step {
-                Step::Ands(n) => {
-                    let batch = &plan.gates[pos..pos + n as usize];
-                    let first = self.gate + pos as u64;
-                    for (c, chunk) in batch.chunks(SUB).enumerate() {
-                        let mut x = [Block::ZERO; 2 * SUB];
-                        let mut sg = [Block::ZERO; 2 * SUB];
-                        for (k, gate) in chunk.iter().enumerate() {
-                            let Gate::And { a, b, .. } = *gate else {
-                                continue;
-                            };
-                            let (sa, sb) =
-                                (sigma(self.labels[a.idx()]), sigma(self.labels[b.idx()]));
-                            let j = self.salt | u128::from(first + (c * SUB + k) as u64) << 1;
-                            sg[2 * k] = sa;
-                            sg[2 * k + 1] = sb;
-                            x[2 * k] = sa ^ Block(j);
-                            x[2 * k + 1] = sb ^ Block(j | 1);
-                        }
-                        h.permute_many(&mut x[..2 * chunk.len()]);
-                        for (k, gate) in chunk.iter().enumerate() {
-                            let Gate::And { a, b, out } = *gate else {
-                                continue;
-                            };
-                            let (wa, wb) = (self.labels[a.idx()], self.labels[b.idx()]);
-                            let (tg, te) = (tables[t], tables[t + 1]);
-                            t += 2;
-                            // WG = H(Wa) ⊕ sa·TG, WE = H(Wb) ⊕ sb·(TE ⊕ Wa).
-                            let wg = x[2 * k] ^ sg[2 * k] ^ tg.and_bit(wa.lsb());
-                            let we = x[2 * k + 1] ^ sg[2 * k + 1] ^ (te ^ wa).and_bit(wb.lsb());
-                            self.labels[out.idx()] = wg ^ we;
-                        }
-                    }
-                    pos += n as usize;
+        let first = self.gate;
+        match step {
+            Step::Ands(_) => {
+                if tables.len() != 2 * gates.len() {
+                    return Err(TableMismatch {
+                        ands: gates.len(),
+                        expected: 2 * gates.len(),
+                        got: tables.len(),
+                    });
                 }
-                Step::Free(n) => {
-                    for (k, gate) in plan.gates[pos..pos + n as usize].iter().enumerate() {
-                        match *gate {
-                            Gate::Xor { a, b, out } => {
-                                self.labels[out.idx()] =
-                                    self.labels[a.idx()] ^ self.labels[b.idx()];
-                            }
-                            Gate::Not { a, out } => self.labels[out.idx()] = self.labels[a.idx()],
-                            Gate::Const { out, .. } => {
-                                self.labels[out.idx()] =
-                                    constant_label(self.salt, self.gate + (pos + k) as u64);
-                            }
-                            Gate::And { .. } => {}
-                        }
+                let mut t = 0;
+                for (c, chunk) in gates.chunks(SUB).enumerate() {
+                    let mut x = [Block::ZERO; 2 * SUB];
+                    let mut sg = [Block::ZERO; 2 * SUB];
+                    for (k, gate) in chunk.iter().enumerate() {
+                        let Gate::And { a, b, .. } = *gate else {
+                            continue;
+                        };
+                        let (sa, sb) = (sigma(self.labels[a.idx()]), sigma(self.labels[b.idx()]));
+                        let j = self.salt | u128::from(first + (c * SUB + k) as u64) << 1;
+                        sg[2 * k] = sa;
+                        sg[2 * k + 1] = sb;
+                        x[2 * k] = sa ^ Block(j);
+                        x[2 * k + 1] = sb ^ Block(j | 1);
                     }
-                    pos += n as usize;
+                    h.permute_many(&mut x[..2 * chunk.len()]);
+                    for (k, gate) in chunk.iter().enumerate() {
+                        let Gate::And { a, b, out } = *gate else {
+                            continue;
+                        };
+                        let (wa, wb) = (self.labels[a.idx()], self.labels[b.idx()]);
+                        let (tg, te) = (tables[t], tables[t + 1]);
+                        t += 2;
+                        // WG = H(Wa) ⊕ sa·TG, WE = H(Wb) ⊕ sb·(TE ⊕ Wa).
+                        let wg = x[2 * k] ^ sg[2 * k] ^ tg.and_bit(wa.lsb());
+                        let we = x[2 * k + 1] ^ sg[2 * k + 1] ^ (te ^ wa).and_bit(wb.lsb());
+                        self.labels[out.idx()] = wg ^ we;
+                    }
+                }
+            }
+            Step::Free(_) => {
+                for (k, gate) in gates.iter().enumerate() {
+                    match *gate {
+                        Gate::Xor { a, b, out } => {
+                            self.labels[out.idx()] = self.labels[a.idx()] ^ self.labels[b.idx()];
+                        }
+                        Gate::Not { a, out } => self.labels[out.idx()] = self.labels[a.idx()],
+                        Gate::Const { out, .. } => {
+                            self.labels[out.idx()] = constant_label(self.salt, first + k as u64);
+                        }
+                        Gate::And { .. } => {}
+                    }
                 }
             }
         }
-        self.gate += plan.gates.len() as u64;
+        self.gate += gates.len() as u64;
         Ok(())
     }
 }

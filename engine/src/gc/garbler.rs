@@ -84,92 +84,87 @@ impl Garbler {
 
     /// Garbles a scheduled window, appending two blocks per AND gate.
     pub fn garble_plan(&mut self, plan: &Plan, tables: &mut Vec<Block>) {
+        tables.reserve(2 * plan.ands);
+        let mut pos = 0usize;
+        for &step in &plan.steps {
+            let n = step.len();
+            self.garble_step(step, &plan.gates[pos..pos + n], tables);
+            pos += n;
+        }
+    }
+
+    /// Garbles one step of a schedule: `gates` are exactly the step's gates.
+    pub fn garble_step(&mut self, step: Step, gates: &[Gate], tables: &mut Vec<Block>) {
         let delta = self.delta.expose();
         let sdelta = sigma(delta);
         let h = FixedKeyAes::get();
-        tables.reserve(2 * plan.ands);
-        let mut pos = 0usize;
-        for step in &plan.steps {
-            match *step {
-                Step::Ands(n) => {
-                    let batch = &plan.gates[pos..pos + n as usize];
-                    let first = self.gate + pos as u64;
-                    for (c, chunk) in batch.chunks(SUB).enumerate() {
-                        // MMO-σ hashes of A0, A1, B0, B1 (tweaks j, j, j', j'),
-                        // computed in one pipelined AES call for the chunk.
-                        // σ is linear: σ(X ⊕ Δ) = σ(X) ⊕ σ(Δ).
-                        let (x, sg) = (&mut self.x, &mut self.sg);
-                        for (k, gate) in chunk.iter().enumerate() {
-                            let Gate::And { a, b, .. } = *gate else {
-                                continue;
-                            };
-                            let (sa, sb) =
-                                (sigma(self.labels[a.idx()]), sigma(self.labels[b.idx()]));
-                            let j =
-                                Block(self.salt | u128::from(first + (c * SUB + k) as u64) << 1);
-                            let j1 = Block(j.0 | 1);
-                            sg[4 * k..4 * k + 4].copy_from_slice(&[
-                                sa,
-                                sa ^ sdelta,
-                                sb,
-                                sb ^ sdelta,
-                            ]);
-                            x[4 * k..4 * k + 4].copy_from_slice(&[
-                                sa ^ j,
-                                sa ^ sdelta ^ j,
-                                sb ^ j1,
-                                sb ^ sdelta ^ j1,
-                            ]);
-                        }
-                        let used = 4 * chunk.len();
-                        h.permute_many(&mut x[..used]);
-                        for (k, gate) in chunk.iter().enumerate() {
-                            let Gate::And { a, b, out } = *gate else {
-                                continue;
-                            };
-                            let hs = [
-                                x[4 * k] ^ sg[4 * k],
-                                x[4 * k + 1] ^ sg[4 * k + 1],
-                                x[4 * k + 2] ^ sg[4 * k + 2],
-                                x[4 * k + 3] ^ sg[4 * k + 3],
-                            ];
-                            let (a0, b0) = (self.labels[a.idx()], self.labels[b.idx()]);
-                            let (pa, pb) = (a0.lsb(), b0.lsb());
-                            // Generator half: TG = H(A0) ⊕ H(A1) ⊕ pb·Δ, WG0 = H(A0) ⊕ pa·TG.
-                            let tg = hs[0] ^ hs[1] ^ delta.and_bit(pb);
-                            let wg0 = hs[0] ^ tg.and_bit(pa);
-                            // Evaluator half: TE = H(B0) ⊕ H(B1) ⊕ A0, WE0 = H(B0) ⊕ pb·(TE ⊕ A0).
-                            let te = hs[2] ^ hs[3] ^ a0;
-                            let we0 = hs[2] ^ (te ^ a0).and_bit(pb);
-                            self.labels[out.idx()] = wg0 ^ we0;
-                            tables.push(tg);
-                            tables.push(te);
-                        }
+        let first = self.gate;
+        match step {
+            Step::Ands(_) => {
+                for (c, chunk) in gates.chunks(SUB).enumerate() {
+                    // MMO-σ hashes of A0, A1, B0, B1 (tweaks j, j, j', j'),
+                    // computed in one pipelined AES call for the chunk.
+                    // σ is linear: σ(X ⊕ Δ) = σ(X) ⊕ σ(Δ).
+                    let (x, sg) = (&mut self.x, &mut self.sg);
+                    for (k, gate) in chunk.iter().enumerate() {
+                        let Gate::And { a, b, .. } = *gate else {
+                            continue;
+                        };
+                        let (sa, sb) = (sigma(self.labels[a.idx()]), sigma(self.labels[b.idx()]));
+                        let j = Block(self.salt | u128::from(first + (c * SUB + k) as u64) << 1);
+                        let j1 = Block(j.0 | 1);
+                        sg[4 * k..4 * k + 4].copy_from_slice(&[sa, sa ^ sdelta, sb, sb ^ sdelta]);
+                        x[4 * k..4 * k + 4].copy_from_slice(&[
+                            sa ^ j,
+                            sa ^ sdelta ^ j,
+                            sb ^ j1,
+                            sb ^ sdelta ^ j1,
+                        ]);
                     }
-                    pos += n as usize;
+                    let used = 4 * chunk.len();
+                    h.permute_many(&mut x[..used]);
+                    for (k, gate) in chunk.iter().enumerate() {
+                        let Gate::And { a, b, out } = *gate else {
+                            continue;
+                        };
+                        let hs = [
+                            x[4 * k] ^ sg[4 * k],
+                            x[4 * k + 1] ^ sg[4 * k + 1],
+                            x[4 * k + 2] ^ sg[4 * k + 2],
+                            x[4 * k + 3] ^ sg[4 * k + 3],
+                        ];
+                        let (a0, b0) = (self.labels[a.idx()], self.labels[b.idx()]);
+                        let (pa, pb) = (a0.lsb(), b0.lsb());
+                        // Generator half: TG = H(A0) ⊕ H(A1) ⊕ pb·Δ, WG0 = H(A0) ⊕ pa·TG.
+                        let tg = hs[0] ^ hs[1] ^ delta.and_bit(pb);
+                        let wg0 = hs[0] ^ tg.and_bit(pa);
+                        // Evaluator half: TE = H(B0) ⊕ H(B1) ⊕ A0, WE0 = H(B0) ⊕ pb·(TE ⊕ A0).
+                        let te = hs[2] ^ hs[3] ^ a0;
+                        let we0 = hs[2] ^ (te ^ a0).and_bit(pb);
+                        self.labels[out.idx()] = wg0 ^ we0;
+                        tables.push(tg);
+                        tables.push(te);
+                    }
                 }
-                Step::Free(n) => {
-                    for (k, gate) in plan.gates[pos..pos + n as usize].iter().enumerate() {
-                        match *gate {
-                            Gate::Xor { a, b, out } => {
-                                self.labels[out.idx()] =
-                                    self.labels[a.idx()] ^ self.labels[b.idx()];
-                            }
-                            Gate::Not { a, out } => {
-                                self.labels[out.idx()] = self.labels[a.idx()] ^ delta
-                            }
-                            Gate::Const { value, out } => {
-                                let public =
-                                    constant_label(self.salt, self.gate + (pos + k) as u64);
-                                self.labels[out.idx()] = public ^ delta.and_bit(value);
-                            }
-                            Gate::And { .. } => {}
+            }
+            Step::Free(_) => {
+                for (k, gate) in gates.iter().enumerate() {
+                    match *gate {
+                        Gate::Xor { a, b, out } => {
+                            self.labels[out.idx()] = self.labels[a.idx()] ^ self.labels[b.idx()];
                         }
+                        Gate::Not { a, out } => {
+                            self.labels[out.idx()] = self.labels[a.idx()] ^ delta
+                        }
+                        Gate::Const { value, out } => {
+                            let public = constant_label(self.salt, first + k as u64);
+                            self.labels[out.idx()] = public ^ delta.and_bit(value);
+                        }
+                        Gate::And { .. } => {}
                     }
-                    pos += n as usize;
                 }
             }
         }
-        self.gate += plan.gates.len() as u64;
+        self.gate += gates.len() as u64;
     }
 }

@@ -28,6 +28,20 @@ pub enum Step {
     Free(u32),
 }
 
+impl Step {
+    /// The number of gates in the step.
+    pub fn len(&self) -> usize {
+        match *self {
+            Step::Ands(n) | Step::Free(n) => n as usize,
+        }
+    }
+
+    /// Whether the step has no gates.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// A window rewritten in level order.
 #[derive(Clone, Debug, Default)]
 pub struct Plan {

@@ -1,0 +1,600 @@
+//! Two-party computation with Yao's garbled circuits: the garbler garbles
+//! ([`crate::gc`]), the evaluator evaluates, input labels for the evaluator
+//! come from correlated OT under the garbler's `Δ` ([`crate::ot::kos`]).
+//!
+//! Security: semi-honest garbling (Yao; Lindell-Pinkas 2009 for the proof,
+//! half-gates by ZRE15) on actively secure OT. Party 0's inputs belong to the
+//! garbler, party 1's to the evaluator.
+//!
+//! Setup runs the base OTs and precomputes random correlated OTs: the
+//! garbler holds `q_k`, the evaluator a random bit `r_k` and
+//! `t_k = q_k ⊕ r_k·Δ`. A run is then one round trip (Beaver's
+//! derandomization of precomputed OT):
+//! 1. evaluator → garbler: `d_k = x_k ⊕ r_k` for its input bits `x_k`; its
+//!    label for input `k` is `t_k`;
+//! 2. garbler: the zero label of evaluator input `k` is `q_k ⊕ d_k·Δ` (so
+//!    `t_k` is the label of `x_k`); it sends the active labels of its own
+//!    inputs, then the garbled tables window by window as it garbles, then
+//!    the decoding bits (the permute bits of the output zero labels) if the
+//!    evaluator is to learn the outputs;
+//! 3. if the garbler is to learn the outputs, the evaluator sends their
+//!    labels back and the garbler checks each is one of the wire's two
+//!    labels (an evaluator that lies is caught).
+//!
+//! Each run has its own tweak salt (the session and a run counter).
+
+use std::time::{Duration, Instant};
+
+use quorate_circuits::{Bits, Interface, PartyId};
+use thiserror::Error;
+
+use crate::block::Block;
+use crate::gc::schedule::{Plan, ScheduledCircuit, Scheduler, Step};
+use crate::gc::{Evaluator, EvaluatorLabel, Garbler, GarblerLabel, GateSource};
+use crate::net::handshake::SessionId;
+use crate::net::{Channel, NetError, Traffic};
+use crate::ot::kos::{KosReceiver, KosSender};
+use crate::ot::{OtError, SecretBlocks};
+use crate::prg::Prg;
+
+/// Gates per window when garbling a stream.
+const WINDOW: usize = 1 << 14;
+/// Table blocks the garbler gathers before sending.
+const SEND_BLOCKS: usize = 1 << 14;
+/// Random correlated OTs precomputed at a time, at least.
+const POOL_BATCH: usize = 1 << 12;
+
+/// Who learns the outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reveal {
+    /// Only the evaluator.
+    Evaluator,
+    /// Only the garbler.
+    Garbler,
+    /// Both.
+    Both,
+}
+
+impl Reveal {
+    fn evaluator(self) -> bool {
+        matches!(self, Reveal::Evaluator | Reveal::Both)
+    }
+
+    fn garbler(self) -> bool {
+        matches!(self, Reveal::Garbler | Reveal::Both)
+    }
+}
+
+/// What to compute: a stored circuit scheduled once, or a gate stream.
+pub enum Program<'a> {
+    /// A stored circuit, scheduled ahead of the run.
+    Scheduled(&'a ScheduledCircuit),
+    /// Gates generated as the run goes.
+    Stream(&'a mut dyn GateSource),
+}
+
+impl Program<'_> {
+    fn interface(&self) -> &Interface {
+        match self {
+            Program::Scheduled(s) => s.circuit.interface(),
+            Program::Stream(s) => s.interface(),
+        }
+    }
+
+    fn slots(&self) -> usize {
+        match self {
+            Program::Scheduled(s) => s.circuit.num_wires(),
+            Program::Stream(s) => s.slots(),
+        }
+    }
+}
+
+/// Why a run failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum YaoError {
+    /// The inputs do not fit the circuit, or the circuit is not for two
+    /// parties.
+    #[error("{0}")]
+    Inputs(String),
+    /// The evaluator reported an output label that is not a label of that
+    /// output wire: it cheated or the message was corrupted.
+    #[error("{peer} returned a forged label for output {output}, bit {bit}")]
+    ForgedOutput {
+        /// The peer.
+        peer: String,
+        /// The output.
+        output: usize,
+        /// The bit.
+        bit: usize,
+    },
+    /// The OT failed.
+    #[error(transparent)]
+    Ot(#[from] OtError),
+    /// The transport failed.
+    #[error(transparent)]
+    Net(#[from] NetError),
+}
+
+impl YaoError {
+    /// The misbehaving or unreachable peer, if any.
+    pub fn culprit(&self) -> Option<&str> {
+        match self {
+            YaoError::ForgedOutput { peer, .. } => Some(peer),
+            YaoError::Ot(e) => e.culprit(),
+            YaoError::Net(e) => e.peer(),
+            YaoError::Inputs(_) => None,
+        }
+    }
+}
+
+/// The result of one run, for one party.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The outputs, if this party learns them.
+    pub outputs: Option<Vec<Bits>>,
+    /// AND gates garbled or evaluated.
+    pub ands: u64,
+    /// Bytes this party sent and received during the run.
+    pub traffic: Traffic,
+    /// Wall time of the run.
+    pub time: Duration,
+}
+
+/// Wire ranges of the garbler's and the evaluator's inputs, in order.
+fn roles(iface: &Interface) -> Result<(Vec<(usize, usize)>, Vec<(usize, usize)>), YaoError> {
+    if iface.parties.len() > 2 {
+        return Err(YaoError::Inputs(format!(
+            "Yao runs between two parties; this circuit has {}",
+            iface.parties.len()
+        )));
+    }
+    let offsets = iface.input_offsets();
+    let (mut g, mut e) = (Vec::new(), Vec::new());
+    for (k, input) in iface.inputs.iter().enumerate() {
+        let span = (offsets[k] as usize, input.width as usize);
+        if input.party == PartyId(0) {
+            g.push(span);
+        } else {
+            e.push(span);
+        }
+    }
+    Ok((g, e))
+}
+
+fn check_values(
+    iface: &Interface,
+    mine: PartyId,
+    values: &[Bits],
+    role: &str,
+) -> Result<(), YaoError> {
+    let expected: Vec<_> = iface
+        .inputs
+        .iter()
+        .filter(|i| (i.party == PartyId(0)) == (mine == PartyId(0)))
+        .collect();
+    if expected.len() != values.len() {
+        return Err(YaoError::Inputs(format!(
+            "the {role} provides {} input{}, {} given",
+            expected.len(),
+            if expected.len() == 1 { "" } else { "s" },
+            values.len()
+        )));
+    }
+    for (input, v) in expected.iter().zip(values) {
+        if v.width() != input.width as usize {
+            return Err(YaoError::Inputs(format!(
+                "input `{}` has {} bits, the value given has {}",
+                input.name,
+                input.width,
+                v.width()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn run_session(session: &SessionId, run: u64) -> SessionId {
+    SessionId::derive("quorate/yao/run", &[&session.0, &run.to_le_bytes()])
+}
+
+fn pack(bits: impl Iterator<Item = bool>, n: usize) -> Vec<u8> {
+    let mut out = vec![0u8; n.div_ceil(8)];
+    for (i, b) in bits.enumerate() {
+        out[i / 8] |= u8::from(b) << (i % 8);
+    }
+    out
+}
+
+fn traffic_since(ch: &Channel, before: Traffic) -> Traffic {
+    let now = ch.traffic();
+    Traffic {
+        sent: now.sent - before.sent,
+        received: now.received - before.received,
+    }
+}
+
+/// The garbler's side of a two-party session.
+pub struct YaoGarbler {
+    ot: KosSender,
+    pool: SecretBlocks,
+    next: usize,
+    session: SessionId,
+    runs: u64,
+}
+
+impl std::fmt::Debug for YaoGarbler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("YaoGarbler")
+            .field("runs", &self.runs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl YaoGarbler {
+    /// Runs the base OTs (the garbler is the OT sender).
+    pub fn setup(ch: &mut Channel, session: &SessionId) -> Result<Self, YaoError> {
+        Ok(YaoGarbler {
+            ot: KosSender::setup(ch, session)?,
+            pool: SecretBlocks::default(),
+            next: 0,
+            session: *session,
+            runs: 0,
+        })
+    }
+
+    /// Precomputes `n` more random correlated OTs.
+    pub fn precompute(&mut self, ch: &mut Channel, n: usize) -> Result<(), YaoError> {
+        let fresh = self.ot.cot(ch, n)?;
+        let pool = self.pool.expose_mut();
+        pool.drain(..self.next);
+        pool.extend_from_slice(fresh.expose());
+        self.next = 0;
+        Ok(())
+    }
+
+    fn available(&self) -> usize {
+        self.pool.len() - self.next
+    }
+
+    /// Garbles `program` with the garbler's `inputs` (party 0's, in order).
+    pub fn run(
+        &mut self,
+        ch: &mut Channel,
+        mut program: Program<'_>,
+        inputs: &[Bits],
+        reveal: Reveal,
+    ) -> Result<Outcome, YaoError> {
+        let start = Instant::now();
+        let before = ch.traffic();
+        let iface = program.interface().clone();
+        let (mine, theirs) = roles(&iface)?;
+        check_values(&iface, PartyId(0), inputs, "garbler")?;
+        let eval_bits: usize = theirs.iter().map(|s| s.1).sum();
+        if self.available() < eval_bits {
+            let n = (eval_bits - self.available()).max(POOL_BATCH);
+            self.precompute(ch, n)?;
+        }
+        let session = run_session(&self.session, self.runs);
+        self.runs += 1;
+        let delta = self.ot.delta().clone();
+        let d = delta.expose();
+        let mut g = Garbler::new(delta, program.slots(), &session);
+
+        // Own inputs: fresh zero labels, active labels to the evaluator.
+        let mut prg = Prg::from_entropy().map_err(|e| YaoError::Ot(OtError::Entropy(e)))?;
+        let mut active = Vec::new();
+        for ((start, width), value) in mine.iter().zip(inputs) {
+            for k in 0..*width {
+                let zero = prg.block();
+                g.set_input(start + k, GarblerLabel::new(zero));
+                active.push(zero ^ d.and_bit(value.get(k)));
+            }
+        }
+        ch.send_blocks(&active)?;
+        zeroize::Zeroize::zeroize(&mut active);
+
+        // Evaluator inputs: derandomized precomputed OTs.
+        let mut dbytes = vec![0u8; eval_bits.div_ceil(8)];
+        ch.recv(&mut dbytes)?;
+        let mut k = 0;
+        for (start, width) in &theirs {
+            for i in 0..*width {
+                let flip = dbytes[k / 8] >> (k % 8) & 1 == 1;
+                let q = self.pool.expose()[self.next + k];
+                g.set_input(start + i, GarblerLabel::new(q ^ d.and_bit(flip)));
+                k += 1;
+            }
+        }
+        self.next += eval_bits;
+
+        // Garble and stream the tables.
+        let mut tables = Vec::with_capacity(SEND_BLOCKS + 2 * WINDOW);
+        let mut ands = 0u64;
+        let flush =
+            |tables: &mut Vec<Block>, ch: &mut Channel, force: bool| -> Result<(), NetError> {
+                if force || tables.len() >= SEND_BLOCKS {
+                    ch.send_blocks(tables)?;
+                    tables.clear();
+                }
+                Ok(())
+            };
+        match &mut program {
+            Program::Scheduled(s) => {
+                let mut pos = 0;
+                for &step in &s.plan.steps {
+                    let n = step.len();
+                    g.garble_step(step, &s.plan.gates[pos..pos + n], &mut tables);
+                    pos += n;
+                    flush(&mut tables, ch, false)?;
+                }
+                ands = s.plan.ands as u64;
+            }
+            Program::Stream(src) => {
+                let mut buf = Vec::with_capacity(WINDOW);
+                loop {
+                    let room = WINDOW - buf.len();
+                    src.fill(&mut buf, room);
+                    if buf.is_empty() {
+                        break;
+                    }
+                    let before = tables.len();
+                    let used = g.garble(&buf, &mut tables);
+                    ands += ((tables.len() - before) / 2) as u64;
+                    buf.drain(..used);
+                    flush(&mut tables, ch, false)?;
+                }
+            }
+        }
+        flush(&mut tables, ch, true)?;
+
+        // Outputs.
+        let out_bits: Vec<(usize, usize)> = iface
+            .outputs
+            .iter()
+            .enumerate()
+            .flat_map(|(o, out)| (0..out.wires.len()).map(move |b| (o, b)))
+            .collect();
+        if reveal.evaluator() {
+            let bits = out_bits
+                .iter()
+                .map(|&(o, b)| g.zero_label(iface.outputs[o].wires[b].idx()).expose().lsb());
+            ch.send(&pack(bits, out_bits.len()))?;
+        }
+        ch.flush()?;
+        let outputs = if reveal.garbler() {
+            let mut labels = vec![Block::ZERO; out_bits.len()];
+            ch.recv_blocks(&mut labels)?;
+            let mut values: Vec<Bits> = iface
+                .outputs
+                .iter()
+                .map(|o| Bits::zeros(o.wires.len()))
+                .collect();
+            for (&(o, b), &label) in out_bits.iter().zip(&labels) {
+                let zero = g.zero_label(iface.outputs[o].wires[b].idx()).expose();
+                if label == zero {
+                    values[o].set(b, false);
+                } else if label == zero ^ d {
+                    values[o].set(b, true);
+                } else {
+                    return Err(YaoError::ForgedOutput {
+                        peer: ch.peer_name().to_owned(),
+                        output: o,
+                        bit: b,
+                    });
+                }
+            }
+            Some(values)
+        } else {
+            None
+        };
+        Ok(Outcome {
+            outputs,
+            ands,
+            traffic: traffic_since(ch, before),
+            time: start.elapsed(),
+        })
+    }
+}
+
+/// The evaluator's side of a two-party session.
+pub struct YaoEvaluator {
+    ot: KosReceiver,
+    choices: Vec<bool>,
+    pool: SecretBlocks,
+    next: usize,
+    session: SessionId,
+    runs: u64,
+}
+
+impl std::fmt::Debug for YaoEvaluator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("YaoEvaluator")
+            .field("runs", &self.runs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for YaoEvaluator {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.choices);
+    }
+}
+
+impl YaoEvaluator {
+    /// Runs the base OTs (the evaluator is the OT receiver).
+    pub fn setup(ch: &mut Channel, session: &SessionId) -> Result<Self, YaoError> {
+        Ok(YaoEvaluator {
+            ot: KosReceiver::setup(ch, session)?,
+            choices: Vec::new(),
+            pool: SecretBlocks::default(),
+            next: 0,
+            session: *session,
+            runs: 0,
+        })
+    }
+
+    /// Precomputes `n` more random correlated OTs.
+    pub fn precompute(&mut self, ch: &mut Channel, n: usize) -> Result<(), YaoError> {
+        let bits = Prg::from_entropy()
+            .map_err(|e| YaoError::Ot(OtError::Entropy(e)))?
+            .bits(n);
+        let fresh = self.ot.cot(ch, &bits)?;
+        self.choices.drain(..self.next);
+        self.choices.extend_from_slice(&bits);
+        let pool = self.pool.expose_mut();
+        pool.drain(..self.next);
+        pool.extend_from_slice(fresh.expose());
+        self.next = 0;
+        Ok(())
+    }
+
+    fn available(&self) -> usize {
+        self.pool.len() - self.next
+    }
+
+    /// Evaluates `program` with the evaluator's `inputs` (party 1's, in order).
+    pub fn run(
+        &mut self,
+        ch: &mut Channel,
+        mut program: Program<'_>,
+        inputs: &[Bits],
+        reveal: Reveal,
+    ) -> Result<Outcome, YaoError> {
+        let start = Instant::now();
+        let before = ch.traffic();
+        let iface = program.interface().clone();
+        let (theirs, mine) = roles(&iface)?;
+        check_values(&iface, PartyId(1), inputs, "evaluator")?;
+        let eval_bits: usize = mine.iter().map(|s| s.1).sum();
+        if self.available() < eval_bits {
+            let n = (eval_bits - self.available()).max(POOL_BATCH);
+            self.precompute(ch, n)?;
+        }
+        let session = run_session(&self.session, self.runs);
+        self.runs += 1;
+        let mut e = Evaluator::new(program.slots(), &session);
+
+        // d = x ⊕ r; our labels are the t's.
+        let flat: Vec<bool> = inputs.iter().flat_map(Bits::iter).collect();
+        let d = pack(
+            flat.iter()
+                .enumerate()
+                .map(|(k, &x)| x ^ self.choices[self.next + k]),
+            eval_bits,
+        );
+        ch.send(&d)?;
+        ch.flush()?;
+        let mut k = 0;
+        for (start, width) in &mine {
+            for i in 0..*width {
+                e.set_input(
+                    start + i,
+                    EvaluatorLabel::new(self.pool.expose()[self.next + k]),
+                );
+                k += 1;
+            }
+        }
+        self.next += eval_bits;
+
+        // The garbler's input labels.
+        let garbler_bits: usize = theirs.iter().map(|s| s.1).sum();
+        let mut labels = vec![Block::ZERO; garbler_bits];
+        ch.recv_blocks(&mut labels)?;
+        let mut k = 0;
+        for (start, width) in &theirs {
+            for i in 0..*width {
+                e.set_input(start + i, EvaluatorLabel::new(labels[k]));
+                k += 1;
+            }
+        }
+
+        // Evaluate as the tables arrive.
+        let mut tables = Vec::new();
+        let mut ands = 0u64;
+        let mut step_with_tables = |e: &mut Evaluator,
+                                    ch: &mut Channel,
+                                    step: Step,
+                                    gates: &[quorate_circuits::Gate]|
+         -> Result<(), YaoError> {
+            if let Step::Ands(n) = step {
+                tables.resize(2 * n as usize, Block::ZERO);
+                ch.recv_blocks(&mut tables)?;
+                ands += u64::from(n);
+            } else {
+                tables.clear();
+            }
+            // Counts are computed locally, so a mismatch cannot come from the peer.
+            e.evaluate_step(step, gates, &tables)
+                .map_err(|m| YaoError::Inputs(format!("internal: {m}")))
+        };
+        match &mut program {
+            Program::Scheduled(s) => {
+                let mut pos = 0;
+                for &step in &s.plan.steps {
+                    let n = step.len();
+                    step_with_tables(&mut e, ch, step, &s.plan.gates[pos..pos + n])?;
+                    pos += n;
+                }
+            }
+            Program::Stream(src) => {
+                let mut buf = Vec::with_capacity(WINDOW);
+                let mut scheduler = Scheduler::new(src.slots());
+                let mut plan = Plan::default();
+                loop {
+                    let room = WINDOW - buf.len();
+                    src.fill(&mut buf, room);
+                    if buf.is_empty() {
+                        break;
+                    }
+                    let used = scheduler.plan(&buf, &mut plan);
+                    let mut pos = 0;
+                    for &step in &plan.steps {
+                        let n = step.len();
+                        step_with_tables(&mut e, ch, step, &plan.gates[pos..pos + n])?;
+                        pos += n;
+                    }
+                    buf.drain(..used);
+                }
+            }
+        }
+
+        // Outputs.
+        let out_wires: Vec<(usize, usize)> = iface
+            .outputs
+            .iter()
+            .enumerate()
+            .flat_map(|(o, out)| (0..out.wires.len()).map(move |b| (o, b)))
+            .collect();
+        let outputs = if reveal.evaluator() {
+            let mut decode = vec![0u8; out_wires.len().div_ceil(8)];
+            ch.recv(&mut decode)?;
+            let mut values: Vec<Bits> = iface
+                .outputs
+                .iter()
+                .map(|o| Bits::zeros(o.wires.len()))
+                .collect();
+            for (i, &(o, b)) in out_wires.iter().enumerate() {
+                let label = e.label(iface.outputs[o].wires[b].idx()).expose();
+                values[o].set(b, label.lsb() ^ (decode[i / 8] >> (i % 8) & 1 == 1));
+            }
+            Some(values)
+        } else {
+            None
+        };
+        if reveal.garbler() {
+            let labels: Vec<Block> = out_wires
+                .iter()
+                .map(|&(o, b)| e.label(iface.outputs[o].wires[b].idx()).expose())
+                .collect();
+            ch.send_blocks(&labels)?;
+            ch.flush()?;
+        }
+        Ok(Outcome {
+            outputs,
+            ands,
+            traffic: traffic_since(ch, before),
+            time: start.elapsed(),
+        })
+    }
+}
