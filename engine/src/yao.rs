@@ -141,8 +141,11 @@ pub struct Outcome {
     pub time: Duration,
 }
 
+/// Input wires of one role: (first wire, width) per input, in order.
+type Spans = Vec<(usize, usize)>;
+
 /// Wire ranges of the garbler's and the evaluator's inputs, in order.
-fn roles(iface: &Interface) -> Result<(Vec<(usize, usize)>, Vec<(usize, usize)>), YaoError> {
+fn roles(iface: &Interface) -> Result<(Spans, Spans), YaoError> {
     if iface.parties.len() > 2 {
         return Err(YaoError::Inputs(format!(
             "Yao runs between two parties; this circuit has {}",
