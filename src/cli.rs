@@ -3,6 +3,7 @@
 mod bench;
 mod circuit;
 mod keys;
+mod mpc;
 
 use std::fmt;
 use std::io::{self, Write};

@@ -271,3 +271,148 @@ fn convert_leaves_other_files_alone() {
         .collect();
     assert_eq!(names.len(), 2, "{names:?}");
 }
+
+#[test]
+fn mpc_in_memory_and_over_tls_match_eval() {
+    for extra in [&[][..], &["--tcp"][..]] {
+        let mut args = vec!["circuit", "mpc", "builtin:aes128", "-g", KEY, "-e", BLOCK];
+        args.extend_from_slice(extra);
+        let o = quorate(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(stdout(&o), format!("{CT}\n"));
+        assert!(stderr(&o).contains("6400 AND gates"), "{}", stderr(&o));
+    }
+    let o = quorate(&[
+        "circuit",
+        "mpc",
+        "builtin:millionaires",
+        "-g",
+        "0000000000000005",
+        "-e",
+        "0000000000000007",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["outputs"], serde_json::json!(["0"]));
+    assert_eq!(v["and_gates"], 64);
+    // 32 bytes per AND gate, 16 per garbler input bit, one byte of decoding bits.
+    assert_eq!(v["bytes_garbler_to_evaluator"], 64 * 32 + 64 * 16 + 1);
+    fails(
+        &quorate(&["circuit", "mpc", "builtin:millionaires", "-g", "1"]),
+        "--garbler-input",
+    );
+    fails(
+        &quorate(&[
+            "circuit",
+            "mpc",
+            "builtin:millionaires",
+            "-g",
+            "0000000000000005",
+        ]),
+        "--evaluator-input",
+    );
+}
+
+#[test]
+fn mpc_as_two_processes_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ports: Vec<u16> = (0..2)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        })
+        .collect();
+    let mut parties = String::new();
+    for (name, port) in ["alice", "bob"].iter().zip(&ports) {
+        let o = quorate(&[
+            "keys",
+            "gen",
+            "--party",
+            name,
+            "--out",
+            d.join("keys").to_str().unwrap(),
+            "--address",
+            &format!("127.0.0.1:{port}"),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        parties.push_str(&stdout(&o));
+    }
+    let pf = d.join("parties.toml");
+    std::fs::write(&pf, parties).unwrap();
+    let key = |n: &str| {
+        d.join("keys")
+            .join(format!("{n}.key"))
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let evaluator = Command::new(env!("CARGO_BIN_EXE_quorate"))
+        .args([
+            "circuit",
+            "mpc",
+            "builtin:aes128",
+            "--role",
+            "evaluator",
+            "--party",
+            "bob",
+            "--parties",
+            pf.to_str().unwrap(),
+            "--key",
+            &key("bob"),
+            "-e",
+            BLOCK,
+            "--timeout",
+            "30",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let g = quorate(&[
+        "circuit",
+        "mpc",
+        "builtin:aes128",
+        "--role",
+        "garbler",
+        "--party",
+        "alice",
+        "--parties",
+        pf.to_str().unwrap(),
+        "--key",
+        &key("alice"),
+        "-g",
+        KEY,
+        "--timeout",
+        "30",
+    ]);
+    let e = evaluator.wait_with_output().unwrap();
+    assert!(g.status.success(), "garbler: {}", stderr(&g));
+    assert!(e.status.success(), "evaluator: {}", stderr(&e));
+    assert_eq!(stdout(&g), format!("{CT}\n"));
+    assert_eq!(stdout(&e), format!("{CT}\n"));
+    // A key that is not bob's is refused before anything is sent.
+    fails(
+        &quorate(&[
+            "circuit",
+            "mpc",
+            "builtin:aes128",
+            "--role",
+            "evaluator",
+            "--party",
+            "bob",
+            "--parties",
+            pf.to_str().unwrap(),
+            "--key",
+            &key("alice"),
+            "-e",
+            BLOCK,
+            "--timeout",
+            "2",
+        ]),
+        "does not belong to the certificate",
+    );
+}

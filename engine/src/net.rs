@@ -118,6 +118,8 @@ pub struct Pipe {
 }
 
 struct PipeState {
+    /// Set by a network writer once everything pushed has left.
+    drained: bool,
     chunks: VecDeque<Vec<u8>>,
     /// Consumed chunks handed back for reuse by the producer, so steady
     /// traffic allocates (and page-faults) nothing.
@@ -141,6 +143,7 @@ impl Pipe {
     pub fn new(capacity: usize) -> Arc<Self> {
         Arc::new(Pipe {
             state: Mutex::new(PipeState {
+                drained: false,
                 chunks: VecDeque::new(),
                 spare: Vec::new(),
                 bytes: 0,
@@ -274,6 +277,29 @@ impl Pipe {
     pub(crate) fn is_closed_and_empty(&self) -> bool {
         let st = self.lock();
         st.closed && st.chunks.is_empty()
+    }
+
+    /// Marks the pipe as drained: its consumer (a network writer) has sent
+    /// everything and stopped.
+    pub(crate) fn mark_drained(&self) {
+        self.lock().drained = true;
+        self.changed.notify_all();
+    }
+
+    /// Waits until the pipe is drained or the deadline passes.
+    pub(crate) fn wait_drained(&self, deadline: Instant) {
+        let mut st = self.lock();
+        while !st.drained {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            st = self
+                .changed
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 
     /// Closes the pipe: pushes fail, pops drain what is left and then report
@@ -575,6 +601,12 @@ impl Drop for Channel {
     fn drop(&mut self) {
         let _ = self.flush();
         self.out.close();
+        // A network channel's writer runs on a runtime this channel may be
+        // keeping alive: let it send what is queued before that runtime goes.
+        if self._keepalive.is_some() {
+            self.out
+                .wait_drained(Instant::now() + self.timeout.min(Duration::from_secs(10)));
+        }
         self.inp.close();
     }
 }

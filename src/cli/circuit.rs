@@ -34,6 +34,12 @@ prints 69c4e0d86a7b0430d8cdb78070b4c55a"))]
     Convert(ConvertArgs),
     /// List the built-in circuits, usable as `builtin:NAME` wherever a file is.
     List(ListArgs),
+    /// Run a circuit between two parties with Yao's garbled circuits: by
+    /// default both in this process (in memory, or loopback TLS with --tcp);
+    /// with --role, one party against another process. Prints the outputs
+    /// as hex, one per line, then AND gates, bytes each way and time.
+    #[command(after_help = super::mpc::MPC_HELP)]
+    Mpc(super::mpc::MpcArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -109,8 +115,8 @@ pub(crate) struct ListArgs {
 }
 
 /// A circuit and where it came from.
-struct Loaded {
-    circuit: Circuit,
+pub(crate) struct Loaded {
+    pub(crate) circuit: Circuit,
     /// `Bristol Fashion`, `old Bristol format`, `built-in`.
     origin: String,
     /// Machine-readable origin for `--json`.
@@ -119,7 +125,7 @@ struct Loaded {
     source_gates: Option<SourceGates>,
 }
 
-fn load(src: &Source) -> CliResult<Loaded> {
+pub(crate) fn load_circuit(src: &Source) -> CliResult<Loaded> {
     if let Some(name) = src.file.strip_prefix("builtin:") {
         let builtin = library::builtin(name).ok_or_else(|| {
             let names: Vec<&str> = BUILTINS.iter().map(|b| b.name).collect();
@@ -174,13 +180,14 @@ pub(crate) fn run(cmd: CircuitCommand) -> CliResult {
         CircuitCommand::Eval(args) => eval(&args),
         CircuitCommand::Convert(args) => convert(&args),
         CircuitCommand::List(args) => list(&args),
+        CircuitCommand::Mpc(args) => super::mpc::mpc(&args),
     }
 }
 
 const KINDS: [GateKind; 4] = [GateKind::Xor, GateKind::And, GateKind::Not, GateKind::Const];
 
 fn stats(args: &StatsArgs) -> CliResult {
-    let l = load(&args.source)?;
+    let l = load_circuit(&args.source)?;
     let c = &l.circuit;
     let s = c.stats();
     let iface = c.interface();
@@ -258,7 +265,7 @@ fn stats(args: &StatsArgs) -> CliResult {
 }
 
 fn eval(args: &EvalArgs) -> CliResult {
-    let l = load(&args.source)?;
+    let l = load_circuit(&args.source)?;
     let iface = l.circuit.interface();
     let describe = || {
         iface
@@ -302,7 +309,7 @@ fn eval(args: &EvalArgs) -> CliResult {
 }
 
 fn convert(args: &ConvertArgs) -> CliResult {
-    let l = load(&args.source)?;
+    let l = load_circuit(&args.source)?;
     if args.out.as_os_str() == "-" {
         let mut stdout = std::io::stdout().lock();
         bristol::write(&l.circuit, &mut stdout)?;

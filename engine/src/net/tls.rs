@@ -85,6 +85,19 @@ impl Identity {
         })
     }
 
+    /// An identity from a certificate (as pinned in a parties file) and the
+    /// PEM of its private key.
+    pub fn from_cert_and_key_pem(
+        cert: CertificateDer<'static>,
+        key_pem: &str,
+    ) -> Result<Identity, NetError> {
+        Ok(Identity {
+            cert,
+            key: PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+                .map_err(|e| setup(format!("reading the key: {e}")))?,
+        })
+    }
+
     /// Loads an identity from PEM files.
     pub fn from_files(cert: &Path, key: &Path) -> Result<Identity, NetError> {
         let read = |p: &Path| {
@@ -407,6 +420,7 @@ async fn writer<W: tokio::io::AsyncWrite + Unpin>(mut wr: W, pipe: Arc<Pipe>, wa
         while let Some(chunk) = pipe.try_pop() {
             if wr.write_all(&chunk).await.is_err() {
                 pipe.close();
+                pipe.mark_drained();
                 return;
             }
             pipe.recycle(chunk);
@@ -414,10 +428,12 @@ async fn writer<W: tokio::io::AsyncWrite + Unpin>(mut wr: W, pipe: Arc<Pipe>, wa
         }
         if wrote && wr.flush().await.is_err() {
             pipe.close();
+            pipe.mark_drained();
             return;
         }
         if pipe.is_closed_and_empty() {
             let _ = wr.shutdown().await;
+            pipe.mark_drained();
             return;
         }
         wake.notified().await;
@@ -483,6 +499,18 @@ pub fn connect_mesh(
     if mine.cert.as_ref() != identity.cert.as_ref() {
         return Err(setup(format!(
             "the certificate given for `{me}` is not the one the parties file pins for it"
+        )));
+    }
+    // A key that does not belong to the pinned certificate fails here, with a
+    // message that says so, rather than deep in a TLS handshake.
+    let key_check = rustls::crypto::ring::sign::any_supported_type(&identity.key)
+        .map_err(|e| setup(format!("the private key for `{me}` is not usable: {e}")))?;
+    if rustls::sign::CertifiedKey::new(vec![identity.cert.clone()], key_check)
+        .keys_match()
+        .is_err()
+    {
+        return Err(setup(format!(
+            "the private key given for `{me}` does not belong to the certificate the parties file pins for `{me}`"
         )));
     }
     let rt = runtime()?;

@@ -1,0 +1,392 @@
+//! `quorate circuit mpc`: a circuit between two parties with Yao's garbled
+//! circuits, both in this process or one per process over TLS.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+use quorate_circuits::{Bits, Circuit, Interface, PartyId, bristol};
+use quorate_engine::gc::schedule::{ScheduledCircuit, schedule_circuit};
+use quorate_engine::net::handshake::{ProgramHash, SessionId, program_hash};
+use quorate_engine::net::tls::{Identity, Parties, connect_mesh};
+use quorate_engine::net::{Channel, Traffic, memory, tls};
+use quorate_engine::yao::{Outcome, Program, Reveal, YaoEvaluator, YaoGarbler};
+use serde_json::json;
+
+use super::circuit::{Source, load_circuit};
+use super::{CliError, CliResult, Out, shown};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum RevealArg {
+    /// Only the evaluator learns the outputs.
+    Evaluator,
+    /// Only the garbler learns the outputs.
+    Garbler,
+    /// Both learn them.
+    Both,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum Role {
+    /// Party 0: garbles, provides the inputs of the circuit's first party.
+    Garbler,
+    /// Party 1: evaluates, provides the inputs of the second party.
+    Evaluator,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MpcArgs {
+    #[command(flatten)]
+    source: Source,
+    /// The garbler's input values (the circuit's first party's inputs, in
+    /// order), as hex.
+    #[arg(long = "garbler-input", short = 'g', value_name = "HEX")]
+    garbler_inputs: Vec<String>,
+    /// The evaluator's input values (the second party's), as hex.
+    #[arg(long = "evaluator-input", short = 'e', value_name = "HEX")]
+    evaluator_inputs: Vec<String>,
+    /// Who learns the outputs.
+    #[arg(long, value_enum, default_value_t = RevealArg::Both)]
+    reveal: RevealArg,
+    /// Run the two parties over loopback TCP with TLS instead of in memory.
+    #[arg(long)]
+    tcp: bool,
+    /// Run one party only, against the other in another process (needs
+    /// --party, --parties and --key).
+    #[arg(long, value_enum, requires_all = ["party", "parties", "key"])]
+    role: Option<Role>,
+    /// This party's name in the parties file.
+    #[arg(long, value_name = "NAME")]
+    party: Option<String>,
+    /// The parties file (TOML) pinning both parties' certificates.
+    #[arg(long, value_name = "FILE")]
+    parties: Option<PathBuf>,
+    /// This party's private key (PEM), from `quorate keys gen`.
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// How long to wait for the other party (seconds).
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) const MPC_HELP: &str = "\
+Values are hex, as for `quorate circuit eval`. The circuit's first party's \
+inputs are the garbler's, the second party's the evaluator's.\n\n\
+Examples:\n  \
+quorate circuit mpc builtin:millionaires -g 0000000000989680 -e 0000000000895440\n  \
+quorate circuit mpc aes_128.txt -g 000102030405060708090a0b0c0d0e0f -e 00112233445566778899aabbccddeeff --tcp\n\n\
+Two processes (or machines): each party runs `quorate keys gen`, both entries go in one \
+parties file (the garbler first), then:\n  \
+quorate circuit mpc FILE --role garbler --party alice --parties parties.toml --key keys/alice.key -g HEX\n  \
+quorate circuit mpc FILE --role evaluator --party bob --parties parties.toml --key keys/bob.key -e HEX";
+
+fn parse_values(
+    iface: &Interface,
+    party: PartyId,
+    texts: &[String],
+    flag: &str,
+) -> CliResult<Vec<Bits>> {
+    let inputs: Vec<_> = iface
+        .inputs
+        .iter()
+        .filter(|i| (i.party == PartyId(0)) == (party == PartyId(0)))
+        .collect();
+    if inputs.len() != texts.len() {
+        let names: Vec<String> = inputs
+            .iter()
+            .map(|i| format!("{} ({} bits)", i.name, i.width))
+            .collect();
+        return Err(CliError::Failed(format!(
+            "the circuit takes {} {flag} value{}{}{}; {} given",
+            inputs.len(),
+            if inputs.len() == 1 { "" } else { "s" },
+            if names.is_empty() { "" } else { ": " },
+            names.join(", "),
+            texts.len()
+        )));
+    }
+    inputs
+        .iter()
+        .zip(texts)
+        .enumerate()
+        .map(|(k, (input, text))| {
+            Bits::from_hex(text.trim(), input.width as usize).map_err(|e| {
+                CliError::Failed(format!(
+                    "{flag} {} ({}, {} bits): {e}",
+                    k + 1,
+                    input.name,
+                    input.width
+                ))
+            })
+        })
+        .collect()
+}
+
+fn fail(e: impl std::fmt::Display) -> CliError {
+    CliError::Failed(e.to_string())
+}
+
+fn reveal(r: RevealArg) -> Reveal {
+    match r {
+        RevealArg::Evaluator => Reveal::Evaluator,
+        RevealArg::Garbler => Reveal::Garbler,
+        RevealArg::Both => Reveal::Both,
+    }
+}
+
+/// The program hash both sides check in the handshake: the circuit as
+/// Bristol Fashion text.
+fn circuit_hash(c: &Circuit) -> CliResult<ProgramHash> {
+    let mut text = Vec::new();
+    bristol::write(c, &mut text).map_err(fail)?;
+    Ok(program_hash(&text))
+}
+
+struct Report {
+    garbler: Outcome,
+    evaluator: Option<Outcome>,
+    setup: Duration,
+}
+
+/// Both parties in this process: the evaluator on a thread.
+fn run_both(
+    sched: &ScheduledCircuit,
+    g_in: Vec<Bits>,
+    e_in: Vec<Bits>,
+    rev: Reveal,
+    pair: (Channel, Channel),
+) -> CliResult<Report> {
+    let session = SessionId::random().map_err(fail)?;
+    let (mut a, mut b) = pair;
+    let s2 = sched.clone();
+    let setup_start = Instant::now();
+    let evaluator = std::thread::spawn(move || {
+        let mut ev = YaoEvaluator::setup(&mut b, &session)?;
+        ev.precompute(&mut b, eval_bits(s2.circuit.interface()).max(1))?;
+        ev.run(&mut b, Program::Scheduled(&s2), &e_in, rev)
+    });
+    let garbling = (|| {
+        let mut gb = YaoGarbler::setup(&mut a, &session)?;
+        gb.precompute(&mut a, eval_bits(sched.circuit.interface()).max(1))?;
+        let setup = setup_start.elapsed();
+        gb.run(&mut a, Program::Scheduled(sched), &g_in, rev)
+            .map(|o| (o, setup))
+    })();
+    // If either side failed, report the evaluator's error first when the
+    // garbler only saw the consequence (a closed channel).
+    let evaluator = evaluator
+        .join()
+        .map_err(|_| fail("the evaluator thread panicked"))?;
+    match (garbling, evaluator) {
+        (Ok((garbler, setup)), Ok(e)) => Ok(Report {
+            garbler,
+            evaluator: Some(e),
+            setup,
+        }),
+        (Err(g), Ok(_)) => Err(fail(g)),
+        (Ok(_), Err(e)) => Err(fail(format!("evaluator: {e}"))),
+        (Err(g), Err(e)) => Err(fail(format!("garbler: {g}; evaluator: {e}"))),
+    }
+}
+
+fn eval_bits(iface: &Interface) -> usize {
+    iface
+        .inputs
+        .iter()
+        .filter(|i| i.party != PartyId(0))
+        .map(|i| i.width as usize)
+        .sum()
+}
+
+pub(crate) fn mpc(args: &MpcArgs) -> CliResult {
+    let loaded = load_circuit(&args.source)?;
+    let circuit = loaded.circuit;
+    let iface = circuit.interface().clone();
+    if iface.parties.len() > 2 {
+        return Err(CliError::Failed(format!(
+            "Yao runs between two parties; this circuit has {}",
+            iface.parties.len()
+        )));
+    }
+    let rev = reveal(args.reveal);
+    let sched = schedule_circuit(&circuit);
+    let report = match args.role {
+        None => {
+            let g_in = parse_values(&iface, PartyId(0), &args.garbler_inputs, "--garbler-input")?;
+            let e_in = parse_values(
+                &iface,
+                PartyId(1),
+                &args.evaluator_inputs,
+                "--evaluator-input",
+            )?;
+            let pair = if args.tcp {
+                let s = SessionId::random().map_err(fail)?;
+                tls::loopback_pair(&s, &circuit_hash(&circuit)?).map_err(fail)?
+            } else {
+                memory::pair((PartyId(0), "garbler"), (PartyId(1), "evaluator"))
+            };
+            run_both(&sched, g_in, e_in, rev, pair)?
+        }
+        Some(role) => run_one(args, role, &circuit, &sched, rev)?,
+    };
+    print_report(args, &report, rev, args.role)
+}
+
+fn run_one(
+    args: &MpcArgs,
+    role: Role,
+    circuit: &Circuit,
+    sched: &ScheduledCircuit,
+    rev: Reveal,
+) -> CliResult<Report> {
+    let (Some(party), Some(parties_path), Some(key)) = (&args.party, &args.parties, &args.key)
+    else {
+        return Err(fail("--role needs --party, --parties and --key"));
+    };
+    let iface = circuit.interface();
+    let values = match role {
+        Role::Garbler => parse_values(iface, PartyId(0), &args.garbler_inputs, "--garbler-input")?,
+        Role::Evaluator => parse_values(
+            iface,
+            PartyId(1),
+            &args.evaluator_inputs,
+            "--evaluator-input",
+        )?,
+    };
+    let parties = Parties::load(parties_path).map_err(fail)?;
+    if parties.list().len() != 2 {
+        return Err(fail(format!(
+            "{}: Yao needs exactly two parties, the file lists {}",
+            shown(parties_path.display()),
+            parties.list().len()
+        )));
+    }
+    let me = parties.id_of(party).ok_or_else(|| {
+        fail(format!(
+            "party `{}` is not in {}",
+            shown(party),
+            shown(parties_path.display())
+        ))
+    })?;
+    let cert = parties.list()[usize::from(me.0)].cert.clone();
+    let key_pem =
+        std::fs::read_to_string(key).map_err(|e| fail(format!("{}: {e}", shown(key.display()))))?;
+    let identity = Identity::from_cert_and_key_pem(cert, &key_pem)
+        .map_err(|e| fail(format!("{}: {e}", shown(key.display()))))?;
+    let program = circuit_hash(circuit)?;
+    // The session names the parties only, so that a peer running another
+    // circuit is told exactly that by the handshake.
+    let names: Vec<&[u8]> = parties.list().iter().map(|p| p.name.as_bytes()).collect();
+    let base = SessionId::derive("quorate circuit mpc", &names);
+    let timeout = Duration::from_secs(args.timeout);
+    let mut channels =
+        connect_mesh(party, &parties, &identity, &base, &program, timeout).map_err(fail)?;
+    let peer = 1 - usize::from(me.0);
+    let mut ch = channels[peer]
+        .take()
+        .ok_or_else(|| fail("no channel to the other party"))?;
+    ch.set_timeout(timeout);
+    // A fresh session per run: the garbler picks a nonce.
+    let mut nonce = [0u8; 32];
+    if matches!(role, Role::Garbler) {
+        getrandom_fill(&mut nonce)?;
+        ch.send(&nonce).map_err(fail)?;
+        ch.flush().map_err(fail)?;
+    } else {
+        ch.recv(&mut nonce).map_err(fail)?;
+    }
+    let session = SessionId::derive("quorate circuit mpc run", &[&base.0, &nonce]);
+    let setup_start = Instant::now();
+    let bits = eval_bits(iface).max(1);
+    let outcome = match role {
+        Role::Garbler => {
+            let mut g = YaoGarbler::setup(&mut ch, &session).map_err(fail)?;
+            g.precompute(&mut ch, bits).map_err(fail)?;
+            let setup = setup_start.elapsed();
+            let out = g
+                .run(&mut ch, Program::Scheduled(sched), &values, rev)
+                .map_err(fail)?;
+            (out, setup)
+        }
+        Role::Evaluator => {
+            let mut e = YaoEvaluator::setup(&mut ch, &session).map_err(fail)?;
+            e.precompute(&mut ch, bits).map_err(fail)?;
+            let setup = setup_start.elapsed();
+            let out = e
+                .run(&mut ch, Program::Scheduled(sched), &values, rev)
+                .map_err(fail)?;
+            (out, setup)
+        }
+    };
+    Ok(Report {
+        garbler: outcome.0,
+        evaluator: None,
+        setup: outcome.1,
+    })
+}
+
+fn getrandom_fill(buf: &mut [u8]) -> CliResult {
+    quorate_engine::prg::Prg::from_entropy()
+        .map_err(fail)?
+        .fill_bytes(buf);
+    Ok(())
+}
+
+fn print_report(args: &MpcArgs, r: &Report, rev: Reveal, role: Option<Role>) -> CliResult {
+    // In one process the evaluator's outcome carries its outputs; with --role
+    // the single outcome is this party's.
+    let outputs = match (&r.evaluator, role) {
+        (Some(e), _) if matches!(rev, Reveal::Evaluator | Reveal::Both) => e.outputs.clone(),
+        _ => r.garbler.outputs.clone(),
+    };
+    let t: Traffic = r.garbler.traffic;
+    let (to_peer, from_peer) = (t.sent, t.received);
+    let mut out = Out::new();
+    if args.json {
+        let hex: Option<Vec<String>> = outputs
+            .as_ref()
+            .map(|o| o.iter().map(Bits::to_hex).collect());
+        let mut v = json!({
+            "outputs": hex,
+            "and_gates": r.garbler.ands,
+            "setup_ms": r.setup.as_secs_f64() * 1e3,
+            "run_us": r.garbler.time.as_secs_f64() * 1e6,
+        });
+        match role {
+            None | Some(Role::Garbler) => {
+                v["bytes_garbler_to_evaluator"] = json!(to_peer);
+                v["bytes_evaluator_to_garbler"] = json!(from_peer);
+            }
+            Some(Role::Evaluator) => {
+                v["bytes_evaluator_to_garbler"] = json!(to_peer);
+                v["bytes_garbler_to_evaluator"] = json!(from_peer);
+            }
+        }
+        return out.json(&v);
+    }
+    if let Some(outputs) = &outputs {
+        for o in outputs {
+            out.line(o.to_hex())?;
+        }
+    }
+    let (g2e, e2g) = match role {
+        Some(Role::Evaluator) => (from_peer, to_peer),
+        _ => (to_peer, from_peer),
+    };
+    let mut err = std::io::stderr();
+    let _ = std::io::Write::write_fmt(
+        &mut err,
+        format_args!(
+            "{} AND gates; garbler -> evaluator {} bytes, evaluator -> garbler {} bytes; setup {:.1} ms, run {:.0} us\n",
+            r.garbler.ands,
+            g2e,
+            e2g,
+            r.setup.as_secs_f64() * 1e3,
+            r.garbler.time.as_secs_f64() * 1e6
+        ),
+    );
+    Ok(())
+}
