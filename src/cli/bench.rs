@@ -23,6 +23,26 @@ pub(crate) enum BenchCommand {
 bytes_per_cot, ots, runs. Rates are medians over the runs."
     )]
     Ot(OtArgs),
+    /// Garbled circuits: garbling and evaluation throughput (one thread, in
+    /// memory) on a wide circuit of 2^20 AND gates and on AES-128; AES-128
+    /// and 64-bit Millionaires two-party runs after setup, in memory and over
+    /// loopback TLS; bytes per AND gate.
+    #[command(
+        after_help = "JSON keys: garble_and_per_s, eval_and_per_s (the slower of the wide and AES \
+circuits), garble_and_per_s_wide, eval_and_per_s_wide, garble_and_per_s_aes, eval_and_per_s_aes, \
+aes_2pc_us_memory, aes_2pc_us_tls, millionaires_us_memory, setup_ms, bytes_per_and. Times are medians."
+    )]
+    Gc(GcArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GcArgs {
+    /// Two-party runs per latency measurement.
+    #[arg(long, default_value_t = 200)]
+    runs: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -41,6 +61,7 @@ pub(crate) struct OtArgs {
 pub(crate) fn run(cmd: BenchCommand) -> CliResult {
     match cmd {
         BenchCommand::Ot(args) => ot(&args),
+        BenchCommand::Gc(args) => gc(&args),
     }
 }
 
@@ -191,5 +212,206 @@ fn ot(args: &OtArgs) -> CliResult {
     out.line(format!("ROT, in memory         {:.1} M/s", rot_mem / 1e6))?;
     out.line(format!("COT, loopback TLS      {:.1} M/s", cot_tls / 1e6))?;
     out.line(format!("bytes per COT          {bytes_per_cot:.2}"))?;
+    Ok(())
+}
+
+/// Garbling and evaluation rates of the engines, one thread, no channel:
+/// (garble AND/s, evaluate AND/s).
+fn engine_rates(circuit: &quorate_circuits::Circuit, reps: usize) -> Result<(f64, f64), CliError> {
+    use quorate_engine::gc::schedule::schedule_circuit;
+    use quorate_engine::gc::{Evaluator, EvaluatorLabel, Garbler, GarblerLabel};
+    use quorate_engine::ot::Delta;
+    let session = SessionId::random().map_err(fail)?;
+    let sched = schedule_circuit(circuit);
+    let mut garbles = Vec::new();
+    let mut evals = Vec::new();
+    let slots = sched.circuit.num_wires();
+    let inputs = sched.circuit.stats().input_bits as usize;
+    let mut tables = Vec::with_capacity(2 * sched.plan.ands);
+    for _ in 0..5 {
+        let mut g = Garbler::new(Delta::random().map_err(fail)?, slots, &session);
+        let mut e = Evaluator::new(slots, &session);
+        for w in 0..inputs {
+            g.set_input(w, GarblerLabel::new(quorate_engine::Block(w as u128)));
+            e.set_input(w, EvaluatorLabel::new(quorate_engine::Block(w as u128)));
+        }
+        let start = Instant::now();
+        for _ in 0..reps {
+            tables.clear();
+            g.garble_plan(&sched.plan, &mut tables);
+        }
+        garbles.push(start.elapsed().as_secs_f64());
+        let start = Instant::now();
+        for _ in 0..reps {
+            // The tables of the last garbling stand in for each repetition's.
+            let _ = e.evaluate_plan(&sched.plan, &tables);
+        }
+        evals.push(start.elapsed().as_secs_f64());
+    }
+    let ands = (circuit.stats().and * reps as u64) as f64;
+    Ok((ands / median(garbles), ands / median(evals)))
+}
+
+/// Median microseconds of `runs` two-party runs of `circuit` after setup
+/// (timed on the evaluator, from its first message to its outputs), the
+/// setup time, and the garbler's bytes per AND gate.
+fn two_party_runs(
+    circuit: &quorate_circuits::Circuit,
+    g_in: Vec<quorate_circuits::Bits>,
+    e_in: Vec<quorate_circuits::Bits>,
+    pair: (Channel, Channel),
+    runs: usize,
+) -> Result<(f64, f64, f64), CliError> {
+    use quorate_engine::gc::schedule::schedule_circuit;
+    use quorate_engine::yao::{Program, Reveal, YaoEvaluator, YaoGarbler};
+    let session = SessionId::random().map_err(fail)?;
+    let sched = schedule_circuit(circuit);
+    let s2 = sched.clone();
+    let eval_bits: usize = e_in.iter().map(|b| b.width()).sum();
+    let g_bits: usize = g_in.iter().map(|b| b.width()).sum();
+    let out_bits = circuit.stats().output_bits as usize;
+    let (mut a, mut b) = pair;
+    let evaluator =
+        std::thread::spawn(move || -> Result<Vec<f64>, quorate_engine::yao::YaoError> {
+            let mut ev = YaoEvaluator::setup(&mut b, &session)?;
+            ev.precompute(&mut b, eval_bits * (runs + 1))?;
+            let mut times = Vec::with_capacity(runs);
+            for _ in 0..runs {
+                let start = Instant::now();
+                ev.run(&mut b, Program::Scheduled(&s2), &e_in, Reveal::Evaluator)?;
+                times.push(start.elapsed().as_secs_f64() * 1e6);
+            }
+            Ok(times)
+        });
+    let setup_start = Instant::now();
+    let mut gb = YaoGarbler::setup(&mut a, &session).map_err(fail)?;
+    gb.precompute(&mut a, eval_bits * (runs + 1))
+        .map_err(fail)?;
+    let setup_ms = setup_start.elapsed().as_secs_f64() * 1e3;
+    let mut bytes = 0u64;
+    for _ in 0..runs {
+        let o = gb
+            .run(&mut a, Program::Scheduled(&sched), &g_in, Reveal::Evaluator)
+            .map_err(fail)?;
+        bytes = o.traffic.sent;
+    }
+    let times = evaluator
+        .join()
+        .map_err(|_| fail("the evaluator thread panicked"))?
+        .map_err(fail)?;
+    let tables = bytes as f64 - 16.0 * g_bits as f64 - out_bits.div_ceil(8) as f64;
+    Ok((
+        median(times),
+        setup_ms,
+        tables / circuit.stats().and.max(1) as f64,
+    ))
+}
+
+fn gc(args: &GcArgs) -> CliResult {
+    use quorate_circuits::{Bits, CircuitBuilder, library};
+    let json = args.json;
+    let runs = args.runs.max(1);
+    progress(
+        json,
+        "engines: a wide circuit of 2^20 AND gates, and AES-128 ...",
+    );
+    let wide = {
+        let mut b = CircuitBuilder::new();
+        let (p, q) = (b.party("g"), b.party("e"));
+        let (x, y) = (
+            b.input(p, "x", 1 << 20).map_err(fail)?,
+            b.input(q, "y", 1 << 20).map_err(fail)?,
+        );
+        let z = b.and(&x, &y);
+        b.output("z", &z);
+        b.finish().map_err(fail)?
+    };
+    let aes = library::builtin("aes128")
+        .ok_or_else(|| fail("no aes128"))?
+        .build()
+        .map_err(fail)?;
+    let (gw, ew) = engine_rates(&wide, 3)?;
+    let (ga, ea) = engine_rates(&aes, 300)?;
+    let key = Bits::from_hex("000102030405060708090a0b0c0d0e0f", 128).map_err(fail)?;
+    let block = Bits::from_hex("00112233445566778899aabbccddeeff", 128).map_err(fail)?;
+    progress(
+        json,
+        &format!("AES-128 two-party runs in memory ({runs}) ..."),
+    );
+    let (aes_mem, setup_ms, bytes_per_and) = two_party_runs(
+        &aes,
+        vec![key.clone()],
+        vec![block.clone()],
+        mem_pair(),
+        runs,
+    )?;
+    progress(
+        json,
+        &format!("AES-128 two-party runs over loopback TLS ({runs}) ..."),
+    );
+    let session = SessionId::random().map_err(fail)?;
+    let pair = tls::loopback_pair(&session, &program_hash(b"quorate bench gc")).map_err(fail)?;
+    let (aes_tls, _, _) = two_party_runs(&aes, vec![key], vec![block], pair, runs)?;
+    progress(
+        json,
+        &format!(
+            "Millionaires (64-bit) two-party runs in memory ({}) ...",
+            5 * runs
+        ),
+    );
+    let mill = library::builtin("millionaires")
+        .ok_or_else(|| fail("no millionaires"))?
+        .build()
+        .map_err(fail)?;
+    let (mill_mem, _, _) = two_party_runs(
+        &mill,
+        vec![Bits::from_u64(5, 64)],
+        vec![Bits::from_u64(7, 64)],
+        mem_pair(),
+        5 * runs,
+    )?;
+    let mut out = Out::new();
+    if json {
+        return out.json(&json!({
+            "garble_and_per_s": gw.min(ga),
+            "eval_and_per_s": ew.min(ea),
+            "garble_and_per_s_wide": gw,
+            "eval_and_per_s_wide": ew,
+            "garble_and_per_s_aes": ga,
+            "eval_and_per_s_aes": ea,
+            "aes_2pc_us_memory": aes_mem,
+            "aes_2pc_us_tls": aes_tls,
+            "millionaires_us_memory": mill_mem,
+            "setup_ms": setup_ms,
+            "bytes_per_and": bytes_per_and,
+        }));
+    }
+    out.line(format!(
+        "garble, wide (2^20 AND)     {:.1} M AND/s",
+        gw / 1e6
+    ))?;
+    out.line(format!(
+        "evaluate, wide              {:.1} M AND/s",
+        ew / 1e6
+    ))?;
+    out.line(format!(
+        "garble, AES-128             {:.1} M AND/s",
+        ga / 1e6
+    ))?;
+    out.line(format!(
+        "evaluate, AES-128           {:.1} M AND/s",
+        ea / 1e6
+    ))?;
+    out.line(format!(
+        "AES-128 2PC, in memory      {aes_mem:.0} us (after setup)"
+    ))?;
+    out.line(format!(
+        "AES-128 2PC, loopback TLS   {aes_tls:.0} us (after setup)"
+    ))?;
+    out.line(format!(
+        "Millionaires 64-bit, memory {mill_mem:.1} us (after setup)"
+    ))?;
+    out.line(format!("setup (base OT + OT pool)   {setup_ms:.1} ms"))?;
+    out.line(format!("bytes per AND gate          {bytes_per_and:.2}"))?;
     Ok(())
 }
