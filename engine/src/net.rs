@@ -34,6 +34,9 @@ pub const PIPE_CAPACITY: usize = 64 << 20;
 /// Writes are gathered into chunks of this size before they are handed on.
 const CHUNK: usize = 256 << 10;
 
+/// How long a receiver spins before it sleeps.
+const SPIN: Duration = Duration::from_micros(50);
+
 /// The default maximum frame: larger frames are refused unread.
 pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
 
@@ -235,8 +238,25 @@ impl Pipe {
         Ok(())
     }
 
-    /// Pops a chunk, waiting until the deadline.
+    /// Pops a chunk, waiting until the deadline. Spins for a few
+    /// microseconds first: protocol rounds often answer that fast, and a
+    /// sleeping thread takes tens of microseconds to wake.
     pub(crate) fn pop(&self, deadline: Instant) -> Popped {
+        let spin_until = Instant::now() + SPIN;
+        loop {
+            {
+                let st = self.lock();
+                if !st.chunks.is_empty() || st.closed {
+                    break;
+                }
+            }
+            if Instant::now() >= spin_until {
+                break;
+            }
+            for _ in 0..64 {
+                std::hint::spin_loop();
+            }
+        }
         let mut st = self.lock();
         loop {
             if let Some(c) = st.chunks.pop_front() {

@@ -39,8 +39,9 @@ use crate::prg::Prg;
 
 /// Gates per window when garbling a stream.
 const WINDOW: usize = 1 << 14;
-/// Table blocks the garbler gathers before sending.
-const SEND_BLOCKS: usize = 1 << 14;
+/// Table blocks the garbler gathers before sending: small, so the evaluator
+/// starts while the garbler goes on.
+const SEND_BLOCKS: usize = 1 << 11;
 /// Random correlated OTs precomputed at a time, at least.
 const POOL_BATCH: usize = 1 << 12;
 
@@ -220,6 +221,7 @@ fn traffic_since(ch: &Channel, before: Traffic) -> Traffic {
 /// The garbler's side of a two-party session.
 pub struct YaoGarbler {
     ot: KosSender,
+    engine: Option<Garbler>,
     pool: SecretBlocks,
     next: usize,
     session: SessionId,
@@ -239,6 +241,7 @@ impl YaoGarbler {
     pub fn setup(ch: &mut Channel, session: &SessionId) -> Result<Self, YaoError> {
         Ok(YaoGarbler {
             ot: KosSender::setup(ch, session)?,
+            engine: None,
             pool: SecretBlocks::default(),
             next: 0,
             session: *session,
@@ -280,10 +283,46 @@ impl YaoGarbler {
         }
         let session = run_session(&self.session, self.runs);
         self.runs += 1;
-        let delta = self.ot.delta().clone();
-        let d = delta.expose();
-        let mut g = Garbler::new(delta, program.slots(), &session);
+        let d = self.ot.delta().expose();
+        let mut engine = match self.engine.take() {
+            Some(mut g) => {
+                g.reset(program.slots(), &session);
+                g
+            }
+            None => Garbler::new(self.ot.delta().clone(), program.slots(), &session),
+        };
+        let result = self.garble_with(
+            &mut engine,
+            ch,
+            &mut program,
+            &iface,
+            (&mine, &theirs, eval_bits),
+            inputs,
+            reveal,
+            d,
+        );
+        self.engine = Some(engine);
+        let (outputs, ands) = result?;
+        Ok(Outcome {
+            outputs,
+            ands,
+            traffic: traffic_since(ch, before),
+            time: start.elapsed(),
+        })
+    }
 
+    #[allow(clippy::too_many_arguments)]
+    fn garble_with(
+        &mut self,
+        g: &mut Garbler,
+        ch: &mut Channel,
+        program: &mut Program<'_>,
+        iface: &Interface,
+        (mine, theirs, eval_bits): (&Spans, &Spans, usize),
+        inputs: &[Bits],
+        reveal: Reveal,
+        d: Block,
+    ) -> Result<(Option<Vec<Bits>>, u64), YaoError> {
         // Own inputs: fresh zero labels, active labels to the evaluator.
         let mut prg = Prg::from_entropy().map_err(|e| YaoError::Ot(OtError::Entropy(e)))?;
         let mut active = Vec::new();
@@ -301,7 +340,7 @@ impl YaoGarbler {
         let mut dbytes = vec![0u8; eval_bits.div_ceil(8)];
         ch.recv(&mut dbytes)?;
         let mut k = 0;
-        for (start, width) in &theirs {
+        for (start, width) in theirs {
             for i in 0..*width {
                 let flip = dbytes[k / 8] >> (k % 8) & 1 == 1;
                 let q = self.pool.expose()[self.next + k];
@@ -318,11 +357,12 @@ impl YaoGarbler {
             |tables: &mut Vec<Block>, ch: &mut Channel, force: bool| -> Result<(), NetError> {
                 if force || tables.len() >= SEND_BLOCKS {
                     ch.send_blocks(tables)?;
+                    ch.flush()?;
                     tables.clear();
                 }
                 Ok(())
             };
-        match &mut program {
+        match program {
             Program::Scheduled(s) => {
                 let mut pos = 0;
                 for &step in &s.plan.steps {
@@ -391,18 +431,14 @@ impl YaoGarbler {
         } else {
             None
         };
-        Ok(Outcome {
-            outputs,
-            ands,
-            traffic: traffic_since(ch, before),
-            time: start.elapsed(),
-        })
+        Ok((outputs, ands))
     }
 }
 
 /// The evaluator's side of a two-party session.
 pub struct YaoEvaluator {
     ot: KosReceiver,
+    engine: Option<Evaluator>,
     choices: Vec<bool>,
     pool: SecretBlocks,
     next: usize,
@@ -429,6 +465,7 @@ impl YaoEvaluator {
     pub fn setup(ch: &mut Channel, session: &SessionId) -> Result<Self, YaoError> {
         Ok(YaoEvaluator {
             ot: KosReceiver::setup(ch, session)?,
+            engine: None,
             choices: Vec::new(),
             pool: SecretBlocks::default(),
             next: 0,
@@ -476,8 +513,43 @@ impl YaoEvaluator {
         }
         let session = run_session(&self.session, self.runs);
         self.runs += 1;
-        let mut e = Evaluator::new(program.slots(), &session);
+        let mut engine = match self.engine.take() {
+            Some(mut e) => {
+                e.reset(program.slots(), &session);
+                e
+            }
+            None => Evaluator::new(program.slots(), &session),
+        };
+        let result = self.evaluate_with(
+            &mut engine,
+            ch,
+            &mut program,
+            &iface,
+            (&mine, &theirs, eval_bits),
+            inputs,
+            reveal,
+        );
+        self.engine = Some(engine);
+        let (outputs, ands) = result?;
+        Ok(Outcome {
+            outputs,
+            ands,
+            traffic: traffic_since(ch, before),
+            time: start.elapsed(),
+        })
+    }
 
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate_with(
+        &mut self,
+        e: &mut Evaluator,
+        ch: &mut Channel,
+        program: &mut Program<'_>,
+        iface: &Interface,
+        (mine, theirs, eval_bits): (&Spans, &Spans, usize),
+        inputs: &[Bits],
+        reveal: Reveal,
+    ) -> Result<(Option<Vec<Bits>>, u64), YaoError> {
         // d = x ⊕ r; our labels are the t's.
         let flat: Vec<bool> = inputs.iter().flat_map(Bits::iter).collect();
         let d = pack(
@@ -489,7 +561,7 @@ impl YaoEvaluator {
         ch.send(&d)?;
         ch.flush()?;
         let mut k = 0;
-        for (start, width) in &mine {
+        for (start, width) in mine {
             for i in 0..*width {
                 e.set_input(
                     start + i,
@@ -505,7 +577,7 @@ impl YaoEvaluator {
         let mut labels = vec![Block::ZERO; garbler_bits];
         ch.recv_blocks(&mut labels)?;
         let mut k = 0;
-        for (start, width) in &theirs {
+        for (start, width) in theirs {
             for i in 0..*width {
                 e.set_input(start + i, EvaluatorLabel::new(labels[k]));
                 k += 1;
@@ -531,12 +603,12 @@ impl YaoEvaluator {
             e.evaluate_step(step, gates, &tables)
                 .map_err(|m| YaoError::Inputs(format!("internal: {m}")))
         };
-        match &mut program {
+        match program {
             Program::Scheduled(s) => {
                 let mut pos = 0;
                 for &step in &s.plan.steps {
                     let n = step.len();
-                    step_with_tables(&mut e, ch, step, &s.plan.gates[pos..pos + n])?;
+                    step_with_tables(e, ch, step, &s.plan.gates[pos..pos + n])?;
                     pos += n;
                 }
             }
@@ -554,7 +626,7 @@ impl YaoEvaluator {
                     let mut pos = 0;
                     for &step in &plan.steps {
                         let n = step.len();
-                        step_with_tables(&mut e, ch, step, &plan.gates[pos..pos + n])?;
+                        step_with_tables(e, ch, step, &plan.gates[pos..pos + n])?;
                         pos += n;
                     }
                     buf.drain(..used);
@@ -593,11 +665,6 @@ impl YaoEvaluator {
             ch.send_blocks(&labels)?;
             ch.flush()?;
         }
-        Ok(Outcome {
-            outputs,
-            ands,
-            traffic: traffic_since(ch, before),
-            time: start.elapsed(),
-        })
+        Ok((outputs, ands))
     }
 }

@@ -14,7 +14,8 @@ const SUB: usize = 128;
 /// Evaluates scheduled windows; holds one active label per wire slot.
 pub struct Evaluator {
     labels: Vec<Block>,
-    scheduler: Scheduler,
+    /// Made on first use: only streamed windows need it.
+    scheduler: Option<Scheduler>,
     plan: Plan,
     salt: u128,
     gate: u64,
@@ -51,11 +52,20 @@ impl Evaluator {
     pub fn new(slots: usize, session: &SessionId) -> Self {
         Evaluator {
             labels: vec![Block::ZERO; slots],
-            scheduler: Scheduler::new(slots),
+            scheduler: None,
             plan: Plan::default(),
             salt: tweak_salt(session),
             gate: 0,
         }
+    }
+
+    /// Starts over for a new run keeping the allocations (see
+    /// [`Garbler::reset`](super::Garbler::reset)).
+    pub fn reset(&mut self, slots: usize, session: &SessionId) {
+        self.labels.resize(slots, Block::ZERO);
+        self.scheduler = None;
+        self.salt = tweak_salt(session);
+        self.gate = 0;
     }
 
     /// Sets the active label of an input wire.
@@ -74,7 +84,11 @@ impl Evaluator {
     ///
     /// [`execute`]: Self::execute
     pub fn plan(&mut self, gates: &[Gate]) -> (usize, usize) {
-        let used = self.scheduler.plan(gates, &mut self.plan);
+        let slots = self.labels.len();
+        let used = self
+            .scheduler
+            .get_or_insert_with(|| Scheduler::new(slots))
+            .plan(gates, &mut self.plan);
         (used, self.plan.ands)
     }
 

@@ -16,7 +16,8 @@ const SUB: usize = 64;
 pub struct Garbler {
     delta: Delta,
     labels: Vec<Block>,
-    scheduler: Scheduler,
+    /// Made on first use: only streamed windows need it.
+    scheduler: Option<Scheduler>,
     plan: Plan,
     salt: u128,
     gate: u64,
@@ -47,13 +48,23 @@ impl Garbler {
         Garbler {
             delta,
             labels: vec![Block::ZERO; slots],
-            scheduler: Scheduler::new(slots),
+            scheduler: None,
             plan: Plan::default(),
             salt: tweak_salt(session),
             gate: 0,
             x: Box::new([Block::ZERO; 4 * SUB]),
             sg: Box::new([Block::ZERO; 4 * SUB]),
         }
+    }
+
+    /// Starts over for a new run (a new session, `slots` wire slots) keeping
+    /// the allocations. Labels are not cleared: every wire is written before
+    /// it is read.
+    pub fn reset(&mut self, slots: usize, session: &SessionId) {
+        self.labels.resize(slots, Block::ZERO);
+        self.scheduler = None;
+        self.salt = tweak_salt(session);
+        self.gate = 0;
     }
 
     /// Sets the zero label of an input wire.
@@ -76,7 +87,11 @@ impl Garbler {
     /// gates taken.
     pub fn garble(&mut self, gates: &[Gate], tables: &mut Vec<Block>) -> usize {
         let mut plan = std::mem::take(&mut self.plan);
-        let used = self.scheduler.plan(gates, &mut plan);
+        let slots = self.labels.len();
+        let used = self
+            .scheduler
+            .get_or_insert_with(|| Scheduler::new(slots))
+            .plan(gates, &mut plan);
         self.garble_plan(&plan, tables);
         self.plan = plan;
         used
