@@ -23,6 +23,7 @@
 //! as [`GarblerLabel`] and [`EvaluatorLabel`].
 
 pub mod schedule;
+pub mod stream;
 
 mod evaluator;
 mod garbler;

@@ -361,3 +361,43 @@ fn a_forged_output_label_is_caught() {
     );
     drop(t.join());
 }
+
+#[test]
+fn a_streamed_circuit_under_mpc_matches_the_streaming_evaluator() {
+    use quorate_circuits::{GateSink, StreamEvaluator};
+    use quorate_engine::gc::GateSource;
+    use quorate_engine::gc::stream::WideStream;
+    let (ands, ring) = (300_000u64, 1u32 << 14);
+    let x = Bits::from_u64(0x0123_4567_89ab_cdef, 64);
+    let y = Bits::from_u64(0x0f1e_2d3c_4b5a_6978, 64);
+    // Plaintext, streamed.
+    let mut plain = WideStream::new(ands, ring);
+    let flat: Vec<bool> = x.iter().chain(y.iter()).collect();
+    let mut ev = StreamEvaluator::new(&flat);
+    let mut buf = Vec::new();
+    while plain.fill(&mut buf, 8192) > 0 {
+        for &g in &buf {
+            ev.push(g);
+        }
+        buf.clear();
+    }
+    let want = Bits::from_bools(&ev.outputs(plain.interface())[0]);
+    // Under MPC, each side generating the same stream.
+    let session = SessionId::random().unwrap();
+    let (mut a, mut b) = pair();
+    let y2 = y.clone();
+    let t = std::thread::spawn(move || {
+        let mut ev = YaoEvaluator::setup(&mut b, &session).unwrap();
+        let mut s = WideStream::new(ands, ring);
+        ev.run(&mut b, Program::Stream(&mut s), &[y2], Reveal::Evaluator)
+            .unwrap()
+    });
+    let mut gb = YaoGarbler::setup(&mut a, &session).unwrap();
+    let mut s = WideStream::new(ands, ring);
+    let g = gb
+        .run(&mut a, Program::Stream(&mut s), &[x], Reveal::Evaluator)
+        .unwrap();
+    let e = t.join().unwrap();
+    assert_eq!(g.ands, ands);
+    assert_eq!(e.outputs.unwrap()[0], want);
+}

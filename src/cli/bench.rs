@@ -40,6 +40,12 @@ pub(crate) struct GcArgs {
     /// Two-party runs per latency measurement.
     #[arg(long, default_value_t = 200)]
     runs: usize,
+    /// Instead, garble and evaluate one streamed circuit of N AND gates
+    /// (generated as it goes, 2^16 wire slots) between two parties in this
+    /// process, and report the time and the process's peak resident memory.
+    /// 1000000000 takes about a minute.
+    #[arg(long, value_name = "N")]
+    stream_ands: Option<u64>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -307,9 +313,87 @@ fn two_party_runs(
     ))
 }
 
+/// Peak resident memory of this process (VmHWM), in bytes, where known.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn gc_stream(n: u64, json: bool) -> CliResult {
+    use quorate_circuits::Bits;
+    use quorate_engine::gc::stream::WideStream;
+    use quorate_engine::yao::{Program, Reveal, YaoEvaluator, YaoGarbler};
+    if n < 64 {
+        return Err(fail("--stream-ands must be at least 64"));
+    }
+    let ring = 1u32 << 16;
+    progress(
+        json,
+        &format!("streaming {n} AND gates (and as many XOR) between two parties in memory ..."),
+    );
+    let session = SessionId::random().map_err(fail)?;
+    let (mut a, mut b) = mem_pair();
+    let evaluator = std::thread::spawn(move || -> Result<_, quorate_engine::yao::YaoError> {
+        let mut ev = YaoEvaluator::setup(&mut b, &session)?;
+        let mut s = WideStream::new(n, ring);
+        ev.run(
+            &mut b,
+            Program::Stream(&mut s),
+            &[Bits::from_u64(7, 64)],
+            Reveal::Evaluator,
+        )
+    });
+    let mut gb = YaoGarbler::setup(&mut a, &session).map_err(fail)?;
+    let mut s = WideStream::new(n, ring);
+    let start = Instant::now();
+    let g = gb
+        .run(
+            &mut a,
+            Program::Stream(&mut s),
+            &[Bits::from_u64(5, 64)],
+            Reveal::Evaluator,
+        )
+        .map_err(fail)?;
+    let e = evaluator
+        .join()
+        .map_err(|_| fail("the evaluator thread panicked"))?
+        .map_err(fail)?;
+    let secs = start.elapsed().as_secs_f64();
+    let rss = peak_rss();
+    let mut out = Out::new();
+    if json {
+        return out.json(&json!({
+            "stream_and_gates": g.ands,
+            "seconds": secs,
+            "and_per_s": g.ands as f64 / secs,
+            "peak_rss_bytes_both_parties": rss,
+            "bytes_per_and": g.traffic.sent as f64 / g.ands as f64,
+            "evaluator_ands": e.ands,
+        }));
+    }
+    out.line(format!("AND gates          {}", g.ands))?;
+    out.line(format!(
+        "time               {secs:.1} s ({:.1} M AND/s end to end)",
+        g.ands as f64 / secs / 1e6
+    ))?;
+    match rss {
+        Some(r) => out.line(format!(
+            "peak resident      {:.0} MiB for both parties together",
+            r as f64 / (1 << 20) as f64
+        ))?,
+        None => out.line("peak resident      unknown on this system")?,
+    }
+    Ok(())
+}
+
 fn gc(args: &GcArgs) -> CliResult {
     use quorate_circuits::{Bits, CircuitBuilder, library};
     let json = args.json;
+    if let Some(n) = args.stream_ands {
+        return gc_stream(n, json);
+    }
     let runs = args.runs.max(1);
     progress(
         json,
