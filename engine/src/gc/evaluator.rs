@@ -173,17 +173,24 @@ impl Evaluator {
                     }
                 }
             }
-            Step::Free(_) => {
+            Step::Xors(_) => {
+                for gate in gates {
+                    if let Gate::Xor { a, b, out } = *gate {
+                        self.labels[out.idx()] = self.labels[a.idx()] ^ self.labels[b.idx()];
+                    }
+                }
+            }
+            Step::Nots(_) => {
+                for gate in gates {
+                    if let Gate::Not { a, out } = *gate {
+                        self.labels[out.idx()] = self.labels[a.idx()];
+                    }
+                }
+            }
+            Step::Consts(_) => {
                 for (k, gate) in gates.iter().enumerate() {
-                    match *gate {
-                        Gate::Xor { a, b, out } => {
-                            self.labels[out.idx()] = self.labels[a.idx()] ^ self.labels[b.idx()];
-                        }
-                        Gate::Not { a, out } => self.labels[out.idx()] = self.labels[a.idx()],
-                        Gate::Const { out, .. } => {
-                            self.labels[out.idx()] = constant_label(self.salt, first + k as u64);
-                        }
-                        Gate::And { .. } => {}
+                    if let Gate::Const { out, .. } = *gate {
+                        self.labels[out.idx()] = constant_label(self.salt, first + k as u64);
                     }
                 }
             }

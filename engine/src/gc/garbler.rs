@@ -162,20 +162,25 @@ impl Garbler {
                     }
                 }
             }
-            Step::Free(_) => {
+            Step::Xors(_) => {
+                for gate in gates {
+                    if let Gate::Xor { a, b, out } = *gate {
+                        self.labels[out.idx()] = self.labels[a.idx()] ^ self.labels[b.idx()];
+                    }
+                }
+            }
+            Step::Nots(_) => {
+                for gate in gates {
+                    if let Gate::Not { a, out } = *gate {
+                        self.labels[out.idx()] = self.labels[a.idx()] ^ delta;
+                    }
+                }
+            }
+            Step::Consts(_) => {
                 for (k, gate) in gates.iter().enumerate() {
-                    match *gate {
-                        Gate::Xor { a, b, out } => {
-                            self.labels[out.idx()] = self.labels[a.idx()] ^ self.labels[b.idx()];
-                        }
-                        Gate::Not { a, out } => {
-                            self.labels[out.idx()] = self.labels[a.idx()] ^ delta
-                        }
-                        Gate::Const { value, out } => {
-                            let public = constant_label(self.salt, first + k as u64);
-                            self.labels[out.idx()] = public ^ delta.and_bit(value);
-                        }
-                        Gate::And { .. } => {}
+                    if let Gate::Const { value, out } = *gate {
+                        let public = constant_label(self.salt, first + k as u64);
+                        self.labels[out.idx()] = public ^ delta.and_bit(value);
                     }
                 }
             }

@@ -5,9 +5,10 @@
 //! longest path inside the window (wires from before the window are ready at
 //! 0). The window is rewritten level by level: the AND gates whose output is
 //! ready at `L` (one hashing batch, [`Step::Ands`]), then the free gates
-//! (XOR, NOT, constants) ready at `L` in their stream order
-//! ([`Step::Free`]). The rewritten list is again in topological order, so
-//! garbling and evaluation are one linear pass over it.
+//! (XOR, NOT, constants) ready at `L` in their stream order, cut into runs
+//! of one kind ([`Step::Xors`] and so on) so the inner loops need no
+//! dispatch. The rewritten list is again in topological order, so garbling
+//! and evaluation are one linear pass over it.
 //!
 //! A stored circuit is scheduled once, as a single window
 //! ([`schedule_circuit`]), before any protocol runs. A stream is scheduled
@@ -24,15 +25,19 @@ use quorate_circuits::{Circuit, Gate};
 pub enum Step {
     /// The next `n` gates are AND gates of one level: hash them together.
     Ands(u32),
-    /// The next `n` gates are free gates, in order.
-    Free(u32),
+    /// The next `n` gates are XOR gates, in order.
+    Xors(u32),
+    /// The next `n` gates are NOT gates, in order.
+    Nots(u32),
+    /// The next `n` gates are constants.
+    Consts(u32),
 }
 
 impl Step {
     /// The number of gates in the step.
     pub fn len(&self) -> usize {
         match *self {
-            Step::Ands(n) | Step::Free(n) => n as usize,
+            Step::Ands(n) | Step::Xors(n) | Step::Nots(n) | Step::Consts(n) => n as usize,
         }
     }
 
@@ -148,7 +153,8 @@ impl Scheduler {
                 plan.ands += ands as usize;
             }
             if free > 0 {
-                plan.steps.push(Step::Free(free));
+                // Cut into runs of one kind once the gates are placed.
+                plan.steps.push(Step::Xors(free));
             }
         }
         plan.gates.resize(
@@ -162,6 +168,35 @@ impl Scheduler {
             let slot = &mut self.counts[(lk >> 1) as usize][(lk & 1) as usize];
             plan.gates[*slot as usize] = *gate;
             *slot += 1;
+        }
+        // Cut each free segment into runs of one kind.
+        let kind = |g: &Gate| match g {
+            Gate::Xor { .. } => 0,
+            Gate::Not { .. } => 1,
+            _ => 2,
+        };
+        let coarse = std::mem::take(&mut plan.steps);
+        let mut pos = 0usize;
+        for step in coarse {
+            let n = step.len();
+            if let Step::Ands(_) = step {
+                plan.steps.push(step);
+            } else {
+                let mut run_start = pos;
+                for i in pos..pos + n {
+                    let last = i + 1 == pos + n;
+                    if last || kind(&plan.gates[i + 1]) != kind(&plan.gates[i]) {
+                        let len = (i + 1 - run_start) as u32;
+                        plan.steps.push(match kind(&plan.gates[i]) {
+                            0 => Step::Xors(len),
+                            1 => Step::Nots(len),
+                            _ => Step::Consts(len),
+                        });
+                        run_start = i + 1;
+                    }
+                }
+            }
+            pos += n;
         }
         used
     }
@@ -266,7 +301,7 @@ mod tests {
         assert_eq!(s.plan(&gates, &mut p), 5);
         assert_eq!(
             p.steps,
-            vec![Step::Free(1), Step::Ands(2), Step::Free(1), Step::Ands(1)]
+            vec![Step::Xors(1), Step::Ands(2), Step::Xors(1), Step::Ands(1)]
         );
         assert_eq!(
             p.gates,
