@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::{from_bytes, to_bytes};
+
 use std::path::{Path, PathBuf};
 
 use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};
@@ -26,25 +28,6 @@ fn load(dir: &Path, name: &str) -> bristol::Loaded {
 
 fn hex(text: &str, width: usize) -> Bits {
     Bits::from_hex(text, width).unwrap()
-}
-
-/// A byte string as a value: the first byte is the most significant.
-fn from_bytes(bytes: &[u8]) -> Bits {
-    let mut b = Bits::zeros(bytes.len() * 8);
-    for (i, byte) in bytes.iter().rev().enumerate() {
-        for j in 0..8 {
-            b.set(8 * i + j, byte >> j & 1 == 1);
-        }
-    }
-    b
-}
-
-fn to_bytes(b: &Bits) -> Vec<u8> {
-    let n = b.width() / 8;
-    (0..n)
-        .rev()
-        .map(|i| (0..8).fold(0u8, |acc, j| acc | u8::from(b.get(8 * i + j)) << j))
-        .collect()
 }
 
 /// SHA padding of a message of at most 55 bytes: one 64-byte block.

@@ -5,29 +5,14 @@
 
 mod common;
 
+use common::{from_bytes, to_bytes};
+
 use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};
 use quorate_circuits::bristol::{self, ReadOptions};
 use quorate_circuits::library::{self, sha256};
 use quorate_circuits::{Bits, evaluate, evaluate_many};
 use rand::{Rng, RngExt};
 use sha2::Digest;
-
-fn from_bytes(bytes: &[u8]) -> Bits {
-    let mut b = Bits::zeros(bytes.len() * 8);
-    for (i, byte) in bytes.iter().rev().enumerate() {
-        for j in 0..8 {
-            b.set(8 * i + j, byte >> j & 1 == 1);
-        }
-    }
-    b
-}
-
-fn to_bytes(b: &Bits) -> Vec<u8> {
-    (0..b.width() / 8)
-        .rev()
-        .map(|i| (0..8).fold(0u8, |acc, j| acc | u8::from(b.get(8 * i + j)) << j))
-        .collect()
-}
 
 #[test]
 fn aes128_fips197_and_random() {

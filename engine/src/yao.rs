@@ -218,12 +218,61 @@ fn traffic_since(ch: &Channel, before: Traffic) -> Traffic {
     }
 }
 
+/// Precomputed random correlated OTs not used yet: the blocks (`q_k` for
+/// the garbler, `t_k` for the evaluator) and, for the evaluator, its random
+/// choice bits `r_k`.
+#[derive(Default)]
+struct Pool {
+    blocks: SecretBlocks,
+    choices: Vec<bool>,
+    next: usize,
+}
+
+impl Pool {
+    fn available(&self) -> usize {
+        self.blocks.len() - self.next
+    }
+
+    /// How many OTs to precompute before a run needing `need`, if any.
+    fn shortfall(&self, need: usize) -> Option<usize> {
+        (self.available() < need).then(|| (need - self.available()).max(POOL_BATCH))
+    }
+
+    /// Drops the used OTs and appends fresh ones (with their choice bits,
+    /// for the evaluator).
+    fn refill(&mut self, fresh: &SecretBlocks, choices: &[bool]) {
+        let pool = self.blocks.expose_mut();
+        pool.drain(..self.next);
+        pool.extend_from_slice(fresh.expose());
+        self.choices.drain(..self.next.min(self.choices.len()));
+        self.choices.extend_from_slice(choices);
+        self.next = 0;
+    }
+
+    fn block(&self, k: usize) -> Block {
+        self.blocks.expose()[self.next + k]
+    }
+
+    fn choice(&self, k: usize) -> bool {
+        self.choices[self.next + k]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.next += n;
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.choices);
+    }
+}
+
 /// The garbler's side of a two-party session.
 pub struct YaoGarbler {
     ot: KosSender,
     engine: Option<Garbler>,
-    pool: SecretBlocks,
-    next: usize,
+    pool: Pool,
     session: SessionId,
     runs: u64,
 }
@@ -242,8 +291,7 @@ impl YaoGarbler {
         Ok(YaoGarbler {
             ot: KosSender::setup(ch, session)?,
             engine: None,
-            pool: SecretBlocks::default(),
-            next: 0,
+            pool: Pool::default(),
             session: *session,
             runs: 0,
         })
@@ -252,15 +300,8 @@ impl YaoGarbler {
     /// Precomputes `n` more random correlated OTs.
     pub fn precompute(&mut self, ch: &mut Channel, n: usize) -> Result<(), YaoError> {
         let fresh = self.ot.cot(ch, n)?;
-        let pool = self.pool.expose_mut();
-        pool.drain(..self.next);
-        pool.extend_from_slice(fresh.expose());
-        self.next = 0;
+        self.pool.refill(&fresh, &[]);
         Ok(())
-    }
-
-    fn available(&self) -> usize {
-        self.pool.len() - self.next
     }
 
     /// Garbles `program` with the garbler's `inputs` (party 0's, in order).
@@ -277,8 +318,7 @@ impl YaoGarbler {
         let (mine, theirs) = roles(&iface)?;
         check_values(&iface, PartyId(0), inputs, "garbler")?;
         let eval_bits: usize = theirs.iter().map(|s| s.1).sum();
-        if self.available() < eval_bits {
-            let n = (eval_bits - self.available()).max(POOL_BATCH);
+        if let Some(n) = self.pool.shortfall(eval_bits) {
             self.precompute(ch, n)?;
         }
         let session = run_session(&self.session, self.runs);
@@ -343,12 +383,12 @@ impl YaoGarbler {
         for (start, width) in theirs {
             for i in 0..*width {
                 let flip = dbytes[k / 8] >> (k % 8) & 1 == 1;
-                let q = self.pool.expose()[self.next + k];
+                let q = self.pool.block(k);
                 g.set_input(start + i, GarblerLabel::new(q ^ d.and_bit(flip)));
                 k += 1;
             }
         }
-        self.next += eval_bits;
+        self.pool.consume(eval_bits);
 
         // Garble and stream the tables.
         let mut tables = Vec::with_capacity(SEND_BLOCKS + 2 * WINDOW);
@@ -439,9 +479,7 @@ impl YaoGarbler {
 pub struct YaoEvaluator {
     ot: KosReceiver,
     engine: Option<Evaluator>,
-    choices: Vec<bool>,
-    pool: SecretBlocks,
-    next: usize,
+    pool: Pool,
     session: SessionId,
     runs: u64,
 }
@@ -454,21 +492,13 @@ impl std::fmt::Debug for YaoEvaluator {
     }
 }
 
-impl Drop for YaoEvaluator {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.choices);
-    }
-}
-
 impl YaoEvaluator {
     /// Runs the base OTs (the evaluator is the OT receiver).
     pub fn setup(ch: &mut Channel, session: &SessionId) -> Result<Self, YaoError> {
         Ok(YaoEvaluator {
             ot: KosReceiver::setup(ch, session)?,
             engine: None,
-            choices: Vec::new(),
-            pool: SecretBlocks::default(),
-            next: 0,
+            pool: Pool::default(),
             session: *session,
             runs: 0,
         })
@@ -480,17 +510,8 @@ impl YaoEvaluator {
             .map_err(|e| YaoError::Ot(OtError::Entropy(e)))?
             .bits(n);
         let fresh = self.ot.cot(ch, &bits)?;
-        self.choices.drain(..self.next);
-        self.choices.extend_from_slice(&bits);
-        let pool = self.pool.expose_mut();
-        pool.drain(..self.next);
-        pool.extend_from_slice(fresh.expose());
-        self.next = 0;
+        self.pool.refill(&fresh, &bits);
         Ok(())
-    }
-
-    fn available(&self) -> usize {
-        self.pool.len() - self.next
     }
 
     /// Evaluates `program` with the evaluator's `inputs` (party 1's, in order).
@@ -507,8 +528,7 @@ impl YaoEvaluator {
         let (theirs, mine) = roles(&iface)?;
         check_values(&iface, PartyId(1), inputs, "evaluator")?;
         let eval_bits: usize = mine.iter().map(|s| s.1).sum();
-        if self.available() < eval_bits {
-            let n = (eval_bits - self.available()).max(POOL_BATCH);
+        if let Some(n) = self.pool.shortfall(eval_bits) {
             self.precompute(ch, n)?;
         }
         let session = run_session(&self.session, self.runs);
@@ -555,7 +575,7 @@ impl YaoEvaluator {
         let d = pack(
             flat.iter()
                 .enumerate()
-                .map(|(k, &x)| x ^ self.choices[self.next + k]),
+                .map(|(k, &x)| x ^ self.pool.choice(k)),
             eval_bits,
         );
         ch.send(&d)?;
@@ -563,14 +583,11 @@ impl YaoEvaluator {
         let mut k = 0;
         for (start, width) in mine {
             for i in 0..*width {
-                e.set_input(
-                    start + i,
-                    EvaluatorLabel::new(self.pool.expose()[self.next + k]),
-                );
+                e.set_input(start + i, EvaluatorLabel::new(self.pool.block(k)));
                 k += 1;
             }
         }
-        self.next += eval_bits;
+        self.pool.consume(eval_bits);
 
         // The garbler's input labels.
         let garbler_bits: usize = theirs.iter().map(|s| s.1).sum();

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use quorate_circuits::Bits;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -33,4 +34,24 @@ pub(crate) fn rng() -> (StdRng, u64) {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(rand::random::<u64>);
     (StdRng::seed_from_u64(seed), seed)
+}
+
+/// A byte string as a value: the first byte is the most significant (the
+/// order in which FIPS-197 and FIPS 180-4 write keys, blocks and digests).
+pub(crate) fn from_bytes(bytes: &[u8]) -> Bits {
+    let mut b = Bits::zeros(bytes.len() * 8);
+    for (i, byte) in bytes.iter().rev().enumerate() {
+        for j in 0..8 {
+            b.set(8 * i + j, byte >> j & 1 == 1);
+        }
+    }
+    b
+}
+
+/// The inverse of [`from_bytes`].
+pub(crate) fn to_bytes(b: &Bits) -> Vec<u8> {
+    (0..b.width() / 8)
+        .rev()
+        .map(|i| (0..8).fold(0u8, |acc, j| acc | u8::from(b.get(8 * i + j)) << j))
+        .collect()
 }
