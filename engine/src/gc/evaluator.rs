@@ -19,6 +19,9 @@ pub struct Evaluator {
     plan: Plan,
     salt: u128,
     gate: u64,
+    /// Hash inputs and σ-images of one sub-batch, reused.
+    x: Box<[Block; 2 * SUB]>,
+    sg: Box<[Block; 2 * SUB]>,
 }
 
 impl std::fmt::Debug for Evaluator {
@@ -32,6 +35,8 @@ impl std::fmt::Debug for Evaluator {
 impl Drop for Evaluator {
     fn drop(&mut self) {
         zeroize::Zeroize::zeroize(&mut self.labels);
+        zeroize::Zeroize::zeroize(&mut self.x[..]);
+        zeroize::Zeroize::zeroize(&mut self.sg[..]);
     }
 }
 
@@ -56,6 +61,8 @@ impl Evaluator {
             plan: Plan::default(),
             salt: tweak_salt(session),
             gate: 0,
+            x: Box::new([Block::ZERO; 2 * SUB]),
+            sg: Box::new([Block::ZERO; 2 * SUB]),
         }
     }
 
@@ -145,8 +152,7 @@ impl Evaluator {
                 }
                 let mut t = 0;
                 for (c, chunk) in gates.chunks(SUB).enumerate() {
-                    let mut x = [Block::ZERO; 2 * SUB];
-                    let mut sg = [Block::ZERO; 2 * SUB];
+                    let (x, sg) = (&mut self.x, &mut self.sg);
                     for (k, gate) in chunk.iter().enumerate() {
                         let Gate::And { a, b, .. } = *gate else {
                             continue;

@@ -138,6 +138,9 @@ impl Garbler {
                     }
                     let used = 4 * chunk.len();
                     h.permute_many(&mut x[..used]);
+                    let t0 = tables.len();
+                    tables.resize(t0 + 2 * chunk.len(), Block::ZERO);
+                    let out_tables = &mut tables[t0..];
                     for (k, gate) in chunk.iter().enumerate() {
                         let Gate::And { a, b, out } = *gate else {
                             continue;
@@ -157,8 +160,8 @@ impl Garbler {
                         let te = hs[2] ^ hs[3] ^ a0;
                         let we0 = hs[2] ^ (te ^ a0).and_bit(pb);
                         self.labels[out.idx()] = wg0 ^ we0;
-                        tables.push(tg);
-                        tables.push(te);
+                        out_tables[2 * k] = tg;
+                        out_tables[2 * k + 1] = te;
                     }
                 }
             }
