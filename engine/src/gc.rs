@@ -35,6 +35,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 pub use evaluator::{Evaluator, TableMismatch};
 pub use garbler::Garbler;
+use schedule::{Plan, Scheduler};
 
 use crate::block::Block;
 use crate::net::handshake::SessionId;
@@ -137,18 +138,82 @@ impl GateSource for CircuitSource<'_> {
     }
 }
 
-/// The high 64 bits of every hash tweak in a session: separates sessions
-/// that share the fixed AES key.
-pub(crate) fn tweak_salt(session: &SessionId) -> u128 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&SessionId::derive("quorate/gc/tweak", &[&session.0]).0[..8]);
-    u128::from(u64::from_le_bytes(b)) << 64
+/// What both engines keep between windows: one label per wire slot (the
+/// garbler's zero labels, the evaluator's active ones), the window
+/// scheduler, the position in the session's tweak sequence, and the scratch
+/// of one hash batch (`H` blocks each, reused, zeroized on drop).
+struct Wires<const H: usize> {
+    labels: Vec<Block>,
+    /// Made on first use: only streamed windows need it.
+    scheduler: Option<Scheduler>,
+    plan: Plan,
+    /// The high 64 bits of every hash tweak in the session: separates
+    /// sessions that share the fixed AES key.
+    salt: u128,
+    /// Gates processed so far in the session: the low bits of the tweaks.
+    gate: u64,
+    x: Box<[Block; H]>,
+    sg: Box<[Block; H]>,
 }
 
-/// The evaluator's public label of a constant gate: the evaluator knows the
-/// constant, so it may know the label for it; the garbler sets the zero label
-/// so that this is the label of the constant's value.
-pub(crate) fn constant_label(salt: u128, gate: u64) -> Block {
+impl<const H: usize> Wires<H> {
+    fn new(slots: usize, session: &SessionId) -> Self {
+        Wires {
+            labels: vec![Block::ZERO; slots],
+            scheduler: None,
+            plan: Plan::default(),
+            salt: tweak_salt(session),
+            gate: 0,
+            x: Box::new([Block::ZERO; H]),
+            sg: Box::new([Block::ZERO; H]),
+        }
+    }
+
+    /// Starts over for a new session with `slots` wire slots, keeping the
+    /// allocations. Labels are not cleared: every wire is written before it
+    /// is read.
+    fn reset(&mut self, slots: usize, session: &SessionId) {
+        self.labels.resize(slots, Block::ZERO);
+        self.scheduler = None;
+        self.salt = tweak_salt(session);
+        self.gate = 0;
+    }
+
+    /// Schedules a prefix of `gates` into `self.plan`; returns the gates
+    /// taken.
+    fn schedule(&mut self, gates: &[Gate]) -> usize {
+        let slots = self.labels.len();
+        self.scheduler
+            .get_or_insert_with(|| Scheduler::new(slots))
+            .plan(gates, &mut self.plan)
+    }
+}
+
+impl<const H: usize> Drop for Wires<H> {
+    fn drop(&mut self) {
+        self.labels.zeroize();
+        self.x.zeroize();
+        self.sg.zeroize();
+    }
+}
+
+fn tweak_salt(session: &SessionId) -> u128 {
+    u128::from(session.tag64("quorate/gc/tweak")) << 64
+}
+
+/// The tweak of AND gate number `gate` of a session; its second hash uses
+/// the tweak `| 1`.
+#[inline]
+fn and_tweak(salt: u128, gate: u64) -> u128 {
+    salt | u128::from(gate) << 1
+}
+
+/// The evaluator's public label of constant gate number `gate`: the
+/// evaluator knows the constant, so it may know the label for it; the
+/// garbler sets the zero label so that this is the label of the constant's
+/// value.
+#[inline]
+fn constant_label(salt: u128, gate: u64) -> Block {
     Block(salt ^ 0x636f_6e73_7461_6e74 ^ u128::from(gate) << 1)
 }
 

@@ -2,8 +2,8 @@
 
 use quorate_circuits::Gate;
 
-use super::schedule::{Plan, Scheduler, Step};
-use super::{EvaluatorLabel, constant_label, tweak_salt};
+use super::schedule::{Plan, Step};
+use super::{EvaluatorLabel, Wires, and_tweak, constant_label};
 use crate::block::Block;
 use crate::hash::{FixedKeyAes, sigma};
 use crate::net::handshake::SessionId;
@@ -13,30 +13,15 @@ const SUB: usize = 128;
 
 /// Evaluates scheduled windows; holds one active label per wire slot.
 pub struct Evaluator {
-    labels: Vec<Block>,
-    /// Made on first use: only streamed windows need it.
-    scheduler: Option<Scheduler>,
-    plan: Plan,
-    salt: u128,
-    gate: u64,
-    /// Hash inputs and σ-images of one sub-batch, reused.
-    x: Box<[Block; 2 * SUB]>,
-    sg: Box<[Block; 2 * SUB]>,
+    /// Hash inputs of a sub-batch: two per AND gate.
+    w: Wires<{ 2 * SUB }>,
 }
 
 impl std::fmt::Debug for Evaluator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Evaluator")
-            .field("gate", &self.gate)
+            .field("gate", &self.w.gate)
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for Evaluator {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.labels);
-        zeroize::Zeroize::zeroize(&mut self.x[..]);
-        zeroize::Zeroize::zeroize(&mut self.sg[..]);
     }
 }
 
@@ -56,33 +41,24 @@ impl Evaluator {
     /// An evaluator for `slots` wire slots.
     pub fn new(slots: usize, session: &SessionId) -> Self {
         Evaluator {
-            labels: vec![Block::ZERO; slots],
-            scheduler: None,
-            plan: Plan::default(),
-            salt: tweak_salt(session),
-            gate: 0,
-            x: Box::new([Block::ZERO; 2 * SUB]),
-            sg: Box::new([Block::ZERO; 2 * SUB]),
+            w: Wires::new(slots, session),
         }
     }
 
     /// Starts over for a new run keeping the allocations (see
     /// [`Garbler::reset`](super::Garbler::reset)).
     pub fn reset(&mut self, slots: usize, session: &SessionId) {
-        self.labels.resize(slots, Block::ZERO);
-        self.scheduler = None;
-        self.salt = tweak_salt(session);
-        self.gate = 0;
+        self.w.reset(slots, session);
     }
 
     /// Sets the active label of an input wire.
     pub fn set_input(&mut self, wire: usize, label: EvaluatorLabel) {
-        self.labels[wire] = label.0;
+        self.w.labels[wire] = label.0;
     }
 
     /// The active label of a wire.
     pub fn label(&self, wire: usize) -> EvaluatorLabel {
-        EvaluatorLabel(self.labels[wire])
+        EvaluatorLabel(self.w.labels[wire])
     }
 
     /// Schedules the next window from a prefix of `gates`; returns the gates
@@ -91,19 +67,15 @@ impl Evaluator {
     ///
     /// [`execute`]: Self::execute
     pub fn plan(&mut self, gates: &[Gate]) -> (usize, usize) {
-        let slots = self.labels.len();
-        let used = self
-            .scheduler
-            .get_or_insert_with(|| Scheduler::new(slots))
-            .plan(gates, &mut self.plan);
-        (used, self.plan.ands)
+        let used = self.w.schedule(gates);
+        (used, self.w.plan.ands)
     }
 
     /// Evaluates the window last [`plan`](Self::plan)ned, with its tables.
     pub fn execute(&mut self, tables: &[Block]) -> Result<(), TableMismatch> {
-        let plan = std::mem::take(&mut self.plan);
+        let plan = std::mem::take(&mut self.w.plan);
         let r = self.evaluate_plan(&plan, tables);
-        self.plan = plan;
+        self.w.plan = plan;
         r
     }
 
@@ -140,7 +112,7 @@ impl Evaluator {
         tables: &[Block],
     ) -> Result<(), TableMismatch> {
         let h = FixedKeyAes::get();
-        let first = self.gate;
+        let first = self.w.gate;
         match step {
             Step::Ands(_) => {
                 if tables.len() != 2 * gates.len() {
@@ -152,13 +124,14 @@ impl Evaluator {
                 }
                 let mut t = 0;
                 for (c, chunk) in gates.chunks(SUB).enumerate() {
-                    let (x, sg) = (&mut self.x, &mut self.sg);
+                    let (x, sg) = (&mut self.w.x, &mut self.w.sg);
                     for (k, gate) in chunk.iter().enumerate() {
                         let Gate::And { a, b, .. } = *gate else {
                             continue;
                         };
-                        let (sa, sb) = (sigma(self.labels[a.idx()]), sigma(self.labels[b.idx()]));
-                        let j = self.salt | u128::from(first + (c * SUB + k) as u64) << 1;
+                        let (sa, sb) =
+                            (sigma(self.w.labels[a.idx()]), sigma(self.w.labels[b.idx()]));
+                        let j = and_tweak(self.w.salt, first + (c * SUB + k) as u64);
                         sg[2 * k] = sa;
                         sg[2 * k + 1] = sb;
                         x[2 * k] = sa ^ Block(j);
@@ -169,39 +142,39 @@ impl Evaluator {
                         let Gate::And { a, b, out } = *gate else {
                             continue;
                         };
-                        let (wa, wb) = (self.labels[a.idx()], self.labels[b.idx()]);
+                        let (wa, wb) = (self.w.labels[a.idx()], self.w.labels[b.idx()]);
                         let (tg, te) = (tables[t], tables[t + 1]);
                         t += 2;
                         // WG = H(Wa) ⊕ sa·TG, WE = H(Wb) ⊕ sb·(TE ⊕ Wa).
                         let wg = x[2 * k] ^ sg[2 * k] ^ tg.and_bit(wa.lsb());
                         let we = x[2 * k + 1] ^ sg[2 * k + 1] ^ (te ^ wa).and_bit(wb.lsb());
-                        self.labels[out.idx()] = wg ^ we;
+                        self.w.labels[out.idx()] = wg ^ we;
                     }
                 }
             }
             Step::Xors(_) => {
                 for gate in gates {
                     if let Gate::Xor { a, b, out } = *gate {
-                        self.labels[out.idx()] = self.labels[a.idx()] ^ self.labels[b.idx()];
+                        self.w.labels[out.idx()] = self.w.labels[a.idx()] ^ self.w.labels[b.idx()];
                     }
                 }
             }
             Step::Nots(_) => {
                 for gate in gates {
                     if let Gate::Not { a, out } = *gate {
-                        self.labels[out.idx()] = self.labels[a.idx()];
+                        self.w.labels[out.idx()] = self.w.labels[a.idx()];
                     }
                 }
             }
             Step::Consts(_) => {
                 for (k, gate) in gates.iter().enumerate() {
                     if let Gate::Const { out, .. } = *gate {
-                        self.labels[out.idx()] = constant_label(self.salt, first + k as u64);
+                        self.w.labels[out.idx()] = constant_label(self.w.salt, first + k as u64);
                     }
                 }
             }
         }
-        self.gate += gates.len() as u64;
+        self.w.gate += gates.len() as u64;
         Ok(())
     }
 }

@@ -42,6 +42,13 @@ impl SessionId {
         SessionId(h.finalize().into())
     }
 
+    /// A 64-bit value of this session for `label` (a hash-tweak salt, say):
+    /// the first 8 bytes of [`derive`](Self::derive)`(label, [self])`.
+    pub fn tag64(&self, label: &str) -> u64 {
+        let d = Self::derive(label, &[&self.0]).0;
+        u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+    }
+
     /// The first 8 bytes as hex, for messages.
     pub fn short(&self) -> String {
         self.0[..8].iter().map(|b| format!("{b:02x}")).collect()

@@ -34,8 +34,6 @@
 //! Column PRGs are stateful streams, so every batch uses fresh
 //! pseudorandomness; the check PRG is seeded afresh per batch.
 
-use sha2::{Digest, Sha256};
-
 use super::{Delta, OtError, SecretBlocks, base, pack_bits};
 use crate::block::Block;
 use crate::hash::FixedKeyAes;
@@ -53,13 +51,7 @@ pub const CHECK_ROWS: usize = 256;
 pub const CHUNK: usize = 8192;
 
 fn tweak_salt(session: &SessionId) -> u64 {
-    let d = Sha256::new()
-        .chain_update(b"quorate/ot/kos/tweak/v1")
-        .chain_update(session.0)
-        .finalize();
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&d[..8]);
-    u64::from_le_bytes(b)
+    session.tag64("quorate/ot/kos/tweak/v1")
 }
 
 fn base_session(session: &SessionId) -> SessionId {
