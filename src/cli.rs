@@ -7,9 +7,11 @@ mod mpc;
 
 use std::fmt;
 use std::io::{self, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use quorate_engine::net::Channel;
 
 /// Quorate: several parties compute a function of their private inputs and
 /// learn only the result.
@@ -78,6 +80,82 @@ impl From<String> for CliError {
 }
 
 pub(crate) type CliResult<T = ()> = Result<T, CliError>;
+
+/// Any error as a failed command.
+pub(crate) fn fail(e: impl fmt::Display) -> CliError {
+    CliError::Failed(e.to_string())
+}
+
+/// Runs two parties in this process: `here` on this thread, `there` on a
+/// scoped thread, each owning its end of `pair`, so that a failure on one
+/// side closes its channel and ends the other's wait at once. Each comes
+/// with its name for errors; when both fail, both errors are reported (one
+/// is often only the other's consequence).
+pub(crate) fn two_parties<A, B, X>(
+    pair: (Channel, Channel),
+    (here_name, here): (&str, impl FnOnce(Channel) -> Result<A, X>),
+    (there_name, there): (&str, impl FnOnce(Channel) -> Result<B, X> + Send),
+) -> CliResult<(A, B)>
+where
+    B: Send,
+    X: fmt::Display + Send,
+{
+    let (a, b) = pair;
+    let (x, y) = std::thread::scope(|scope| {
+        let y = scope.spawn(move || there(b));
+        let x = here(a);
+        (x, y.join())
+    });
+    let y = y.map_err(|_| fail(format!("the {there_name} thread panicked")))?;
+    match (x, y) {
+        (Ok(x), Ok(y)) => Ok((x, y)),
+        (Err(x), Ok(_)) => Err(fail(x)),
+        (Ok(_), Err(y)) => Err(fail(format!("{there_name}: {y}"))),
+        (Err(x), Err(y)) => Err(fail(format!("{here_name}: {x}; {there_name}: {y}"))),
+    }
+}
+
+/// Writes a file atomically: `fill` writes a fresh temporary file beside
+/// `path`, which is synced and renamed into place, so a failure leaves
+/// neither a half-written file nor a clobbered one. The file gets `mode` on
+/// Unix; an existing `path` is replaced only if `replace`.
+pub(crate) fn write_atomic(
+    path: &Path,
+    mode: u32,
+    replace: bool,
+    fill: impl FnOnce(&mut std::fs::File) -> io::Result<()>,
+) -> CliResult {
+    let shown_path = shown(path.display());
+    let failed = |e: io::Error| CliError::Failed(format!("{shown_path}: {e}"));
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(failed)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(failed)?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    fill(tmp.as_file_mut()).map_err(failed)?;
+    tmp.as_file().sync_all().map_err(failed)?;
+    if replace {
+        tmp.persist(path).map_err(|e| failed(e.error))?;
+    } else {
+        tmp.persist_noclobber(path).map_err(|e| {
+            if e.error.kind() == io::ErrorKind::AlreadyExists {
+                CliError::Failed(format!("{shown_path} exists; pass --force to replace it"))
+            } else {
+                failed(e.error)
+            }
+        })?;
+    }
+    Ok(())
+}
 
 /// User-supplied text (a path, an argument) as it goes into a one-line
 /// message: control characters escaped.

@@ -193,6 +193,16 @@ fn usage_errors_exit_2_with_one_line() {
         &["circuit", "eval"][..],
         &["circuit", "frobnicate"],
         &["circuit", "stats", "x", "--format", "bogus"],
+        // Numbers out of range are refused by the parser, not overflowed.
+        &[
+            "circuit",
+            "mpc",
+            "builtin:millionaires",
+            "--timeout",
+            "18446744073709551615",
+        ],
+        &["bench", "ot", "--ots", "0"],
+        &["bench", "gc", "--stream-ands", "10"],
     ] {
         let o = quorate(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}");
@@ -252,6 +262,12 @@ fn convert_leaves_other_files_alone() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&sibling).unwrap(), "keep me");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644, "{mode:o}");
+    }
     // A failed conversion leaves no file behind.
     let bad = tmp.path().join("bad.txt");
     fails(
@@ -343,6 +359,32 @@ fn mpc_as_two_processes_over_tls() {
     }
     let pf = d.join("parties.toml");
     std::fs::write(&pf, parties).unwrap();
+    // Keys are never overwritten without --force; the private key is the
+    // owner's only.
+    let regen = |force: bool| {
+        let mut args = vec!["keys", "gen", "--party", "carol", "--out"];
+        let out = d.join("keys");
+        args.push(out.to_str().unwrap());
+        if force {
+            args.push("--force");
+        }
+        quorate(&args)
+    };
+    assert!(regen(false).status.success());
+    let first = std::fs::read(d.join("keys/carol.key")).unwrap();
+    fails(&regen(false), "exists; pass --force");
+    assert_eq!(std::fs::read(d.join("keys/carol.key")).unwrap(), first);
+    assert!(regen(true).status.success());
+    assert_ne!(std::fs::read(d.join("keys/carol.key")).unwrap(), first);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |f: &str| std::fs::metadata(d.join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            (mode("keys/carol.key"), mode("keys/carol.crt")),
+            (0o600, 0o644)
+        );
+    }
     let key = |n: &str| {
         d.join("keys")
             .join(format!("{n}.key"))
@@ -350,28 +392,31 @@ fn mpc_as_two_processes_over_tls() {
             .unwrap()
             .to_owned()
     };
-    let evaluator = Command::new(env!("CARGO_BIN_EXE_quorate"))
-        .args([
-            "circuit",
-            "mpc",
-            "builtin:aes128",
-            "--role",
-            "evaluator",
-            "--party",
-            "bob",
-            "--parties",
-            pf.to_str().unwrap(),
-            "--key",
-            &key("bob"),
-            "-e",
-            BLOCK,
-            "--timeout",
-            "30",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let spawn_bob = || {
+        Command::new(env!("CARGO_BIN_EXE_quorate"))
+            .args([
+                "circuit",
+                "mpc",
+                "builtin:aes128",
+                "--role",
+                "evaluator",
+                "--party",
+                "bob",
+                "--parties",
+                pf.to_str().unwrap(),
+                "--key",
+                &key("bob"),
+                "-e",
+                BLOCK,
+                "--timeout",
+                "30",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let evaluator = spawn_bob();
     let g = quorate(&[
         "circuit",
         "mpc",
@@ -394,6 +439,28 @@ fn mpc_as_two_processes_over_tls() {
     assert!(e.status.success(), "evaluator: {}", stderr(&e));
     assert_eq!(stdout(&g), format!("{CT}\n"));
     assert_eq!(stdout(&e), format!("{CT}\n"));
+    // Two evaluators: both are told so, neither blames the other.
+    let evaluator = spawn_bob();
+    let alice = quorate(&[
+        "circuit",
+        "mpc",
+        "builtin:aes128",
+        "--role",
+        "evaluator",
+        "--party",
+        "alice",
+        "--parties",
+        pf.to_str().unwrap(),
+        "--key",
+        &key("alice"),
+        "-e",
+        BLOCK,
+        "--timeout",
+        "30",
+    ]);
+    let bob = evaluator.wait_with_output().unwrap();
+    fails(&alice, "both parties chose --role evaluator");
+    fails(&bob, "both parties chose --role evaluator");
     // A key that is not bob's is refused before anything is sent.
     fails(
         &quorate(&[

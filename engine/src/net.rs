@@ -43,6 +43,14 @@ pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
 /// The default receive deadline.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// `timeout` from now; a timeout past what the clock can represent waits
+/// "forever" (about 30 years) instead of overflowing.
+pub(crate) fn deadline_in(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(1 << 30))
+}
+
 /// Why a channel operation failed. Every variant names the peer.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -484,7 +492,7 @@ impl Channel {
     }
 
     fn push(&mut self, chunk: Vec<u8>) -> Result<(), NetError> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = deadline_in(self.timeout);
         if self.out.push(chunk, Some(deadline)) {
             Ok(())
         } else if self.out.is_closed_and_empty() {
@@ -514,7 +522,7 @@ impl Channel {
         let mut filled = 0;
         while filled < buf.len() {
             if self.rpos == self.rbuf.len() {
-                let deadline = Instant::now() + self.timeout;
+                let deadline = deadline_in(self.timeout);
                 match self.inp.pop(deadline) {
                     Popped::Chunk(c) => {
                         let used = std::mem::replace(&mut self.rbuf, c);
@@ -625,7 +633,7 @@ impl Drop for Channel {
         // keeping alive: let it send what is queued before that runtime goes.
         if self._keepalive.is_some() {
             self.out
-                .wait_drained(Instant::now() + self.timeout.min(Duration::from_secs(10)));
+                .wait_drained(deadline_in(self.timeout.min(Duration::from_secs(10))));
         }
         self.inp.close();
     }

@@ -25,7 +25,7 @@
 
 use std::time::{Duration, Instant};
 
-use quorate_circuits::{Bits, Interface, PartyId};
+use quorate_circuits::{Bits, Input, Interface, PartyId};
 use thiserror::Error;
 
 use crate::block::Block;
@@ -145,14 +145,37 @@ pub struct Outcome {
 /// Input wires of one role: (first wire, width) per input, in order.
 type Spans = Vec<(usize, usize)>;
 
-/// Wire ranges of the garbler's and the evaluator's inputs, in order.
-fn roles(iface: &Interface) -> Result<(Spans, Spans), YaoError> {
+/// Checks that `iface` has at most two parties: Yao runs between two.
+pub fn check_two_parties(iface: &Interface) -> Result<(), YaoError> {
     if iface.parties.len() > 2 {
         return Err(YaoError::Inputs(format!(
             "Yao runs between two parties; this circuit has {}",
             iface.parties.len()
         )));
     }
+    Ok(())
+}
+
+/// The inputs one role provides, in order: the garbler (party 0) provides
+/// the circuit's first party's inputs, the evaluator the second's.
+pub fn role_inputs(iface: &Interface, role: PartyId) -> impl Iterator<Item = &Input> {
+    let garbler = role == PartyId(0);
+    iface
+        .inputs
+        .iter()
+        .filter(move |i| (i.party == PartyId(0)) == garbler)
+}
+
+/// The evaluator's input bits: the precomputed OTs one run uses.
+pub fn evaluator_input_bits(iface: &Interface) -> usize {
+    role_inputs(iface, PartyId(1))
+        .map(|i| i.width as usize)
+        .sum()
+}
+
+/// Wire ranges of the garbler's and the evaluator's inputs, in order.
+fn roles(iface: &Interface) -> Result<(Spans, Spans), YaoError> {
+    check_two_parties(iface)?;
     let offsets = iface.input_offsets();
     let (mut g, mut e) = (Vec::new(), Vec::new());
     for (k, input) in iface.inputs.iter().enumerate() {
@@ -172,11 +195,7 @@ fn check_values(
     values: &[Bits],
     role: &str,
 ) -> Result<(), YaoError> {
-    let expected: Vec<_> = iface
-        .inputs
-        .iter()
-        .filter(|i| (i.party == PartyId(0)) == (mine == PartyId(0)))
-        .collect();
+    let expected: Vec<_> = role_inputs(iface, mine).collect();
     if expected.len() != values.len() {
         return Err(YaoError::Inputs(format!(
             "the {role} provides {} input{}, {} given",
@@ -198,6 +217,26 @@ fn check_values(
     Ok(())
 }
 
+/// (output, bit) for every output bit, in order: the order output labels
+/// and decoding bits travel in.
+fn output_bits(iface: &Interface) -> Vec<(usize, usize)> {
+    iface
+        .outputs
+        .iter()
+        .enumerate()
+        .flat_map(|(o, out)| (0..out.wires.len()).map(move |b| (o, b)))
+        .collect()
+}
+
+/// All-zero values of the right widths, one per output, to decode into.
+fn blank_outputs(iface: &Interface) -> Vec<Bits> {
+    iface
+        .outputs
+        .iter()
+        .map(|o| Bits::zeros(o.wires.len()))
+        .collect()
+}
+
 fn run_session(session: &SessionId, run: u64) -> SessionId {
     SessionId::derive("quorate/yao/run", &[&session.0, &run.to_le_bytes()])
 }
@@ -210,11 +249,65 @@ fn pack(bits: impl Iterator<Item = bool>, n: usize) -> Vec<u8> {
     out
 }
 
-fn traffic_since(ch: &Channel, before: Traffic) -> Traffic {
-    let now = ch.traffic();
-    Traffic {
-        sent: now.sent - before.sent,
-        received: now.received - before.received,
+/// One run as both roles see it: its session, its interface split into the
+/// two roles' input wires, and what it started from, for the [`Outcome`].
+struct Run {
+    start: Instant,
+    before: Traffic,
+    session: SessionId,
+    iface: Interface,
+    garbler: Spans,
+    evaluator: Spans,
+    eval_bits: usize,
+}
+
+impl Run {
+    /// Checks `inputs` for `role` and derives the session of run number
+    /// `runs`.
+    fn start(
+        ch: &Channel,
+        program: &Program<'_>,
+        role: PartyId,
+        inputs: &[Bits],
+        session: &SessionId,
+        runs: u64,
+    ) -> Result<Self, YaoError> {
+        let (start, before) = (Instant::now(), ch.traffic());
+        let iface = program.interface().clone();
+        let (garbler, evaluator) = roles(&iface)?;
+        let who = if role == PartyId(0) {
+            "garbler"
+        } else {
+            "evaluator"
+        };
+        check_values(&iface, role, inputs, who)?;
+        Ok(Run {
+            start,
+            before,
+            session: run_session(session, runs),
+            eval_bits: evaluator.iter().map(|s| s.1).sum(),
+            iface,
+            garbler,
+            evaluator,
+        })
+    }
+
+    fn finish(
+        self,
+        ch: &Channel,
+        result: Result<(Option<Vec<Bits>>, u64), YaoError>,
+    ) -> Result<Outcome, YaoError> {
+        let (outputs, ands) = result?;
+        let now = ch.traffic();
+        Ok(Outcome {
+            outputs,
+            ands,
+            traffic: Traffic {
+                sent: now.sent - self.before.sent,
+                received: now.received - self.before.received,
+            },
+            time: self.start.elapsed(),
+        })
     }
 }
 
@@ -312,57 +405,35 @@ impl YaoGarbler {
         inputs: &[Bits],
         reveal: Reveal,
     ) -> Result<Outcome, YaoError> {
-        let start = Instant::now();
-        let before = ch.traffic();
-        let iface = program.interface().clone();
-        let (mine, theirs) = roles(&iface)?;
-        check_values(&iface, PartyId(0), inputs, "garbler")?;
-        let eval_bits: usize = theirs.iter().map(|s| s.1).sum();
-        if let Some(n) = self.pool.shortfall(eval_bits) {
+        let run = Run::start(ch, &program, PartyId(0), inputs, &self.session, self.runs)?;
+        if let Some(n) = self.pool.shortfall(run.eval_bits) {
             self.precompute(ch, n)?;
         }
-        let session = run_session(&self.session, self.runs);
         self.runs += 1;
-        let d = self.ot.delta().expose();
         let mut engine = match self.engine.take() {
             Some(mut g) => {
-                g.reset(program.slots(), &session);
+                g.reset(program.slots(), &run.session);
                 g
             }
-            None => Garbler::new(self.ot.delta().clone(), program.slots(), &session),
+            None => Garbler::new(self.ot.delta().clone(), program.slots(), &run.session),
         };
-        let result = self.garble_with(
-            &mut engine,
-            ch,
-            &mut program,
-            &iface,
-            (&mine, &theirs, eval_bits),
-            inputs,
-            reveal,
-            d,
-        );
+        let result = self.garble_with(&mut engine, ch, &mut program, &run, inputs, reveal);
         self.engine = Some(engine);
-        let (outputs, ands) = result?;
-        Ok(Outcome {
-            outputs,
-            ands,
-            traffic: traffic_since(ch, before),
-            time: start.elapsed(),
-        })
+        run.finish(ch, result)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn garble_with(
         &mut self,
         g: &mut Garbler,
         ch: &mut Channel,
         program: &mut Program<'_>,
-        iface: &Interface,
-        (mine, theirs, eval_bits): (&Spans, &Spans, usize),
+        run: &Run,
         inputs: &[Bits],
         reveal: Reveal,
-        d: Block,
     ) -> Result<(Option<Vec<Bits>>, u64), YaoError> {
+        let (iface, mine, theirs, eval_bits) =
+            (&run.iface, &run.garbler, &run.evaluator, run.eval_bits);
+        let d = g.delta().expose();
         // Own inputs: fresh zero labels, active labels to the evaluator.
         let mut prg = Prg::from_entropy().map_err(|e| YaoError::Ot(OtError::Entropy(e)))?;
         let mut active = Vec::new();
@@ -432,12 +503,7 @@ impl YaoGarbler {
         flush(&mut tables, ch, true)?;
 
         // Outputs.
-        let out_bits: Vec<(usize, usize)> = iface
-            .outputs
-            .iter()
-            .enumerate()
-            .flat_map(|(o, out)| (0..out.wires.len()).map(move |b| (o, b)))
-            .collect();
+        let out_bits = output_bits(iface);
         if reveal.evaluator() {
             let bits = out_bits
                 .iter()
@@ -448,11 +514,7 @@ impl YaoGarbler {
         let outputs = if reveal.garbler() {
             let mut labels = vec![Block::ZERO; out_bits.len()];
             ch.recv_blocks(&mut labels)?;
-            let mut values: Vec<Bits> = iface
-                .outputs
-                .iter()
-                .map(|o| Bits::zeros(o.wires.len()))
-                .collect();
+            let mut values = blank_outputs(iface);
             for (&(o, b), &label) in out_bits.iter().zip(&labels) {
                 let zero = g.zero_label(iface.outputs[o].wires[b].idx()).expose();
                 if label == zero {
@@ -522,54 +584,34 @@ impl YaoEvaluator {
         inputs: &[Bits],
         reveal: Reveal,
     ) -> Result<Outcome, YaoError> {
-        let start = Instant::now();
-        let before = ch.traffic();
-        let iface = program.interface().clone();
-        let (theirs, mine) = roles(&iface)?;
-        check_values(&iface, PartyId(1), inputs, "evaluator")?;
-        let eval_bits: usize = mine.iter().map(|s| s.1).sum();
-        if let Some(n) = self.pool.shortfall(eval_bits) {
+        let run = Run::start(ch, &program, PartyId(1), inputs, &self.session, self.runs)?;
+        if let Some(n) = self.pool.shortfall(run.eval_bits) {
             self.precompute(ch, n)?;
         }
-        let session = run_session(&self.session, self.runs);
         self.runs += 1;
         let mut engine = match self.engine.take() {
             Some(mut e) => {
-                e.reset(program.slots(), &session);
+                e.reset(program.slots(), &run.session);
                 e
             }
-            None => Evaluator::new(program.slots(), &session),
+            None => Evaluator::new(program.slots(), &run.session),
         };
-        let result = self.evaluate_with(
-            &mut engine,
-            ch,
-            &mut program,
-            &iface,
-            (&mine, &theirs, eval_bits),
-            inputs,
-            reveal,
-        );
+        let result = self.evaluate_with(&mut engine, ch, &mut program, &run, inputs, reveal);
         self.engine = Some(engine);
-        let (outputs, ands) = result?;
-        Ok(Outcome {
-            outputs,
-            ands,
-            traffic: traffic_since(ch, before),
-            time: start.elapsed(),
-        })
+        run.finish(ch, result)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn evaluate_with(
         &mut self,
         e: &mut Evaluator,
         ch: &mut Channel,
         program: &mut Program<'_>,
-        iface: &Interface,
-        (mine, theirs, eval_bits): (&Spans, &Spans, usize),
+        run: &Run,
         inputs: &[Bits],
         reveal: Reveal,
     ) -> Result<(Option<Vec<Bits>>, u64), YaoError> {
+        let (iface, mine, theirs, eval_bits) =
+            (&run.iface, &run.evaluator, &run.garbler, run.eval_bits);
         // d = x ⊕ r; our labels are the t's.
         let flat: Vec<bool> = inputs.iter().flat_map(Bits::iter).collect();
         let d = pack(
@@ -652,20 +694,11 @@ impl YaoEvaluator {
         }
 
         // Outputs.
-        let out_wires: Vec<(usize, usize)> = iface
-            .outputs
-            .iter()
-            .enumerate()
-            .flat_map(|(o, out)| (0..out.wires.len()).map(move |b| (o, b)))
-            .collect();
+        let out_wires = output_bits(iface);
         let outputs = if reveal.evaluator() {
             let mut decode = vec![0u8; out_wires.len().div_ceil(8)];
             ch.recv(&mut decode)?;
-            let mut values: Vec<Bits> = iface
-                .outputs
-                .iter()
-                .map(|o| Bits::zeros(o.wires.len()))
-                .collect();
+            let mut values = blank_outputs(iface);
             for (i, &(o, b)) in out_wires.iter().enumerate() {
                 let label = e.label(iface.outputs[o].wires[b].idx()).expose();
                 values[o].set(b, label.lsb() ^ (decode[i / 8] >> (i % 8) & 1 == 1));

@@ -1,8 +1,9 @@
 //! `quorate bench`: quick measurements of the engine on this machine.
 
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, Subcommand};
 use quorate_circuits::PartyId;
 use quorate_engine::net::handshake::{SessionId, program_hash};
@@ -11,7 +12,7 @@ use quorate_engine::ot::kos::{KosReceiver, KosSender};
 use quorate_engine::ot::{OtError, SecretBlocks, base};
 use serde_json::json;
 
-use super::{CliError, CliResult, Out};
+use super::{CliError, CliResult, Out, fail, two_parties};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum BenchCommand {
@@ -38,13 +39,13 @@ aes_2pc_us_memory, aes_2pc_us_tls, millionaires_us_memory, setup_ms, bytes_per_a
 #[derive(Debug, Args)]
 pub(crate) struct GcArgs {
     /// Two-party runs per latency measurement.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = RangedU64ValueParser::<usize>::new().range(1..=100_000))]
     runs: usize,
     /// Instead, garble and evaluate one streamed circuit of N AND gates
     /// (generated as it goes, 2^16 wire slots) between two parties in this
     /// process, and report the time and the process's peak resident memory.
     /// 1000000000 takes about a minute.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(64..=1_000_000_000_000))]
     stream_ands: Option<u64>,
     /// Print one JSON object instead of text.
     #[arg(long)]
@@ -53,11 +54,11 @@ pub(crate) struct GcArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct OtArgs {
-    /// OTs per extension run.
-    #[arg(long, default_value_t = 10_000_000)]
+    /// OTs per extension run (each holds 16 bytes per party in memory).
+    #[arg(long, default_value_t = 10_000_000, value_parser = RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
     ots: usize,
     /// Runs of each measurement; medians are reported.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1000))]
     runs: usize,
     /// Print one JSON object instead of text.
     #[arg(long)]
@@ -71,10 +72,6 @@ pub(crate) fn run(cmd: BenchCommand) -> CliResult {
     }
 }
 
-fn fail(e: impl std::fmt::Display) -> CliError {
-    CliError::Failed(e.to_string())
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -85,28 +82,6 @@ fn progress(json: bool, msg: &str) {
         let mut e = std::io::stderr();
         let _ = writeln!(e, "{msg}");
     }
-}
-
-/// Runs `sender` on a new thread and `receiver` here, over `pair`; returns
-/// the wall time and the receiver's channel afterwards.
-fn two_party<S, R>(
-    pair: (Channel, Channel),
-    sender: S,
-    receiver: R,
-) -> Result<(Duration, Channel), CliError>
-where
-    S: FnOnce(&mut Channel) -> Result<(), OtError> + Send + 'static,
-    R: FnOnce(&mut Channel) -> Result<(), OtError>,
-{
-    let (mut a, mut b) = pair;
-    let start = Instant::now();
-    let t = std::thread::spawn(move || sender(&mut a).map(|()| a));
-    receiver(&mut b).map_err(fail)?;
-    let _a = t
-        .join()
-        .map_err(|_| fail("the sender thread panicked"))?
-        .map_err(fail)?;
-    Ok((start.elapsed(), b))
 }
 
 /// OTs per extension batch: a streaming consumer's working size.
@@ -124,9 +99,6 @@ fn mem_pair() -> (Channel, Channel) {
 }
 
 fn ot(args: &OtArgs) -> CliResult {
-    if args.runs == 0 || args.ots == 0 {
-        return Err(fail("--runs and --ots must be at least 1"));
-    }
     let session = SessionId::random().map_err(fail)?;
     let program = program_hash(b"quorate bench ot");
 
@@ -136,12 +108,17 @@ fn ot(args: &OtArgs) -> CliResult {
     );
     let mut base_ms = Vec::new();
     for _ in 0..args.runs.max(5) {
-        let (d, _) = two_party(
+        let start = Instant::now();
+        two_parties(
             mem_pair(),
-            move |ch| base::receive(ch, &session, &[true; 128]).map(drop),
-            |ch| base::send(ch, &session, 128).map(drop),
+            ("receiver", |mut ch| {
+                base::receive(&mut ch, &session, &[true; 128]).map(drop)
+            }),
+            ("sender", |mut ch| {
+                base::send(&mut ch, &session, 128).map(drop)
+            }),
         )?;
-        base_ms.push(d.as_secs_f64() * 1e3);
+        base_ms.push(start.elapsed().as_secs_f64() * 1e3);
     }
     let base_ot_ms = median(base_ms);
 
@@ -151,46 +128,45 @@ fn ot(args: &OtArgs) -> CliResult {
                    pair: &mut dyn FnMut() -> Result<(Channel, Channel), CliError>,
                    random: bool| {
         progress(args.json, &format!("{label}: {n} OTs x {runs} runs ..."));
-        let (mut a, mut b) = pair()?;
         // Setup (base OTs) is not part of the rate; outputs are reused
         // across runs, as a streaming consumer would.
-        let sender = std::thread::spawn(move || -> Result<Vec<f64>, OtError> {
-            let mut s = KosSender::setup(&mut a, &session)?;
-            let mut out = SecretBlocks::default();
-            let mut times = Vec::new();
-            for _ in 0..runs {
-                let start = Instant::now();
-                for len in batches(n) {
-                    if random {
-                        s.rot(&mut a, len)?;
-                    } else {
-                        s.cot_into(&mut a, len, &mut out)?;
+        let (bytes, times) = two_parties(
+            pair()?,
+            ("receiver", |mut b| -> Result<u64, OtError> {
+                let mut r = KosReceiver::setup(&mut b, &session)?;
+                let choices = vec![false; n.min(BATCH)];
+                let mut out = SecretBlocks::default();
+                let before = b.traffic();
+                for _ in 0..runs {
+                    for len in batches(n) {
+                        if random {
+                            r.rot(&mut b, len)?;
+                        } else {
+                            r.cot_into(&mut b, &choices[..len], &mut out)?;
+                        }
                     }
                 }
-                times.push(start.elapsed().as_secs_f64());
-            }
-            Ok(times)
-        });
-        let mut r = KosReceiver::setup(&mut b, &session).map_err(fail)?;
-        let choices = vec![false; n.min(BATCH)];
-        let mut out = SecretBlocks::default();
-        let before = b.traffic();
-        for _ in 0..runs {
-            for len in batches(n) {
-                if random {
-                    r.rot(&mut b, len).map_err(fail)?;
-                } else {
-                    r.cot_into(&mut b, &choices[..len], &mut out)
-                        .map_err(fail)?;
+                let after = b.traffic();
+                Ok((after.sent - before.sent) + (after.received - before.received))
+            }),
+            ("sender", |mut a| {
+                let mut s = KosSender::setup(&mut a, &session)?;
+                let mut out = SecretBlocks::default();
+                let mut times = Vec::new();
+                for _ in 0..runs {
+                    let start = Instant::now();
+                    for len in batches(n) {
+                        if random {
+                            s.rot(&mut a, len)?;
+                        } else {
+                            s.cot_into(&mut a, len, &mut out)?;
+                        }
+                    }
+                    times.push(start.elapsed().as_secs_f64());
                 }
-            }
-        }
-        let after = b.traffic();
-        let times = sender
-            .join()
-            .map_err(|_| fail("the sender thread panicked"))?
-            .map_err(fail)?;
-        let bytes = (after.sent - before.sent) + (after.received - before.received);
+                Ok(times)
+            }),
+        )?;
         let rates = times.iter().map(|t| n as f64 / t).collect();
         Ok::<(f64, f64), CliError>((median(rates), bytes as f64 / (n * runs) as f64))
     };
@@ -269,42 +245,40 @@ fn two_party_runs(
     runs: usize,
 ) -> Result<(f64, f64, f64), CliError> {
     use quorate_engine::gc::schedule::schedule_circuit;
-    use quorate_engine::yao::{Program, Reveal, YaoEvaluator, YaoGarbler};
+    use quorate_engine::yao::{Program, Reveal, YaoError, YaoEvaluator, YaoGarbler};
     let session = SessionId::random().map_err(fail)?;
-    let sched = schedule_circuit(circuit);
-    let s2 = sched.clone();
+    let sched = &schedule_circuit(circuit);
+    let e_in = &e_in;
     let eval_bits: usize = e_in.iter().map(|b| b.width()).sum();
     let g_bits: usize = g_in.iter().map(|b| b.width()).sum();
     let out_bits = circuit.stats().output_bits as usize;
-    let (mut a, mut b) = pair;
-    let evaluator =
-        std::thread::spawn(move || -> Result<Vec<f64>, quorate_engine::yao::YaoError> {
+    let ots = eval_bits * (runs + 1);
+    let ((setup_ms, bytes), times) = two_parties(
+        pair,
+        ("garbler", |mut a| -> Result<_, YaoError> {
+            let setup_start = Instant::now();
+            let mut gb = YaoGarbler::setup(&mut a, &session)?;
+            gb.precompute(&mut a, ots)?;
+            let setup_ms = setup_start.elapsed().as_secs_f64() * 1e3;
+            let mut bytes = 0u64;
+            for _ in 0..runs {
+                let o = gb.run(&mut a, Program::Scheduled(sched), &g_in, Reveal::Evaluator)?;
+                bytes = o.traffic.sent;
+            }
+            Ok((setup_ms, bytes))
+        }),
+        ("evaluator", |mut b| {
             let mut ev = YaoEvaluator::setup(&mut b, &session)?;
-            ev.precompute(&mut b, eval_bits * (runs + 1))?;
+            ev.precompute(&mut b, ots)?;
             let mut times = Vec::with_capacity(runs);
             for _ in 0..runs {
                 let start = Instant::now();
-                ev.run(&mut b, Program::Scheduled(&s2), &e_in, Reveal::Evaluator)?;
+                ev.run(&mut b, Program::Scheduled(sched), e_in, Reveal::Evaluator)?;
                 times.push(start.elapsed().as_secs_f64() * 1e6);
             }
             Ok(times)
-        });
-    let setup_start = Instant::now();
-    let mut gb = YaoGarbler::setup(&mut a, &session).map_err(fail)?;
-    gb.precompute(&mut a, eval_bits * (runs + 1))
-        .map_err(fail)?;
-    let setup_ms = setup_start.elapsed().as_secs_f64() * 1e3;
-    let mut bytes = 0u64;
-    for _ in 0..runs {
-        let o = gb
-            .run(&mut a, Program::Scheduled(&sched), &g_in, Reveal::Evaluator)
-            .map_err(fail)?;
-        bytes = o.traffic.sent;
-    }
-    let times = evaluator
-        .join()
-        .map_err(|_| fail("the evaluator thread panicked"))?
-        .map_err(fail)?;
+        }),
+    )?;
     let tables = bytes as f64 - 16.0 * g_bits as f64 - out_bits.div_ceil(8) as f64;
     Ok((
         median(times),
@@ -325,41 +299,36 @@ fn gc_stream(n: u64, json: bool) -> CliResult {
     use quorate_circuits::Bits;
     use quorate_engine::gc::stream::WideStream;
     use quorate_engine::yao::{Program, Reveal, YaoEvaluator, YaoGarbler};
-    if n < 64 {
-        return Err(fail("--stream-ands must be at least 64"));
-    }
     let ring = 1u32 << 16;
     progress(
         json,
         &format!("streaming {n} AND gates (and as many XOR) between two parties in memory ..."),
     );
     let session = SessionId::random().map_err(fail)?;
-    let (mut a, mut b) = mem_pair();
-    let evaluator = std::thread::spawn(move || -> Result<_, quorate_engine::yao::YaoError> {
-        let mut ev = YaoEvaluator::setup(&mut b, &session)?;
-        let mut s = WideStream::new(n, ring);
-        ev.run(
-            &mut b,
-            Program::Stream(&mut s),
-            &[Bits::from_u64(7, 64)],
-            Reveal::Evaluator,
-        )
-    });
-    let mut gb = YaoGarbler::setup(&mut a, &session).map_err(fail)?;
-    let mut s = WideStream::new(n, ring);
     let start = Instant::now();
-    let g = gb
-        .run(
-            &mut a,
-            Program::Stream(&mut s),
-            &[Bits::from_u64(5, 64)],
-            Reveal::Evaluator,
-        )
-        .map_err(fail)?;
-    let e = evaluator
-        .join()
-        .map_err(|_| fail("the evaluator thread panicked"))?
-        .map_err(fail)?;
+    let (g, e) = two_parties(
+        mem_pair(),
+        ("garbler", |mut a| {
+            let mut gb = YaoGarbler::setup(&mut a, &session)?;
+            let mut s = WideStream::new(n, ring);
+            gb.run(
+                &mut a,
+                Program::Stream(&mut s),
+                &[Bits::from_u64(5, 64)],
+                Reveal::Evaluator,
+            )
+        }),
+        ("evaluator", |mut b| {
+            let mut ev = YaoEvaluator::setup(&mut b, &session)?;
+            let mut s = WideStream::new(n, ring);
+            ev.run(
+                &mut b,
+                Program::Stream(&mut s),
+                &[Bits::from_u64(7, 64)],
+                Reveal::Evaluator,
+            )
+        }),
+    )?;
     let secs = start.elapsed().as_secs_f64();
     let rss = peak_rss();
     let mut out = Out::new();

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand, ValueEnum};
 use quorate_circuits::bristol::{self, BitOrder, Format, ReadOptions, SourceGates};
 use quorate_circuits::library::{self, BUILTINS};
-use quorate_circuits::{Bits, Circuit, GateKind, evaluate};
+use quorate_circuits::{Bits, Circuit, GateKind, Input, evaluate};
 use serde_json::json;
 
-use super::{CliError, CliResult, Out, shown};
+use super::{CliError, CliResult, Out, shown, write_atomic};
 
 const VALUES_HELP: &str = "\
 Values are hex: the big-endian integer whose bit k drives wire k of the input \
@@ -264,38 +264,49 @@ fn stats(args: &StatsArgs) -> CliResult {
     Ok(())
 }
 
+/// Parses one hex value per input, `texts` given with `flag`: the count,
+/// then each width, checked with the input named in the error.
+pub(crate) fn parse_inputs(
+    inputs: &[&Input],
+    texts: &[String],
+    flag: &str,
+) -> CliResult<Vec<Bits>> {
+    if inputs.len() != texts.len() {
+        let names: Vec<String> = inputs
+            .iter()
+            .map(|i| format!("{} ({} bits)", i.name, i.width))
+            .collect();
+        return Err(CliError::Failed(format!(
+            "the circuit takes {} input{} ({flag}){}{}; {} given",
+            inputs.len(),
+            if inputs.len() == 1 { "" } else { "s" },
+            if names.is_empty() { "" } else { ": " },
+            names.join(", "),
+            texts.len()
+        )));
+    }
+    inputs
+        .iter()
+        .zip(texts)
+        .enumerate()
+        .map(|(k, (input, text))| {
+            Bits::from_hex(text.trim(), input.width as usize).map_err(|e| {
+                CliError::Failed(format!(
+                    "{flag} {} ({}, {} bits): {e}",
+                    k + 1,
+                    input.name,
+                    input.width
+                ))
+            })
+        })
+        .collect()
+}
+
 fn eval(args: &EvalArgs) -> CliResult {
     let l = load_circuit(&args.source)?;
     let iface = l.circuit.interface();
-    let describe = || {
-        iface
-            .inputs
-            .iter()
-            .map(|i| format!("{} ({} bits)", i.name, i.width))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if args.inputs.len() != iface.inputs.len() {
-        return Err(CliError::Failed(format!(
-            "the circuit takes {} input{}: {}; {} --input given",
-            iface.inputs.len(),
-            if iface.inputs.len() == 1 { "" } else { "s" },
-            describe(),
-            args.inputs.len()
-        )));
-    }
-    let mut values = Vec::with_capacity(args.inputs.len());
-    for (k, (text, input)) in args.inputs.iter().zip(&iface.inputs).enumerate() {
-        let v = Bits::from_hex(text.trim(), input.width as usize).map_err(|e| {
-            CliError::Failed(format!(
-                "--input {} ({}, {} bits): {e}",
-                k + 1,
-                input.name,
-                input.width
-            ))
-        })?;
-        values.push(v);
-    }
+    let inputs: Vec<&Input> = iface.inputs.iter().collect();
+    let values = parse_inputs(&inputs, &args.inputs, "--input")?;
     let outputs = evaluate(&l.circuit, &values).map_err(|e| CliError::Failed(e.to_string()))?;
     let mut out = Out::new();
     if args.json {
@@ -315,18 +326,8 @@ fn convert(args: &ConvertArgs) -> CliResult {
         bristol::write(&l.circuit, &mut stdout)?;
         return Ok(stdout.flush()?);
     }
-    // Write a fresh temporary file beside the target and rename it into
-    // place: a failure leaves neither a half-written file nor a clobbered one.
     let shown_out = shown(args.out.display());
-    let fail = |e: std::io::Error| CliError::Failed(format!("{shown_out}: {e}"));
-    let dir = match args.out.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(fail)?;
-    bristol::write(&l.circuit, tmp.as_file_mut()).map_err(fail)?;
-    tmp.as_file().sync_all().map_err(fail)?;
-    tmp.persist(&args.out).map_err(|e| fail(e.error))?;
+    write_atomic(&args.out, 0o644, true, |f| bristol::write(&l.circuit, f))?;
     let s = l.circuit.stats();
     let mut err = std::io::stderr();
     let _ = writeln!(

@@ -1,13 +1,13 @@
 //! `quorate keys`: party identities for TLS between sites.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use quorate_engine::net::tls::{Identity, parties_entry};
 use serde_json::json;
 
-use super::{CliError, CliResult, Out, shown};
+use super::{CliError, CliResult, Out, shown, write_atomic};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeysCommand {
@@ -55,34 +55,6 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// Writes `data` to `path` atomically; the key file is readable by its owner
-/// only.
-fn write_new(path: &Path, data: &str, private: bool, force: bool) -> CliResult {
-    let shown_path = shown(path.display());
-    if path.exists() && !force {
-        return Err(CliError::Failed(format!(
-            "{shown_path} exists; pass --force to replace it"
-        )));
-    }
-    let fail = |e: std::io::Error| CliError::Failed(format!("{shown_path}: {e}"));
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = if private { 0o600 } else { 0o644 };
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(fail)?;
-    }
-    #[cfg(not(unix))]
-    let _ = private;
-    tmp.write_all(data.as_bytes()).map_err(fail)?;
-    tmp.as_file().sync_all().map_err(fail)?;
-    tmp.persist(path).map_err(|e| fail(e.error))?;
-    Ok(())
-}
-
 fn gen_keys(args: &GenArgs) -> CliResult {
     if !valid_name(&args.party) {
         return Err(CliError::Failed(format!(
@@ -94,6 +66,7 @@ fn gen_keys(args: &GenArgs) -> CliResult {
         .map_err(|e| CliError::Failed(format!("{}: {e}", shown(args.out.display()))))?;
     let key_path = args.out.join(format!("{}.key", args.party));
     let cert_path = args.out.join(format!("{}.crt", args.party));
+    // Both checked before either is written; the writes check again.
     for p in [&key_path, &cert_path] {
         if p.exists() && !args.force {
             return Err(CliError::Failed(format!(
@@ -103,8 +76,13 @@ fn gen_keys(args: &GenArgs) -> CliResult {
         }
     }
     let (_, pem) = Identity::generate(&args.party).map_err(|e| CliError::Failed(e.to_string()))?;
-    write_new(&key_path, &pem.key_pem, true, args.force)?;
-    write_new(&cert_path, &pem.cert_pem, false, args.force)?;
+    // The key is readable by its owner only.
+    write_atomic(&key_path, 0o600, args.force, |f| {
+        f.write_all(pem.key_pem.as_bytes())
+    })?;
+    write_atomic(&cert_path, 0o644, args.force, |f| {
+        f.write_all(pem.cert_pem.as_bytes())
+    })?;
     let entry = parties_entry(&args.party, &args.address, &pem.cert_pem);
     let mut out = Out::new();
     if args.json {

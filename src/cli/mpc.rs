@@ -5,16 +5,19 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
-use quorate_circuits::{Bits, Circuit, Interface, PartyId, bristol};
+use quorate_circuits::{Bits, Circuit, Input, Interface, PartyId, bristol};
 use quorate_engine::gc::schedule::{ScheduledCircuit, schedule_circuit};
-use quorate_engine::net::handshake::{ProgramHash, SessionId, program_hash};
+use quorate_engine::net::handshake::{ProgramHash, ProgramHasher, SessionId};
 use quorate_engine::net::tls::{Identity, Parties, connect_mesh};
 use quorate_engine::net::{Channel, Traffic, memory, tls};
-use quorate_engine::yao::{Outcome, Program, Reveal, YaoEvaluator, YaoGarbler};
+use quorate_engine::yao::{
+    Outcome, Program, Reveal, YaoEvaluator, YaoGarbler, check_two_parties, evaluator_input_bits,
+    role_inputs,
+};
 use serde_json::json;
 
-use super::circuit::{Source, load_circuit};
-use super::{CliError, CliResult, Out, shown};
+use super::circuit::{Source, load_circuit, parse_inputs};
+use super::{CliResult, Out, fail, shown, two_parties};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum RevealArg {
@@ -64,8 +67,8 @@ pub(crate) struct MpcArgs {
     /// This party's private key (PEM), from `quorate keys gen`.
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
-    /// How long to wait for the other party (seconds).
-    #[arg(long, default_value_t = 60)]
+    /// How long to wait for the other party (seconds, at most a day).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     timeout: u64,
     /// Print one JSON object instead of text.
     #[arg(long)]
@@ -83,50 +86,14 @@ parties file (the garbler first), then:\n  \
 quorate circuit mpc FILE --role garbler --party alice --parties parties.toml --key keys/alice.key -g HEX\n  \
 quorate circuit mpc FILE --role evaluator --party bob --parties parties.toml --key keys/bob.key -e HEX";
 
-fn parse_values(
-    iface: &Interface,
-    party: PartyId,
-    texts: &[String],
-    flag: &str,
-) -> CliResult<Vec<Bits>> {
-    let inputs: Vec<_> = iface
-        .inputs
-        .iter()
-        .filter(|i| (i.party == PartyId(0)) == (party == PartyId(0)))
-        .collect();
-    if inputs.len() != texts.len() {
-        let names: Vec<String> = inputs
-            .iter()
-            .map(|i| format!("{} ({} bits)", i.name, i.width))
-            .collect();
-        return Err(CliError::Failed(format!(
-            "the circuit takes {} {flag} value{}{}{}; {} given",
-            inputs.len(),
-            if inputs.len() == 1 { "" } else { "s" },
-            if names.is_empty() { "" } else { ": " },
-            names.join(", "),
-            texts.len()
-        )));
-    }
-    inputs
-        .iter()
-        .zip(texts)
-        .enumerate()
-        .map(|(k, (input, text))| {
-            Bits::from_hex(text.trim(), input.width as usize).map_err(|e| {
-                CliError::Failed(format!(
-                    "{flag} {} ({}, {} bits): {e}",
-                    k + 1,
-                    input.name,
-                    input.width
-                ))
-            })
-        })
-        .collect()
-}
-
-fn fail(e: impl std::fmt::Display) -> CliError {
-    CliError::Failed(e.to_string())
+/// This role's values from the command line.
+fn values_for(iface: &Interface, role: Role, args: &MpcArgs) -> CliResult<Vec<Bits>> {
+    let (party, texts, flag) = match role {
+        Role::Garbler => (PartyId(0), &args.garbler_inputs, "--garbler-input"),
+        Role::Evaluator => (PartyId(1), &args.evaluator_inputs, "--evaluator-input"),
+    };
+    let inputs: Vec<&Input> = role_inputs(iface, party).collect();
+    parse_inputs(&inputs, texts, flag)
 }
 
 fn reveal(r: RevealArg) -> Reveal {
@@ -138,11 +105,11 @@ fn reveal(r: RevealArg) -> Reveal {
 }
 
 /// The program hash both sides check in the handshake: the circuit as
-/// Bristol Fashion text.
+/// Bristol Fashion text, hashed as it is written.
 fn circuit_hash(c: &Circuit) -> CliResult<ProgramHash> {
-    let mut text = Vec::new();
-    bristol::write(c, &mut text).map_err(fail)?;
-    Ok(program_hash(&text))
+    let mut h = ProgramHasher::new();
+    bristol::write(c, &mut h).map_err(fail)?;
+    Ok(h.finish())
 }
 
 struct Report {
@@ -154,83 +121,59 @@ struct Report {
 /// Both parties in this process: the evaluator on a thread.
 fn run_both(
     sched: &ScheduledCircuit,
-    g_in: Vec<Bits>,
-    e_in: Vec<Bits>,
+    g_in: &[Bits],
+    e_in: &[Bits],
     rev: Reveal,
     pair: (Channel, Channel),
 ) -> CliResult<Report> {
     let session = SessionId::random().map_err(fail)?;
-    let (mut a, mut b) = pair;
-    let s2 = sched.clone();
+    let ots = evaluator_input_bits(sched.circuit.interface()).max(1);
     let setup_start = Instant::now();
-    let evaluator = std::thread::spawn(move || {
-        let mut ev = YaoEvaluator::setup(&mut b, &session)?;
-        ev.precompute(&mut b, eval_bits(s2.circuit.interface()).max(1))?;
-        ev.run(&mut b, Program::Scheduled(&s2), &e_in, rev)
-    });
-    let garbling = (|| {
-        let mut gb = YaoGarbler::setup(&mut a, &session)?;
-        gb.precompute(&mut a, eval_bits(sched.circuit.interface()).max(1))?;
-        let setup = setup_start.elapsed();
-        gb.run(&mut a, Program::Scheduled(sched), &g_in, rev)
-            .map(|o| (o, setup))
-    })();
-    // If either side failed, report the evaluator's error first when the
-    // garbler only saw the consequence (a closed channel).
-    let evaluator = evaluator
-        .join()
-        .map_err(|_| fail("the evaluator thread panicked"))?;
-    match (garbling, evaluator) {
-        (Ok((garbler, setup)), Ok(e)) => Ok(Report {
-            garbler,
-            evaluator: Some(e),
-            setup,
+    let ((garbler, setup), evaluator) = two_parties(
+        pair,
+        ("garbler", |mut a| {
+            let mut gb = YaoGarbler::setup(&mut a, &session)?;
+            gb.precompute(&mut a, ots)?;
+            let setup = setup_start.elapsed();
+            gb.run(&mut a, Program::Scheduled(sched), g_in, rev)
+                .map(|o| (o, setup))
         }),
-        (Err(g), Ok(_)) => Err(fail(g)),
-        (Ok(_), Err(e)) => Err(fail(format!("evaluator: {e}"))),
-        (Err(g), Err(e)) => Err(fail(format!("garbler: {g}; evaluator: {e}"))),
-    }
-}
-
-fn eval_bits(iface: &Interface) -> usize {
-    iface
-        .inputs
-        .iter()
-        .filter(|i| i.party != PartyId(0))
-        .map(|i| i.width as usize)
-        .sum()
+        ("evaluator", |mut b| {
+            let mut ev = YaoEvaluator::setup(&mut b, &session)?;
+            ev.precompute(&mut b, ots)?;
+            ev.run(&mut b, Program::Scheduled(sched), e_in, rev)
+        }),
+    )?;
+    Ok(Report {
+        garbler,
+        evaluator: Some(evaluator),
+        setup,
+    })
 }
 
 pub(crate) fn mpc(args: &MpcArgs) -> CliResult {
     let loaded = load_circuit(&args.source)?;
     let circuit = loaded.circuit;
-    let iface = circuit.interface().clone();
-    if iface.parties.len() > 2 {
-        return Err(CliError::Failed(format!(
-            "Yao runs between two parties; this circuit has {}",
-            iface.parties.len()
-        )));
-    }
+    let iface = circuit.interface();
+    check_two_parties(iface).map_err(fail)?;
     let rev = reveal(args.reveal);
-    let sched = schedule_circuit(&circuit);
+    // Inputs are checked before the circuit is scheduled or a peer called.
     let report = match args.role {
         None => {
-            let g_in = parse_values(&iface, PartyId(0), &args.garbler_inputs, "--garbler-input")?;
-            let e_in = parse_values(
-                &iface,
-                PartyId(1),
-                &args.evaluator_inputs,
-                "--evaluator-input",
-            )?;
+            let g_in = values_for(iface, Role::Garbler, args)?;
+            let e_in = values_for(iface, Role::Evaluator, args)?;
             let pair = if args.tcp {
                 let s = SessionId::random().map_err(fail)?;
                 tls::loopback_pair(&s, &circuit_hash(&circuit)?).map_err(fail)?
             } else {
                 memory::pair((PartyId(0), "garbler"), (PartyId(1), "evaluator"))
             };
-            run_both(&sched, g_in, e_in, rev, pair)?
+            run_both(&schedule_circuit(&circuit), &g_in, &e_in, rev, pair)?
         }
-        Some(role) => run_one(args, role, &circuit, &sched, rev)?,
+        Some(role) => {
+            let values = values_for(iface, role, args)?;
+            run_one(args, role, &circuit, &values, rev)?
+        }
     };
     print_report(args, &report, rev, args.role)
 }
@@ -239,22 +182,12 @@ fn run_one(
     args: &MpcArgs,
     role: Role,
     circuit: &Circuit,
-    sched: &ScheduledCircuit,
+    values: &[Bits],
     rev: Reveal,
 ) -> CliResult<Report> {
     let (Some(party), Some(parties_path), Some(key)) = (&args.party, &args.parties, &args.key)
     else {
         return Err(fail("--role needs --party, --parties and --key"));
-    };
-    let iface = circuit.interface();
-    let values = match role {
-        Role::Garbler => parse_values(iface, PartyId(0), &args.garbler_inputs, "--garbler-input")?,
-        Role::Evaluator => parse_values(
-            iface,
-            PartyId(1),
-            &args.evaluator_inputs,
-            "--evaluator-input",
-        )?,
     };
     let parties = Parties::load(parties_path).map_err(fail)?;
     if parties.list().len() != 2 {
@@ -289,25 +222,39 @@ fn run_one(
         .take()
         .ok_or_else(|| fail("no channel to the other party"))?;
     ch.set_timeout(timeout);
+    // Each side says its role: two garblers (or two evaluators) would
+    // otherwise fail later with an error that blames the peer.
+    let mine = role as u8;
+    ch.send(&[mine]).map_err(fail)?;
+    let mut theirs = [0u8; 1];
+    ch.recv(&mut theirs).map_err(fail)?;
+    if theirs[0] == mine {
+        let name = role.to_possible_value().map(|v| v.get_name().to_owned());
+        return Err(fail(format!(
+            "both parties chose --role {}; one must be the garbler and the other the evaluator",
+            name.unwrap_or_default()
+        )));
+    }
     // A fresh session per run: the garbler picks a nonce.
     let mut nonce = [0u8; 32];
     if matches!(role, Role::Garbler) {
-        getrandom_fill(&mut nonce)?;
+        nonce = SessionId::random().map_err(fail)?.0;
         ch.send(&nonce).map_err(fail)?;
         ch.flush().map_err(fail)?;
     } else {
         ch.recv(&mut nonce).map_err(fail)?;
     }
     let session = SessionId::derive("quorate circuit mpc run", &[&base.0, &nonce]);
+    let sched = &schedule_circuit(circuit);
     let setup_start = Instant::now();
-    let bits = eval_bits(iface).max(1);
+    let bits = evaluator_input_bits(circuit.interface()).max(1);
     let outcome = match role {
         Role::Garbler => {
             let mut g = YaoGarbler::setup(&mut ch, &session).map_err(fail)?;
             g.precompute(&mut ch, bits).map_err(fail)?;
             let setup = setup_start.elapsed();
             let out = g
-                .run(&mut ch, Program::Scheduled(sched), &values, rev)
+                .run(&mut ch, Program::Scheduled(sched), values, rev)
                 .map_err(fail)?;
             (out, setup)
         }
@@ -316,7 +263,7 @@ fn run_one(
             e.precompute(&mut ch, bits).map_err(fail)?;
             let setup = setup_start.elapsed();
             let out = e
-                .run(&mut ch, Program::Scheduled(sched), &values, rev)
+                .run(&mut ch, Program::Scheduled(sched), values, rev)
                 .map_err(fail)?;
             (out, setup)
         }
@@ -326,13 +273,6 @@ fn run_one(
         evaluator: None,
         setup: outcome.1,
     })
-}
-
-fn getrandom_fill(buf: &mut [u8]) -> CliResult {
-    quorate_engine::prg::Prg::from_entropy()
-        .map_err(fail)?
-        .fill_bytes(buf);
-    Ok(())
 }
 
 fn print_report(args: &MpcArgs, r: &Report, rev: Reveal, role: Option<Role>) -> CliResult {

@@ -207,10 +207,48 @@ pub fn handshake(
 
 /// The program hash of a byte string (a compiled circuit, a source file).
 pub fn program_hash(bytes: &[u8]) -> ProgramHash {
-    let mut h = Sha256::new();
-    h.update(b"quorate/program/v1");
+    let mut h = ProgramHasher::new();
     h.update(bytes);
-    h.finalize().into()
+    h.finish()
+}
+
+/// [`program_hash`] of bytes that arrive in pieces, as an [`std::io::Write`]
+/// sink: a circuit hashed as it is written, never held as text.
+#[derive(Debug, Clone)]
+pub struct ProgramHasher(Sha256);
+
+impl ProgramHasher {
+    /// An empty hasher.
+    pub fn new() -> Self {
+        ProgramHasher(Sha256::new().chain_update(b"quorate/program/v1"))
+    }
+
+    /// Appends bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// The program hash of everything appended.
+    pub fn finish(self) -> ProgramHash {
+        self.0.finalize().into()
+    }
+}
+
+impl Default for ProgramHasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::io::Write for ProgramHasher {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -514,7 +514,7 @@ pub fn connect_mesh(
         )));
     }
     let rt = runtime()?;
-    let deadline = Instant::now() + timeout;
+    let deadline = super::deadline_in(timeout);
     let n = parties.list().len();
     let me_idx = usize::from(my_id.0);
     let higher: Vec<usize> = (me_idx + 1..n).collect();
