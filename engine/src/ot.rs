@@ -145,6 +145,10 @@ pub enum OtError {
     /// The operating system's randomness failed.
     #[error("OS randomness unavailable: {0}")]
     Entropy(getrandom::Error),
+    /// Hashing onto the curve refused its parameters (RFC 9380
+    /// `expand_message_xmd`); fixed in the code, so never in practice.
+    #[error("hashing to the curve failed: {0}")]
+    HashToCurve(String),
     /// The transport failed.
     #[error(transparent)]
     Net(#[from] NetError),
