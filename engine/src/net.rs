@@ -149,8 +149,10 @@ pub(crate) enum Popped {
 }
 
 impl Pipe {
-    /// An empty pipe holding at most `capacity` bytes (a single larger chunk
-    /// is let through when the pipe is empty).
+    /// An empty pipe holding chunks of at most `capacity` bytes of memory
+    /// in all (a single larger chunk is let through when the pipe is
+    /// empty). Chunks count by their allocation, not their contents, so a
+    /// peer sending many tiny pieces cannot make it hold more.
     pub fn new(capacity: usize) -> Arc<Self> {
         Arc::new(Pipe {
             state: Mutex::new(PipeState {
@@ -180,7 +182,7 @@ impl Pipe {
     /// closed (the chunk is dropped) or the deadline passed.
     pub(crate) fn push(&self, chunk: Vec<u8>, deadline: Option<Instant>) -> bool {
         let mut st = self.lock();
-        while !st.closed && st.bytes > 0 && st.bytes + chunk.len() > self.capacity {
+        while !st.closed && st.bytes > 0 && st.bytes + chunk.capacity() > self.capacity {
             match deadline {
                 Some(d) => {
                     let now = Instant::now();
@@ -199,7 +201,7 @@ impl Pipe {
         if st.closed {
             return false;
         }
-        st.bytes += chunk.len();
+        st.bytes += chunk.capacity();
         st.chunks.push_back(chunk);
         let waker = st.waker.clone();
         drop(st);
@@ -236,10 +238,10 @@ impl Pipe {
     /// Pushes without waiting; false if full or closed.
     pub(crate) fn try_push(&self, chunk: Vec<u8>) -> Result<(), Vec<u8>> {
         let mut st = self.lock();
-        if st.closed || (st.bytes > 0 && st.bytes + chunk.len() > self.capacity) {
+        if st.closed || (st.bytes > 0 && st.bytes + chunk.capacity() > self.capacity) {
             return Err(chunk);
         }
-        st.bytes += chunk.len();
+        st.bytes += chunk.capacity();
         st.chunks.push_back(chunk);
         drop(st);
         self.changed.notify_all();
@@ -268,7 +270,7 @@ impl Pipe {
         let mut st = self.lock();
         loop {
             if let Some(c) = st.chunks.pop_front() {
-                st.bytes -= c.len();
+                st.bytes -= c.capacity();
                 drop(st);
                 self.changed.notify_all();
                 return Popped::Chunk(c);
@@ -292,7 +294,7 @@ impl Pipe {
     pub(crate) fn try_pop(&self) -> Option<Vec<u8>> {
         let mut st = self.lock();
         let c = st.chunks.pop_front()?;
-        st.bytes -= c.len();
+        st.bytes -= c.capacity();
         drop(st);
         self.changed.notify_all();
         Some(c)
@@ -636,5 +638,35 @@ impl Drop for Channel {
                 .wait_drained(deadline_in(self.timeout.min(Duration::from_secs(10))));
         }
         self.inp.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pipe bounds the memory it holds, not the bytes: many tiny pieces
+    /// in large buffers fill it as fast as full ones.
+    #[test]
+    fn pipes_count_allocations() {
+        let pipe = Pipe::new(3000);
+        let tiny = |n: usize| {
+            let mut v = Vec::with_capacity(1000);
+            v.resize(n, 7u8);
+            v
+        };
+        for _ in 0..3 {
+            assert!(pipe.try_push(tiny(1)).is_ok());
+        }
+        assert!(pipe.try_push(tiny(1)).is_err());
+        assert!(matches!(pipe.try_pop(), Some(c) if c == [7]));
+        assert!(pipe.try_push(tiny(2)).is_ok());
+        assert!(!pipe.push(tiny(1), Some(Instant::now())));
+    }
+
+    #[test]
+    fn huge_timeouts_saturate() {
+        let far = deadline_in(Duration::MAX);
+        assert!(far > Instant::now() + Duration::from_secs(1 << 29));
     }
 }

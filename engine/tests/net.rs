@@ -72,6 +72,58 @@ fn a_peer_with_an_unpinned_certificate_cannot_connect() {
 }
 
 #[test]
+fn a_silent_client_does_not_hold_up_the_mesh() {
+    let session = SessionId::random().unwrap();
+    let program = program_hash(b"net test");
+    let addr = format!("127.0.0.1:{}", free_port().unwrap());
+    let (alice, _) = Identity::generate("alice").unwrap();
+    let (bob, _) = Identity::generate("bob").unwrap();
+    let parties = Parties::new(vec![
+        party("alice", addr.clone(), &alice),
+        party("bob", "127.0.0.1:0".into(), &bob),
+    ])
+    .unwrap();
+    let p2 = parties.clone();
+    let start = Instant::now();
+    let t = std::thread::spawn(move || {
+        connect_mesh(
+            "alice",
+            &p2,
+            &alice,
+            &session,
+            &program,
+            Duration::from_secs(8),
+        )
+    });
+    // Someone connects first and never says a word.
+    let _silent = loop {
+        match std::net::TcpStream::connect(&addr) {
+            Ok(s) => break s,
+            Err(_) if start.elapsed() < Duration::from_secs(5) => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("alice never listened: {e}"),
+        }
+    };
+    let bob_side = connect_mesh(
+        "bob",
+        &parties,
+        &bob,
+        &session,
+        &program,
+        Duration::from_secs(8),
+    );
+    let alice_side = t.join().unwrap();
+    assert!(bob_side.is_ok(), "{:?}", bob_side.err());
+    assert!(alice_side.is_ok(), "{:?}", alice_side.err());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
 fn a_server_with_the_wrong_certificate_is_refused() {
     let session = SessionId::random().unwrap();
     let program = program_hash(b"net test");

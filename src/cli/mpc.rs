@@ -205,8 +205,9 @@ fn run_one(
         ))
     })?;
     let cert = parties.list()[usize::from(me.0)].cert.clone();
-    let key_pem =
-        std::fs::read_to_string(key).map_err(|e| fail(format!("{}: {e}", shown(key.display()))))?;
+    let key_pem = zeroize::Zeroizing::new(
+        std::fs::read_to_string(key).map_err(|e| fail(format!("{}: {e}", shown(key.display()))))?,
+    );
     let identity = Identity::from_cert_and_key_pem(cert, &key_pem)
         .map_err(|e| fail(format!("{}: {e}", shown(key.display()))))?;
     let program = circuit_hash(circuit)?;

@@ -49,12 +49,22 @@ impl std::fmt::Debug for Identity {
 }
 
 /// A freshly generated identity in PEM, as `quorate keys gen` writes it.
-#[derive(Debug)]
+/// The key is wiped on drop and never printed.
+#[derive(zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 pub struct GeneratedIdentity {
     /// The certificate, PEM.
     pub cert_pem: String,
     /// The private key, PEM (PKCS#8).
     pub key_pem: String,
+}
+
+impl std::fmt::Debug for GeneratedIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeneratedIdentity")
+            .field("cert_pem", &self.cert_pem)
+            .field("key_pem", &"<redacted>")
+            .finish()
+    }
 }
 
 impl Identity {
@@ -387,16 +397,50 @@ fn runtime() -> Result<Arc<Runtime>, NetError> {
         .map_err(|e| setup(format!("starting the network runtime: {e}")))
 }
 
+/// Polls `fut` once: its output if it is ready now, else `None` (the future
+/// is dropped; `read_buf` is cancel safe, so a read not ready takes
+/// nothing).
+async fn ready_now<F: std::future::Future>(fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| match fut.as_mut().poll(cx) {
+        std::task::Poll::Ready(out) => std::task::Poll::Ready(Some(out)),
+        std::task::Poll::Pending => std::task::Poll::Ready(None),
+    })
+    .await
+}
+
 /// Moves bytes from a TLS stream into `pipe` until either side closes.
 async fn reader<R: tokio::io::AsyncRead + Unpin>(mut rd: R, pipe: Arc<Pipe>) {
-    loop {
-        // Read into the buffer's spare capacity: no zero-fill.
-        let mut buf = pipe.buffer(256 << 10);
+    const BUF: usize = 256 << 10;
+    let mut eof = false;
+    while !eof {
+        // Read into the buffer's spare capacity (no zero-fill): wait for the
+        // first bytes, then take whatever else is ready (one TLS record per
+        // read), up to the buffer's size.
+        let mut buf = pipe.buffer(BUF);
         match rd.read_buf(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
-        let mut chunk = buf;
+        while buf.len() < buf.capacity() {
+            match ready_now(rd.read_buf(&mut buf)).await {
+                Some(Ok(0) | Err(_)) => {
+                    eof = true;
+                    break;
+                }
+                Some(Ok(_)) => {}
+                None => break,
+            }
+        }
+        // The pipe counts allocations: a small read travels in a buffer of
+        // its own size.
+        let mut chunk = if buf.len() < buf.capacity() / 8 {
+            let small = buf.to_vec();
+            pipe.recycle(buf);
+            small
+        } else {
+            buf
+        };
         loop {
             match pipe.try_push(chunk) {
                 Ok(()) => break,
@@ -461,9 +505,21 @@ where
     Channel::from_pipes(local, peer, peer_name, out, inp, Some(keep))
 }
 
+/// Time allowed for one incoming TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Incoming handshakes in progress at once; further connections wait in the
+/// listen queue.
+const MAX_PENDING_HANDSHAKES: usize = 64;
+
 async fn dial(addr: &str, deadline: Instant, peer: &str) -> Result<TcpStream, NetError> {
     loop {
-        match TcpStream::connect(addr).await {
+        // A black-holed address would otherwise take the system's connect
+        // timeout, whatever ours is.
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let attempt = tokio::time::timeout(remaining, TcpStream::connect(addr))
+            .await
+            .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "timed out")));
+        match attempt {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
                 return Ok(s);
@@ -568,47 +624,60 @@ pub fn connect_mesh(
         if let Some(listener) = listener {
             let acceptor = tokio_rustls::TlsAcceptor::from(server);
             let mut missing: Vec<usize> = higher.clone();
+            // Handshakes run side by side, each with its own time limit, so
+            // a client that connects and says nothing holds up no one.
+            let mut handshakes = tokio::task::JoinSet::new();
             while !missing.is_empty() {
                 let remaining = deadline.saturating_duration_since(Instant::now());
-                let names: Vec<&str> = missing
-                    .iter()
-                    .map(|&j| parties2.list()[j].name.as_str())
-                    .collect();
-                let (tcp, _) = tokio::time::timeout(remaining, listener.accept())
-                    .await
-                    .map_err(|_| NetError::Timeout {
-                        peer: names.join(", "),
-                        waited: timeout,
-                    })?
-                    .map_err(|e| setup(format!("accepting on {listen_addr}: {e}")))?;
-                let _ = tcp.set_nodelay(true);
-                let remaining = deadline.saturating_duration_since(Instant::now());
-                // A client with an unknown certificate fails here; keep waiting
-                // for the real peers.
-                let Ok(Ok(tls)) = tokio::time::timeout(remaining, acceptor.accept(tcp)).await
-                else {
-                    continue;
-                };
-                let who = tls
-                    .get_ref()
-                    .1
-                    .peer_certificates()
-                    .and_then(|c| c.first())
-                    .and_then(|c| parties2.by_cert(c));
-                let Some(j) = who.filter(|j| missing.contains(j)) else {
-                    continue;
-                };
-                missing.retain(|&k| k != j);
-                out.push((
-                    j,
-                    spawn_channel(
-                        &rt2,
-                        tls,
-                        my_id,
-                        PartyId(j as u16),
-                        parties2.list()[j].name.clone(),
-                    ),
-                ));
+                tokio::select! {
+                    accepted = listener.accept(), if handshakes.len() < MAX_PENDING_HANDSHAKES => {
+                        let (tcp, _) = accepted
+                            .map_err(|e| setup(format!("accepting on {listen_addr}: {e}")))?;
+                        let _ = tcp.set_nodelay(true);
+                        let acceptor = acceptor.clone();
+                        let limit = remaining.min(HANDSHAKE_TIMEOUT);
+                        handshakes.spawn(async move {
+                            tokio::time::timeout(limit, acceptor.accept(tcp)).await
+                        });
+                    }
+                    Some(done) = handshakes.join_next() => {
+                        // A client with an unknown certificate, or one too
+                        // slow, fails here; keep waiting for the real peers.
+                        let Ok(Ok(Ok(tls))) = done else {
+                            continue;
+                        };
+                        let who = tls
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(|c| c.first())
+                            .and_then(|c| parties2.by_cert(c));
+                        let Some(j) = who.filter(|j| missing.contains(j)) else {
+                            continue;
+                        };
+                        missing.retain(|&k| k != j);
+                        out.push((
+                            j,
+                            spawn_channel(
+                                &rt2,
+                                tls,
+                                my_id,
+                                PartyId(j as u16),
+                                parties2.list()[j].name.clone(),
+                            ),
+                        ));
+                    }
+                    () = tokio::time::sleep(remaining) => {
+                        let names: Vec<&str> = missing
+                            .iter()
+                            .map(|&j| parties2.list()[j].name.as_str())
+                            .collect();
+                        return Err(NetError::Timeout {
+                            peer: names.join(", "),
+                            waited: timeout,
+                        });
+                    }
+                }
             }
         }
         Ok(out)
