@@ -78,6 +78,16 @@ impl SecretBlocks {
         &mut self.0
     }
 
+    /// Empties the blocks keeping room for `n`; memory that cannot hold
+    /// `n` is wiped and released, never left behind by a reallocation.
+    pub fn clear_for(&mut self, n: usize) {
+        if self.0.capacity() < n {
+            self.0.zeroize();
+            self.0 = Vec::with_capacity(n);
+        }
+        self.0.clear();
+    }
+
     /// How many.
     pub fn len(&self) -> usize {
         self.0.len()
@@ -142,6 +152,16 @@ pub enum OtError {
     /// The caller misused the API.
     #[error("{0}")]
     Usage(String),
+    /// An extension batch was started and abandoned part-way (a transport
+    /// error in the middle, say): the two sides' column generators are out
+    /// of step, and no later batch can be trusted.
+    #[error(
+        "an OT extension batch with {peer} was abandoned part-way; the two sides are out of step: run a fresh setup"
+    )]
+    Abandoned {
+        /// The peer.
+        peer: String,
+    },
     /// The operating system's randomness failed.
     #[error("OS randomness unavailable: {0}")]
     Entropy(getrandom::Error),

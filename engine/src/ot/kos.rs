@@ -34,6 +34,9 @@
 //! Column PRGs are stateful streams, so every batch uses fresh
 //! pseudorandomness; the check PRG is seeded afresh per batch.
 
+use subtle::ConstantTimeEq;
+use zeroize::Zeroize;
+
 use super::{Delta, OtError, SecretBlocks, base, pack_bits};
 use crate::block::Block;
 use crate::hash::FixedKeyAes;
@@ -52,6 +55,11 @@ pub const CHUNK: usize = 8192;
 
 fn tweak_salt(session: &SessionId) -> u64 {
     session.tag64("quorate/ot/kos/tweak/v1")
+}
+
+/// The tweak of OT number `first` of a session (the next ones follow).
+fn tweak_base(salt: u64, first: u64) -> u128 {
+    (u128::from(salt) << 64) | u128::from(first)
 }
 
 fn base_session(session: &SessionId) -> SessionId {
@@ -137,6 +145,9 @@ pub struct KosSender {
     batch: u64,
     next_index: u64,
     tainted: bool,
+    /// A batch is started and not finished: if it is dropped, the columns
+    /// have moved on without the receiver's.
+    in_batch: bool,
     peer: String,
 }
 
@@ -163,6 +174,7 @@ impl KosSender {
             batch: 0,
             next_index: 0,
             tainted: false,
+            in_batch: false,
             peer: peer.to_owned(),
         }
     }
@@ -171,9 +183,10 @@ impl KosSender {
     /// `Δ` as choice bits) and returns a ready sender.
     pub fn setup(ch: &mut Channel, session: &SessionId) -> Result<Self, OtError> {
         let delta = Delta::random()?;
-        let bits: Vec<bool> = (0..KAPPA).map(|i| delta.expose().bit(i)).collect();
-        let seeds = base::receive(ch, &base_session(session), &bits)?;
-        Ok(KosSender::new(delta, &seeds, session, ch.peer_name()))
+        let mut bits: Vec<bool> = (0..KAPPA).map(|i| delta.expose().bit(i)).collect();
+        let seeds = base::receive(ch, &base_session(session), &bits);
+        bits.zeroize();
+        Ok(KosSender::new(delta, &seeds?, session, ch.peer_name()))
     }
 
     /// The global correlation.
@@ -204,11 +217,16 @@ impl KosSender {
                 peer: self.peer.clone(),
             });
         }
+        if self.in_batch {
+            return Err(OtError::Abandoned {
+                peer: self.peer.clone(),
+            });
+        }
         let rows = batch_rows(n);
         let chi_seed = Seed::from_entropy().map_err(OtError::Entropy)?;
         let chi = Challenge::new(&chi_seed, self.batch, rows);
-        out.expose_mut().clear();
-        out.expose_mut().reserve(rows);
+        out.clear_for(rows);
+        self.in_batch = true;
         Ok(SenderBatch {
             n,
             rows,
@@ -217,7 +235,7 @@ impl KosSender {
             chi,
             chi_seed,
             acc: Block::ZERO,
-            matrix: vec![Block::ZERO; KAPPA * CHUNK / 128],
+            matrix: vec![Block::ZERO; KAPPA * rows.min(CHUNK) / 128],
             sender: self,
         })
     }
@@ -237,7 +255,7 @@ impl KosSender {
         out: &mut SecretBlocks,
     ) -> Result<(), OtError> {
         let mut batch = self.start_into(n, std::mem::take(out))?;
-        let mut buf = vec![0u8; 16 * CHUNK];
+        let mut buf = vec![0u8; 16 * batch.rows.min(CHUNK)];
         while let Some(len) = batch.next_chunk_len() {
             let part = &mut buf[..len];
             ch.recv(part)?;
@@ -267,12 +285,13 @@ impl KosSender {
         ch: &mut Channel,
         messages: &[[Block; 2]],
     ) -> Result<(), OtError> {
-        let keys = self.rot(ch, messages.len())?;
+        let mut keys = self.rot(ch, messages.len())?;
         let mut out = Vec::with_capacity(2 * messages.len());
         for (k, m) in keys.iter().zip(messages) {
             out.push(k[0] ^ m[0]);
             out.push(k[1] ^ m[1]);
         }
+        keys.zeroize();
         ch.send_blocks(&out)?;
         ch.flush()?;
         Ok(())
@@ -281,7 +300,7 @@ impl KosSender {
     fn hash_pairs(&self, first: u64, q: &[Block]) -> Vec<[Block; 2]> {
         let h = FixedKeyAes::get();
         let d = self.delta.expose();
-        let base = (u128::from(self.salt) << 64) | u128::from(first);
+        let base = tweak_base(self.salt, first);
         let mut pairs: Vec<[Block; 2]> = q.iter().map(|&x| [x, x ^ d]).collect();
         // Both keys of row j hash under tweak j: they differ by Δ, which the
         // TCCR property covers.
@@ -379,8 +398,10 @@ impl SenderBatch<'_> {
     pub fn verify(mut self, msg: CheckMsg) -> Result<SecretBlocks, OtError> {
         let batch = self.sender.batch;
         self.sender.batch += 1;
+        self.sender.in_batch = false;
         let expected = msg.t ^ gf128_mul(msg.x, self.sender.delta.expose());
-        let ok = self.done == self.rows && self.acc == expected;
+        let ok = self.done == self.rows
+            && bool::from(self.acc.0.to_le_bytes().ct_eq(&expected.0.to_le_bytes()));
         if !ok {
             self.sender.tainted = true;
             self.sender.columns.clear();
@@ -401,6 +422,8 @@ pub struct KosReceiver {
     salt: u64,
     batch: u64,
     next_index: u64,
+    /// As [`KosSender`]'s: a started batch not yet answered.
+    in_batch: bool,
     peer: String,
 }
 
@@ -428,6 +451,7 @@ impl KosReceiver {
             salt: tweak_salt(session),
             batch: 0,
             next_index: 0,
+            in_batch: false,
             peer: peer.to_owned(),
         }
     }
@@ -450,32 +474,36 @@ impl KosReceiver {
         choices: &[bool],
         mut out: SecretBlocks,
     ) -> Result<ReceiverBatch<'_>, OtError> {
+        if self.in_batch {
+            return Err(OtError::Abandoned {
+                peer: self.peer.clone(),
+            });
+        }
         let n = choices.len();
         let rows = batch_rows(n);
-        let mut packed = vec![0u8; rows / 8];
-        pack_bits(choices, &mut packed[..n.div_ceil(8)]);
-        // Random choice bits for the padding and check rows.
-        let mut extra = Prg::from_entropy().map_err(OtError::Entropy)?;
-        let pad = extra.bits(rows - n);
-        for (k, &b) in pad.iter().enumerate() {
-            let j = n + k;
-            packed[j / 8] |= u8::from(b) << (j % 8);
+        // Random choice bits for the padding and check rows, then the
+        // caller's in front.
+        let mut choice_blocks = vec![Block::ZERO; rows / 128];
+        let bytes = Block::slice_as_bytes_mut(&mut choice_blocks);
+        Prg::from_entropy()
+            .map_err(OtError::Entropy)?
+            .fill_bytes(bytes);
+        let whole = n / 8;
+        pack_bits(&choices[..8 * whole], &mut bytes[..whole]);
+        for (j, &c) in choices.iter().enumerate().skip(8 * whole) {
+            bytes[j / 8] = (bytes[j / 8] & !(1 << (j % 8))) | u8::from(c) << (j % 8);
         }
-        out.expose_mut().clear();
-        out.expose_mut().reserve(rows);
-        let choice_blocks = packed
-            .chunks_exact(16)
-            .map(|c| Block::from_bytes(c.try_into().unwrap_or([0; 16])))
-            .collect();
+        out.clear_for(rows);
+        self.in_batch = true;
+        let words = rows.min(CHUNK) / 128;
         Ok(ReceiverBatch {
             n,
             rows,
             done: 0,
-            choices: packed,
             choice_blocks,
             t: out,
-            matrix: vec![Block::ZERO; KAPPA * CHUNK / 128],
-            g1: vec![Block::ZERO; CHUNK / 128],
+            matrix: vec![Block::ZERO; KAPPA * words],
+            g1: vec![Block::ZERO; words],
             receiver: self,
         })
     }
@@ -520,10 +548,7 @@ impl KosReceiver {
     ) -> Result<(Vec<bool>, SecretBlocks), OtError> {
         let mut prg = Prg::from_entropy().map_err(OtError::Entropy)?;
         let choices = prg.bits(n);
-        let first = self.next_index;
-        let mut t = self.cot(ch, &choices)?;
-        let base = (u128::from(self.salt) << 64) | u128::from(first);
-        FixedKeyAes::get().tmmo_many_seq(base, t.expose_mut());
+        let t = self.cot_hashed(ch, &choices)?;
         Ok((choices, t))
     }
 
@@ -533,16 +558,22 @@ impl KosReceiver {
         ch: &mut Channel,
         choices: &[bool],
     ) -> Result<SecretBlocks, OtError> {
-        let first = self.next_index;
-        let mut keys = self.cot(ch, choices)?;
-        let base = (u128::from(self.salt) << 64) | u128::from(first);
-        FixedKeyAes::get().tmmo_many_seq(base, keys.expose_mut());
+        let mut keys = self.cot_hashed(ch, choices)?;
         let mut cts = vec![Block::ZERO; 2 * choices.len()];
         ch.recv_blocks(&mut cts)?;
         for (j, k) in keys.expose_mut().iter_mut().enumerate() {
             *k ^= cts[2 * j + usize::from(choices[j])];
         }
         Ok(keys)
+    }
+
+    /// Correlated OT, each output hashed under its OT's tweak: the chosen
+    /// key of a random OT.
+    fn cot_hashed(&mut self, ch: &mut Channel, choices: &[bool]) -> Result<SecretBlocks, OtError> {
+        let first = self.next_index;
+        let mut t = self.cot(ch, choices)?;
+        FixedKeyAes::get().tmmo_many_seq(tweak_base(self.salt, first), t.expose_mut());
+        Ok(t)
     }
 }
 
@@ -552,8 +583,7 @@ pub struct ReceiverBatch<'a> {
     n: usize,
     rows: usize,
     done: usize,
-    choices: Vec<u8>,
-    /// The same bits, 128 to a block.
+    /// The choice bits of every row, 128 to a block.
     choice_blocks: Vec<Block>,
     t: SecretBlocks,
     matrix: Vec<Block>,
@@ -564,7 +594,6 @@ impl Drop for ReceiverBatch<'_> {
     fn drop(&mut self) {
         zeroize::Zeroize::zeroize(&mut self.matrix);
         zeroize::Zeroize::zeroize(&mut self.g1);
-        zeroize::Zeroize::zeroize(&mut self.choices);
         zeroize::Zeroize::zeroize(&mut self.choice_blocks);
     }
 }
@@ -614,13 +643,15 @@ impl ReceiverBatch<'_> {
         let mut chi = Challenge::new(&Seed::new(chi_seed), self.receiver.batch, self.rows);
         let (mut t_acc, mut x) = (Block::ZERO, Block::ZERO);
         let t = self.t.expose();
+        let choices = Block::slice_as_bytes(&self.choice_blocks);
         for (start, part) in (0..self.rows).step_by(CHUNK).zip(t.chunks(CHUNK)) {
-            let bits = &self.choices[start / 8..(start + part.len()).div_ceil(8)];
+            let bits = &choices[start / 8..(start + part.len()).div_ceil(8)];
             let (tk, xk) = chi.fold(part, Some(bits));
             t_acc ^= tk;
             x ^= xk;
         }
         self.receiver.batch += 1;
+        self.receiver.in_batch = false;
         self.receiver.next_index += self.n as u64;
         self.t.expose_mut().truncate(self.n);
         (CheckMsg { x, t: t_acc }, std::mem::take(&mut self.t))
@@ -719,6 +750,32 @@ mod tests {
         assert!(sb.verify(check).is_err());
         assert!(s.is_tainted());
         assert!(matches!(s.start(10), Err(OtError::Tainted { .. })));
+    }
+
+    /// A batch dropped part-way (a transport error mid-batch) leaves the
+    /// sides out of step: both refuse to go on, blaming no one, instead of
+    /// failing the next check against an honest peer or yielding wrong keys.
+    #[test]
+    fn an_abandoned_batch_stops_both_sides() {
+        let session = SessionId::random().unwrap();
+        let (delta, chosen, pairs) = seeds();
+        let mut s = KosSender::new(delta, &chosen, &session, "receiver");
+        let mut r = KosReceiver::new(&pairs, &session, "sender");
+        {
+            let mut rb = r.start(&[true; 20_000]).unwrap();
+            let mut sb = s.start(20_000).unwrap();
+            let mut u = Vec::new();
+            assert!(rb.next_chunk_into(&mut u));
+            sb.absorb(&u).unwrap();
+        }
+        let Err(e) = s.start(10) else {
+            panic!("the sender went on")
+        };
+        assert!(matches!(e, OtError::Abandoned { .. }) && e.culprit().is_none(), "{e}");
+        let Err(e) = r.start(&[false; 10]) else {
+            panic!("the receiver went on")
+        };
+        assert!(matches!(e, OtError::Abandoned { .. }) && e.culprit().is_none(), "{e}");
     }
 
     #[test]
