@@ -51,7 +51,7 @@ impl SessionId {
 
     /// The first 8 bytes as hex, for messages.
     pub fn short(&self) -> String {
-        self.0[..8].iter().map(|b| format!("{b:02x}")).collect()
+        short(&self.0)
     }
 }
 
@@ -64,6 +64,7 @@ impl fmt::Debug for SessionId {
 /// The 32-byte hash of the program a party will run.
 pub type ProgramHash = [u8; 32];
 
+/// The first 8 bytes of a hash as hex, for messages.
 fn short(h: &[u8; 32]) -> String {
     h[..8].iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -253,25 +253,18 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Accepts exactly one pinned certificate, and checks the handshake
-/// signature with it.
+/// Accepts a peer only if it presents one of the pinned certificates (a
+/// client pins its one server), and checks the handshake signature with it.
 #[derive(Debug)]
-struct PinnedServer {
-    cert: CertificateDer<'static>,
+struct Pinned {
+    certs: Vec<CertificateDer<'static>>,
     algs: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for PinnedServer {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if end_entity.as_ref() == self.cert.as_ref() {
-            Ok(ServerCertVerified::assertion())
+impl Pinned {
+    fn check(&self, end_entity: &CertificateDer<'_>) -> Result<(), rustls::Error> {
+        if self.certs.iter().any(|c| c.as_ref() == end_entity.as_ref()) {
+            Ok(())
         } else {
             Err(rustls::Error::InvalidCertificate(
                 rustls::CertificateError::ApplicationVerificationFailure,
@@ -279,7 +272,7 @@ impl ServerCertVerifier for PinnedServer {
         }
     }
 
-    fn verify_tls12_signature(
+    fn tls12(
         &self,
         message: &[u8],
         cert: &CertificateDer<'_>,
@@ -288,7 +281,7 @@ impl ServerCertVerifier for PinnedServer {
         rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
     }
 
-    fn verify_tls13_signature(
+    fn tls13(
         &self,
         message: &[u8],
         cert: &CertificateDer<'_>,
@@ -296,20 +289,45 @@ impl ServerCertVerifier for PinnedServer {
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
     }
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.check(end_entity)
+            .map(|()| ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.tls12(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.tls13(message, cert, dss)
+    }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algs.supported_schemes()
     }
 }
 
-/// Accepts a client only if it presents one of the pinned certificates.
-#[derive(Debug)]
-struct PinnedClients {
-    certs: Vec<CertificateDer<'static>>,
-    algs: WebPkiSupportedAlgorithms,
-}
-
-impl ClientCertVerifier for PinnedClients {
+impl ClientCertVerifier for Pinned {
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         &[]
     }
@@ -320,13 +338,8 @@ impl ClientCertVerifier for PinnedClients {
         _intermediates: &[CertificateDer<'_>],
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        if self.certs.iter().any(|c| c.as_ref() == end_entity.as_ref()) {
-            Ok(ClientCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::ApplicationVerificationFailure,
-            ))
-        }
+        self.check(end_entity)
+            .map(|()| ClientCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -335,7 +348,7 @@ impl ClientCertVerifier for PinnedClients {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
+        self.tls12(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -344,7 +357,7 @@ impl ClientCertVerifier for PinnedClients {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
+        self.tls13(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -362,8 +375,8 @@ fn client_config(
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| setup(format!("TLS client configuration: {e}")))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PinnedServer {
-            cert: peer_cert.clone(),
+        .with_custom_certificate_verifier(Arc::new(Pinned {
+            certs: vec![peer_cert.clone()],
             algs,
         }))
         .with_client_auth_cert(vec![identity.cert.clone()], identity.key.clone_key())
@@ -379,7 +392,7 @@ fn server_config(
     rustls::ServerConfig::builder_with_provider(p)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| setup(format!("TLS server configuration: {e}")))?
-        .with_client_cert_verifier(Arc::new(PinnedClients { certs: peers, algs }))
+        .with_client_cert_verifier(Arc::new(Pinned { certs: peers, algs }))
         .with_single_cert(vec![identity.cert.clone()], identity.key.clone_key())
         .map_err(|e| setup(format!("TLS server certificate: {e}")))
 }

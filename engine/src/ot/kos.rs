@@ -771,11 +771,17 @@ mod tests {
         let Err(e) = s.start(10) else {
             panic!("the sender went on")
         };
-        assert!(matches!(e, OtError::Abandoned { .. }) && e.culprit().is_none(), "{e}");
+        assert!(
+            matches!(e, OtError::Abandoned { .. }) && e.culprit().is_none(),
+            "{e}"
+        );
         let Err(e) = r.start(&[false; 10]) else {
             panic!("the receiver went on")
         };
-        assert!(matches!(e, OtError::Abandoned { .. }) && e.culprit().is_none(), "{e}");
+        assert!(
+            matches!(e, OtError::Abandoned { .. }) && e.culprit().is_none(),
+            "{e}"
+        );
     }
 
     #[test]
