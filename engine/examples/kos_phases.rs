@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
+use quorate_engine::Seed;
 use quorate_engine::net::handshake::SessionId;
 use quorate_engine::ot::kos::{CHUNK, KAPPA, KosReceiver, KosSender};
 use quorate_engine::ot::{Delta, SecretBlocks};
-use quorate_engine::Seed;
 
 fn main() {
     let n: usize = std::env::args()

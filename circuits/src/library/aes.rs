@@ -175,7 +175,11 @@ fn compiled_sbox() -> &'static Slp {
 }
 
 /// The AES S-box on one byte (least significant bit first): 32 AND.
+///
+/// # Panics
+/// If `byte` is not 8 bits: a programming error, never input.
 pub fn sbox<S: GateSink>(b: &mut CircuitBuilder<S>, byte: &[Bit]) -> Vec<Bit> {
+    assert_eq!(byte.len(), 8, "the AES S-box takes one byte");
     let slp = compiled_sbox();
     let mut v: Vec<Bit> = Vec::with_capacity(8 + slp.steps.len());
     v.extend((0..8).map(|i| byte[7 - i]));
@@ -248,7 +252,15 @@ fn expand_key<S: GateSink>(b: &mut CircuitBuilder<S>, key: &[Vec<Bit>]) -> Vec<V
 
 /// AES-128 encryption of `block` under `key` (128-bit values, FIPS-197 byte
 /// order): 6400 AND gates.
+///
+/// # Panics
+/// If `key` or `block` is not 128 bits wide.
 pub fn aes128<S: GateSink>(b: &mut CircuitBuilder<S>, key: &Word, block: &Word) -> Word {
+    assert_eq!(
+        (key.width(), block.width()),
+        (128, 128),
+        "AES-128 takes a 128-bit key and block"
+    );
     let round_keys = expand_key(b, &bytes_of(key));
     let mut state: Vec<Vec<Bit>> = bytes_of(block);
     let add = |b: &mut CircuitBuilder<S>, state: &mut Vec<Vec<Bit>>, k: &[Vec<Bit>]| {

@@ -69,7 +69,15 @@ fn word(w: &Word, i: usize, n: usize) -> Word {
 }
 
 /// The compression function with feed-forward: `H' = H + compress(H, M)`.
+///
+/// # Panics
+/// If `block` is not 512 bits or `state` not 256 bits wide.
 pub fn compress<S: GateSink>(b: &mut CircuitBuilder<S>, block: &Word, state: &Word) -> Word {
+    assert_eq!(
+        (block.width(), state.width()),
+        (512, 256),
+        "SHA-256 compresses a 512-bit block into a 256-bit state"
+    );
     let k = round_constants();
     let mut w: Vec<Word> = (0..16).map(|i| word(block, i, 16)).collect();
     for t in 16..64 {
