@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{from_bytes, to_bytes};
+use common::{from_bytes, pad_one_block, to_bytes};
 
 use std::path::{Path, PathBuf};
 
@@ -31,16 +31,6 @@ fn hex(text: &str, width: usize) -> Bits {
 }
 
 /// SHA padding of a message of at most 55 bytes: one 64-byte block.
-fn pad_one_block(msg: &[u8]) -> [u8; 64] {
-    assert!(msg.len() <= 55);
-    let mut block = [0u8; 64];
-    block[..msg.len()].copy_from_slice(msg);
-    block[msg.len()] = 0x80;
-    block[56..].copy_from_slice(&(msg.len() as u64 * 8).to_be_bytes());
-    block
-}
-
-const SHA256_IV: &str = "6a09e667bb67ae853c6ef372a54ff53a510e527f9b05688c1f83d9ab5be0cd19";
 
 #[test]
 fn aes_fips197_vectors() {
@@ -123,31 +113,7 @@ fn aes_128_on_random_keys_and_blocks() {
 #[test]
 fn sha256_compression_on_random_blocks() {
     let Some(dir) = dir() else { return };
-    let (mut rng, seed) = common::rng();
-    let c = load(&dir, "sha256.txt").circuit;
-    // Whole messages of one block, from the standard IV...
-    let mut instances = Vec::new();
-    let mut expected = Vec::new();
-    for len in 0..=55usize {
-        let mut msg = vec![0u8; len];
-        rng.fill_bytes(&mut msg);
-        instances.push(vec![from_bytes(&pad_one_block(&msg)), hex(SHA256_IV, 256)]);
-        expected.push(sha2::Sha256::digest(&msg).to_vec());
-    }
-    // ... and random blocks from random chaining values.
-    for _ in 0..64 {
-        let mut block = [0u8; 64];
-        rng.fill_bytes(&mut block);
-        let mut state: [u32; 8] = rng.random();
-        let cv: Vec<u8> = state.iter().flat_map(|w| w.to_be_bytes()).collect();
-        instances.push(vec![from_bytes(&block), from_bytes(&cv)]);
-        sha2::block_api::compress256(&mut state, &[block]);
-        expected.push(state.iter().flat_map(|w| w.to_be_bytes()).collect());
-    }
-    let outs = evaluate_many(&c, &instances).unwrap();
-    for (out, expect) in outs.iter().zip(&expected) {
-        assert_eq!(&to_bytes(&out[0]), expect, "seed {seed}");
-    }
+    common::check_sha256_compression(&load(&dir, "sha256.txt").circuit, 64);
 }
 
 #[test]
