@@ -66,6 +66,73 @@ impl Reveal {
     }
 }
 
+/// Who learns each output: the same parties for all, or a choice per
+/// output (in the interface's order). Both sides must pass the same.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Disclosure {
+    /// Every output to the same parties.
+    Uniform(Reveal),
+    /// One choice per output.
+    PerOutput(Vec<Reveal>),
+}
+
+impl From<Reveal> for Disclosure {
+    fn from(r: Reveal) -> Self {
+        Disclosure::Uniform(r)
+    }
+}
+
+impl Disclosure {
+    fn of(&self, output: usize) -> Reveal {
+        match self {
+            Disclosure::Uniform(r) => *r,
+            Disclosure::PerOutput(v) => v.get(output).copied().unwrap_or(Reveal::Both),
+        }
+    }
+
+    fn check(&self, iface: &Interface) -> Result<(), YaoError> {
+        match self {
+            Disclosure::PerOutput(v) if v.len() != iface.outputs.len() => {
+                Err(YaoError::Inputs(format!(
+                    "{} output choices for a circuit of {} outputs",
+                    v.len(),
+                    iface.outputs.len()
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The output bits one side learns: (output, bit) pairs in order.
+    fn bits(&self, iface: &Interface, garbler: bool) -> Vec<(usize, usize)> {
+        output_bits(iface)
+            .into_iter()
+            .filter(|&(o, _)| {
+                let r = self.of(o);
+                if garbler { r.garbler() } else { r.evaluator() }
+            })
+            .collect()
+    }
+}
+
+/// Values of the outputs a side learned; `None` for the others.
+fn learned(
+    iface: &Interface,
+    d: &Disclosure,
+    garbler: bool,
+    values: Vec<Bits>,
+) -> Vec<Option<Bits>> {
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(o, v)| {
+            let r = d.of(o);
+            (if garbler { r.garbler() } else { r.evaluator() }).then_some(v)
+        })
+        .take(iface.outputs.len())
+        .collect()
+}
+
 /// What to compute: a stored circuit scheduled once, or a gate stream.
 pub enum Program<'a> {
     /// A stored circuit, scheduled ahead of the run.
@@ -132,14 +199,24 @@ impl YaoError {
 /// The result of one run, for one party.
 #[derive(Debug)]
 pub struct Outcome {
-    /// The outputs, if this party learns them.
-    pub outputs: Option<Vec<Bits>>,
+    /// Each output's value, if this party learns it.
+    pub outputs: Vec<Option<Bits>>,
     /// AND gates garbled or evaluated.
     pub ands: u64,
     /// Bytes this party sent and received during the run.
     pub traffic: Traffic,
     /// Wall time of the run.
     pub time: Duration,
+}
+
+impl Outcome {
+    /// Every output, if this party learns them all.
+    pub fn all_outputs(&self) -> Option<Vec<Bits>> {
+        if self.outputs.is_empty() {
+            return None;
+        }
+        self.outputs.iter().cloned().collect()
+    }
 }
 
 /// Input wires of one role: (first wire, width) per input, in order.
@@ -295,7 +372,7 @@ impl Run {
     fn finish(
         self,
         ch: &Channel,
-        result: Result<(Option<Vec<Bits>>, u64), YaoError>,
+        result: Result<(Vec<Option<Bits>>, u64), YaoError>,
     ) -> Result<Outcome, YaoError> {
         let (outputs, ands) = result?;
         let now = ch.traffic();
@@ -403,8 +480,10 @@ impl YaoGarbler {
         ch: &mut Channel,
         mut program: Program<'_>,
         inputs: &[Bits],
-        reveal: Reveal,
+        reveal: impl Into<Disclosure>,
     ) -> Result<Outcome, YaoError> {
+        let reveal = reveal.into();
+        reveal.check(program.interface())?;
         let run = Run::start(ch, &program, PartyId(0), inputs, &self.session, self.runs)?;
         if let Some(n) = self.pool.shortfall(run.eval_bits) {
             self.precompute(ch, n)?;
@@ -417,7 +496,7 @@ impl YaoGarbler {
             }
             None => Garbler::new(self.ot.delta().clone(), program.slots(), &run.session),
         };
-        let result = self.garble_with(&mut engine, ch, &mut program, &run, inputs, reveal);
+        let result = self.garble_with(&mut engine, ch, &mut program, &run, inputs, &reveal);
         self.engine = Some(engine);
         run.finish(ch, result)
     }
@@ -429,8 +508,8 @@ impl YaoGarbler {
         program: &mut Program<'_>,
         run: &Run,
         inputs: &[Bits],
-        reveal: Reveal,
-    ) -> Result<(Option<Vec<Bits>>, u64), YaoError> {
+        reveal: &Disclosure,
+    ) -> Result<(Vec<Option<Bits>>, u64), YaoError> {
         let (iface, mine, theirs, eval_bits) =
             (&run.iface, &run.garbler, &run.evaluator, run.eval_bits);
         let d = g.delta().expose();
@@ -502,20 +581,22 @@ impl YaoGarbler {
         }
         flush(&mut tables, ch, true)?;
 
-        // Outputs.
-        let out_bits = output_bits(iface);
-        if reveal.evaluator() {
-            let bits = out_bits
+        // Outputs: decoding bits for those the evaluator learns, then the
+        // evaluator's labels of those the garbler learns.
+        let to_eval = reveal.bits(iface, false);
+        if !to_eval.is_empty() {
+            let bits = to_eval
                 .iter()
                 .map(|&(o, b)| g.zero_label(iface.outputs[o].wires[b].idx()).expose().lsb());
-            ch.send(&pack(bits, out_bits.len()))?;
+            ch.send(&pack(bits, to_eval.len()))?;
         }
         ch.flush()?;
-        let outputs = if reveal.garbler() {
-            let mut labels = vec![Block::ZERO; out_bits.len()];
+        let to_garb = reveal.bits(iface, true);
+        let mut values = blank_outputs(iface);
+        if !to_garb.is_empty() {
+            let mut labels = vec![Block::ZERO; to_garb.len()];
             ch.recv_blocks(&mut labels)?;
-            let mut values = blank_outputs(iface);
-            for (&(o, b), &label) in out_bits.iter().zip(&labels) {
+            for (&(o, b), &label) in to_garb.iter().zip(&labels) {
                 let zero = g.zero_label(iface.outputs[o].wires[b].idx()).expose();
                 if label == zero {
                     values[o].set(b, false);
@@ -529,10 +610,8 @@ impl YaoGarbler {
                     });
                 }
             }
-            Some(values)
-        } else {
-            None
-        };
+        }
+        let outputs = learned(iface, reveal, true, values);
         Ok((outputs, ands))
     }
 }
@@ -582,8 +661,10 @@ impl YaoEvaluator {
         ch: &mut Channel,
         mut program: Program<'_>,
         inputs: &[Bits],
-        reveal: Reveal,
+        reveal: impl Into<Disclosure>,
     ) -> Result<Outcome, YaoError> {
+        let reveal = reveal.into();
+        reveal.check(program.interface())?;
         let run = Run::start(ch, &program, PartyId(1), inputs, &self.session, self.runs)?;
         if let Some(n) = self.pool.shortfall(run.eval_bits) {
             self.precompute(ch, n)?;
@@ -596,7 +677,7 @@ impl YaoEvaluator {
             }
             None => Evaluator::new(program.slots(), &run.session),
         };
-        let result = self.evaluate_with(&mut engine, ch, &mut program, &run, inputs, reveal);
+        let result = self.evaluate_with(&mut engine, ch, &mut program, &run, inputs, &reveal);
         self.engine = Some(engine);
         run.finish(ch, result)
     }
@@ -608,8 +689,8 @@ impl YaoEvaluator {
         program: &mut Program<'_>,
         run: &Run,
         inputs: &[Bits],
-        reveal: Reveal,
-    ) -> Result<(Option<Vec<Bits>>, u64), YaoError> {
+        reveal: &Disclosure,
+    ) -> Result<(Vec<Option<Bits>>, u64), YaoError> {
         let (iface, mine, theirs, eval_bits) =
             (&run.iface, &run.evaluator, &run.garbler, run.eval_bits);
         // d = x ⊕ r; our labels are the t's.
@@ -694,21 +775,20 @@ impl YaoEvaluator {
         }
 
         // Outputs.
-        let out_wires = output_bits(iface);
-        let outputs = if reveal.evaluator() {
-            let mut decode = vec![0u8; out_wires.len().div_ceil(8)];
+        let to_eval = reveal.bits(iface, false);
+        let mut values = blank_outputs(iface);
+        if !to_eval.is_empty() {
+            let mut decode = vec![0u8; to_eval.len().div_ceil(8)];
             ch.recv(&mut decode)?;
-            let mut values = blank_outputs(iface);
-            for (i, &(o, b)) in out_wires.iter().enumerate() {
+            for (i, &(o, b)) in to_eval.iter().enumerate() {
                 let label = e.label(iface.outputs[o].wires[b].idx()).expose();
                 values[o].set(b, label.lsb() ^ (decode[i / 8] >> (i % 8) & 1 == 1));
             }
-            Some(values)
-        } else {
-            None
-        };
-        if reveal.garbler() {
-            let labels: Vec<Block> = out_wires
+        }
+        let outputs = learned(iface, reveal, false, values);
+        let to_garb = reveal.bits(iface, true);
+        if !to_garb.is_empty() {
+            let labels: Vec<Block> = to_garb
                 .iter()
                 .map(|&(o, b)| e.label(iface.outputs[o].wires[b].idx()).expose())
                 .collect();

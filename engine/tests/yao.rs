@@ -16,7 +16,7 @@ use quorate_engine::gc::schedule::schedule_circuit;
 use quorate_engine::net::handshake::SessionId;
 use quorate_engine::net::{Channel, memory};
 use quorate_engine::prg::Prg;
-use quorate_engine::yao::{Program, Reveal, YaoError, YaoEvaluator, YaoGarbler};
+use quorate_engine::yao::{Disclosure, Program, Reveal, YaoError, YaoEvaluator, YaoGarbler};
 
 fn pair() -> (Channel, Channel) {
     memory::pair((PartyId(0), "garbler"), (PartyId(1), "evaluator"))
@@ -49,7 +49,7 @@ fn mpc(circuit: &Circuit, inputs: &[Bits]) -> Vec<Bits> {
     assert_eq!(g_out.outputs, e_out.outputs);
     assert_eq!(g_out.ands, circuit.stats().and);
     assert_eq!(e_out.ands, circuit.stats().and);
-    e_out.outputs.unwrap()
+    e_out.all_outputs().unwrap()
 }
 
 fn random_inputs(circuit: &Circuit, prg: &mut Prg) -> Vec<Bits> {
@@ -218,11 +218,72 @@ fn only_the_named_party_learns_the_outputs() {
             )
             .unwrap();
         let e = t.join().unwrap();
-        assert_eq!(g.outputs.is_some(), g_learns);
-        assert_eq!(e.outputs.is_some(), e_learns);
-        let out = g.outputs.or(e.outputs).unwrap();
+        assert_eq!(g.all_outputs().is_some(), g_learns);
+        assert_eq!(e.all_outputs().is_some(), e_learns);
+        let out = g.all_outputs().or(e.all_outputs()).unwrap();
         assert_eq!(out[0].to_u64(), Some(1));
     }
+}
+
+#[test]
+fn each_output_goes_to_the_parties_named() {
+    let mut b = CircuitBuilder::new();
+    let (p, q) = (b.party("alice"), b.party("bob"));
+    let x = b.input(p, "a", 16).unwrap();
+    let y = b.input(q, "b", 16).unwrap();
+    let sum = b.add(&x, &y);
+    let gt = b.gt(&x, &y, Signedness::Unsigned);
+    let diff = b.sub(&x, &y);
+    b.output("sum", &sum);
+    b.output("gt", &Word::from_bits(vec![gt]));
+    b.output("diff", &diff);
+    let sched = schedule_circuit(&b.finish().unwrap());
+    let plan = Disclosure::PerOutput(vec![Reveal::Garbler, Reveal::Evaluator, Reveal::Both]);
+    let session = SessionId::random().unwrap();
+    let (mut a, mut bch) = pair();
+    let (s2, plan2) = (sched.clone(), plan.clone());
+    let t = std::thread::spawn(move || {
+        let mut ev = YaoEvaluator::setup(&mut bch, &session).unwrap();
+        ev.run(
+            &mut bch,
+            Program::Scheduled(&s2),
+            &[Bits::from_u64(7, 16)],
+            plan2,
+        )
+        .unwrap()
+    });
+    let mut gb = YaoGarbler::setup(&mut a, &session).unwrap();
+    let g = gb
+        .run(
+            &mut a,
+            Program::Scheduled(&sched),
+            &[Bits::from_u64(9, 16)],
+            plan,
+        )
+        .unwrap();
+    let e = t.join().unwrap();
+    let v = |o: &Option<Bits>| o.as_ref().map(|b| b.to_u64().unwrap());
+    assert_eq!(
+        g.outputs.iter().map(v).collect::<Vec<_>>(),
+        [Some(16), None, Some(2)]
+    );
+    assert_eq!(
+        e.outputs.iter().map(v).collect::<Vec<_>>(),
+        [None, Some(1), Some(2)]
+    );
+    // A plan that does not match the outputs is refused before any message.
+    let err = gb
+        .run(
+            &mut a,
+            Program::Scheduled(&sched),
+            &[Bits::from_u64(9, 16)],
+            Disclosure::PerOutput(vec![Reveal::Both]),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, YaoError::Inputs(ref m) if m.contains("1 output choices")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -262,10 +323,7 @@ fn repeated_runs_reuse_the_setup() {
         .unwrap();
     }
     for (i, o) in t.join().unwrap().iter().enumerate() {
-        assert_eq!(
-            o.outputs.as_ref().unwrap()[0].to_u64(),
-            Some(1001 * i as u64)
-        );
+        assert_eq!(o.all_outputs().unwrap()[0].to_u64(), Some(1001 * i as u64));
     }
 }
 
@@ -313,7 +371,7 @@ fn garbage_from_the_garbler_gives_wrong_outputs_or_errors_never_a_panic() {
     a.flush().unwrap();
     drop(a);
     let (first, second) = t.join().unwrap();
-    let out = first.unwrap().outputs.unwrap();
+    let out = first.unwrap().all_outputs().unwrap();
     let want = evaluate(&aes, &[Bits::zeros(128), Bits::zeros(128)]).unwrap();
     assert_ne!(out, want, "garbage tables gave the right answer");
     assert!(matches!(second, Err(YaoError::Net(_))), "{second:?}");
@@ -399,5 +457,5 @@ fn a_streamed_circuit_under_mpc_matches_the_streaming_evaluator() {
         .unwrap();
     let e = t.join().unwrap();
     assert_eq!(g.ands, ands);
-    assert_eq!(e.outputs.unwrap()[0], want);
+    assert_eq!(e.all_outputs().unwrap()[0], want);
 }

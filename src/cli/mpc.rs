@@ -280,8 +280,8 @@ fn print_report(args: &MpcArgs, r: &Report, rev: Reveal, role: Option<Role>) -> 
     // In one process the evaluator's outcome carries its outputs; with --role
     // the single outcome is this party's.
     let outputs = match (&r.evaluator, role) {
-        (Some(e), _) if matches!(rev, Reveal::Evaluator | Reveal::Both) => e.outputs.clone(),
-        _ => r.garbler.outputs.clone(),
+        (Some(e), _) if matches!(rev, Reveal::Evaluator | Reveal::Both) => e.all_outputs(),
+        _ => r.garbler.all_outputs(),
     };
     let t: Traffic = r.garbler.traffic;
     let (to_peer, from_peer) = (t.sent, t.received);
