@@ -57,7 +57,7 @@ fn run(key: &str, plaintext: &str) -> Result<String, Box<dyn std::error::Error>>
                 &[plaintext],
                 Reveal::Evaluator,
             )?;
-            Ok(outcome.outputs)
+            Ok(outcome.all_outputs())
         },
     );
     let mut party = YaoGarbler::setup(&mut key_holder, &session)?;
@@ -67,7 +67,7 @@ fn run(key: &str, plaintext: &str) -> Result<String, Box<dyn std::error::Error>>
         &[key],
         Reveal::Evaluator,
     )?;
-    assert!(garbler.outputs.is_none(), "the key holder learns nothing");
+    assert!(garbler.all_outputs().is_none(), "the key holder learns nothing");
     let outputs = evaluator
         .join()
         .map_err(|_| "the evaluator thread panicked")??;
