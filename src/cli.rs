@@ -4,6 +4,7 @@ mod bench;
 mod circuit;
 mod keys;
 mod mpc;
+mod run;
 
 use std::fmt;
 use std::io::{self, Write};
@@ -43,6 +44,16 @@ enum Command {
     /// Party keys and certificates for running parties on different machines.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Run a Quorate program (.quo): every party in this process, or one
+    /// party against the others over TLS.
+    #[command(after_help = run::RUN_HELP)]
+    Run(run::RunArgs),
+    /// Compile a Quorate program and show what it costs, or write its circuit.
+    #[command(
+        after_help = "Examples:\n  quorate compile examples/millionaires.quo --stats\n  \
+quorate compile examples/psi_small.quo --emit bristol -o psi.txt"
+    )]
+    Compile(run::CompileArgs),
 }
 
 /// Why a command stopped.
@@ -50,6 +61,8 @@ enum Command {
 pub(crate) enum CliError {
     /// It failed: the one-line message printed after `error: `.
     Failed(String),
+    /// A compile error, already rendered with its source line and caret.
+    Diagnostic(String),
     /// Whoever reads stdout went away (`quorate ... | head`): stop quietly.
     BrokenPipe,
 }
@@ -57,7 +70,7 @@ pub(crate) enum CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CliError::Failed(msg) => f.write_str(msg),
+            CliError::Failed(msg) | CliError::Diagnostic(msg) => f.write_str(msg),
             CliError::BrokenPipe => f.write_str("broken pipe"),
         }
     }
@@ -217,10 +230,16 @@ pub(crate) fn main() -> ExitCode {
         Command::Circuit(cmd) => circuit::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Keys(cmd) => keys::run(cmd),
+        Command::Run(args) => run::run(&args),
+        Command::Compile(args) => run::compile_cmd(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::BrokenPipe) => ExitCode::SUCCESS,
+        Err(CliError::Diagnostic(text)) => {
+            let _ = writeln!(io::stderr(), "{text}");
+            ExitCode::from(1)
+        }
         Err(e) => {
             let _ = writeln!(io::stderr(), "error: {e}");
             ExitCode::from(1)

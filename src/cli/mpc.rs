@@ -11,8 +11,8 @@ use quorate_engine::net::handshake::{ProgramHash, ProgramHasher, SessionId};
 use quorate_engine::net::tls::{Identity, Parties, connect_mesh};
 use quorate_engine::net::{Channel, Traffic, memory, tls};
 use quorate_engine::yao::{
-    Outcome, Program, Reveal, YaoEvaluator, YaoGarbler, check_two_parties, evaluator_input_bits,
-    role_inputs,
+    Disclosure, Outcome, Program, Reveal, YaoEvaluator, YaoGarbler, check_two_parties,
+    evaluator_input_bits, role_inputs,
 };
 use serde_json::json;
 
@@ -189,10 +189,54 @@ fn run_one(
     else {
         return Err(fail("--role needs --party, --parties and --key"));
     };
+    let base_ctx = "quorate circuit mpc";
+    let (mut ch, base) = connect_peer(
+        parties_path,
+        party,
+        key,
+        base_ctx,
+        &circuit_hash(circuit)?,
+        Duration::from_secs(args.timeout),
+    )?;
+    // Each side says its role: two garblers (or two evaluators) would
+    // otherwise fail later with an error that blames the peer.
+    let mine = role as u8;
+    ch.send(&[mine]).map_err(fail)?;
+    let mut theirs = [0u8; 1];
+    ch.recv(&mut theirs).map_err(fail)?;
+    if theirs[0] == mine {
+        let name = role.to_possible_value().map(|v| v.get_name().to_owned());
+        return Err(fail(format!(
+            "both parties chose --role {}; one must be the garbler and the other the evaluator",
+            name.unwrap_or_default()
+        )));
+    }
+    let garbler = matches!(role, Role::Garbler);
+    let session = fresh_session(&mut ch, &base, garbler, "quorate circuit mpc run")?;
+    let sched = &schedule_circuit(circuit);
+    let outcome = run_role(&mut ch, &session, sched, garbler, values, rev.into())?;
+    Ok(Report {
+        garbler: outcome.0,
+        evaluator: None,
+        setup: outcome.1,
+    })
+}
+
+/// Connects this party to the other one over TLS, as the parties file
+/// pins them, and runs the handshake on `program`. Returns the channel and
+/// the session both sides derive from the parties' names and `context`.
+pub(crate) fn connect_peer(
+    parties_path: &std::path::Path,
+    party: &str,
+    key: &std::path::Path,
+    context: &str,
+    program: &ProgramHash,
+    timeout: Duration,
+) -> CliResult<(Channel, SessionId)> {
     let parties = Parties::load(parties_path).map_err(fail)?;
     if parties.list().len() != 2 {
         return Err(fail(format!(
-            "{}: Yao needs exactly two parties, the file lists {}",
+            "{}: two parties are needed, the file lists {}",
             shown(parties_path.display()),
             parties.list().len()
         )));
@@ -210,70 +254,67 @@ fn run_one(
     );
     let identity = Identity::from_cert_and_key_pem(cert, &key_pem)
         .map_err(|e| fail(format!("{}: {e}", shown(key.display()))))?;
-    let program = circuit_hash(circuit)?;
     // The session names the parties only, so that a peer running another
-    // circuit is told exactly that by the handshake.
+    // program is told exactly that by the handshake.
     let names: Vec<&[u8]> = parties.list().iter().map(|p| p.name.as_bytes()).collect();
-    let base = SessionId::derive("quorate circuit mpc", &names);
-    let timeout = Duration::from_secs(args.timeout);
+    let base = SessionId::derive(context, &names);
     let mut channels =
-        connect_mesh(party, &parties, &identity, &base, &program, timeout).map_err(fail)?;
+        connect_mesh(party, &parties, &identity, &base, program, timeout).map_err(fail)?;
     let peer = 1 - usize::from(me.0);
     let mut ch = channels[peer]
         .take()
         .ok_or_else(|| fail("no channel to the other party"))?;
     ch.set_timeout(timeout);
-    // Each side says its role: two garblers (or two evaluators) would
-    // otherwise fail later with an error that blames the peer.
-    let mine = role as u8;
-    ch.send(&[mine]).map_err(fail)?;
-    let mut theirs = [0u8; 1];
-    ch.recv(&mut theirs).map_err(fail)?;
-    if theirs[0] == mine {
-        let name = role.to_possible_value().map(|v| v.get_name().to_owned());
-        return Err(fail(format!(
-            "both parties chose --role {}; one must be the garbler and the other the evaluator",
-            name.unwrap_or_default()
-        )));
-    }
-    // A fresh session per run: the garbler picks a nonce.
+    Ok((ch, base))
+}
+
+/// A fresh session per run: the garbler picks a nonce and sends it.
+pub(crate) fn fresh_session(
+    ch: &mut Channel,
+    base: &SessionId,
+    garbler: bool,
+    context: &str,
+) -> CliResult<SessionId> {
     let mut nonce = [0u8; 32];
-    if matches!(role, Role::Garbler) {
+    if garbler {
         nonce = SessionId::random().map_err(fail)?.0;
         ch.send(&nonce).map_err(fail)?;
         ch.flush().map_err(fail)?;
     } else {
         ch.recv(&mut nonce).map_err(fail)?;
     }
-    let session = SessionId::derive("quorate circuit mpc run", &[&base.0, &nonce]);
-    let sched = &schedule_circuit(circuit);
+    Ok(SessionId::derive(context, &[&base.0, &nonce]))
+}
+
+/// Runs one side of Yao: base OTs, the OTs the evaluator's inputs need,
+/// then the circuit. Returns the outcome and the setup time.
+pub(crate) fn run_role(
+    ch: &mut Channel,
+    session: &SessionId,
+    sched: &ScheduledCircuit,
+    garbler: bool,
+    values: &[Bits],
+    disclosure: Disclosure,
+) -> CliResult<(Outcome, Duration)> {
     let setup_start = Instant::now();
-    let bits = evaluator_input_bits(circuit.interface()).max(1);
-    let outcome = match role {
-        Role::Garbler => {
-            let mut g = YaoGarbler::setup(&mut ch, &session).map_err(fail)?;
-            g.precompute(&mut ch, bits).map_err(fail)?;
-            let setup = setup_start.elapsed();
-            let out = g
-                .run(&mut ch, Program::Scheduled(sched), values, rev)
-                .map_err(fail)?;
-            (out, setup)
-        }
-        Role::Evaluator => {
-            let mut e = YaoEvaluator::setup(&mut ch, &session).map_err(fail)?;
-            e.precompute(&mut ch, bits).map_err(fail)?;
-            let setup = setup_start.elapsed();
-            let out = e
-                .run(&mut ch, Program::Scheduled(sched), values, rev)
-                .map_err(fail)?;
-            (out, setup)
-        }
-    };
-    Ok(Report {
-        garbler: outcome.0,
-        evaluator: None,
-        setup: outcome.1,
-    })
+    let bits = evaluator_input_bits(sched.circuit.interface()).max(1);
+    if garbler {
+        let mut g = YaoGarbler::setup(ch, session).map_err(fail)?;
+        g.precompute(ch, bits).map_err(fail)?;
+        let setup = setup_start.elapsed();
+        let out = g
+            .run(ch, Program::Scheduled(sched), values, disclosure)
+            .map_err(fail)?;
+        Ok((out, setup))
+    } else {
+        let mut e = YaoEvaluator::setup(ch, session).map_err(fail)?;
+        e.precompute(ch, bits).map_err(fail)?;
+        let setup = setup_start.elapsed();
+        let out = e
+            .run(ch, Program::Scheduled(sched), values, disclosure)
+            .map_err(fail)?;
+        Ok((out, setup))
+    }
 }
 
 fn print_report(args: &MpcArgs, r: &Report, rev: Reveal, role: Option<Role>) -> CliResult {

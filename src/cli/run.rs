@@ -1,0 +1,619 @@
+//! `quorate run` and `quorate compile`: programs in the Quorate language.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+use quorate_circuits::{Bits, bristol};
+use quorate_dsl::{Limits, Program, Type, Value, compile, decode, parse_elements, parse_value};
+use quorate_engine::gc::schedule::schedule_circuit;
+use quorate_engine::net::handshake::{ProgramHash, ProgramHasher, SessionId};
+use quorate_engine::net::{Traffic, memory, tls};
+use quorate_engine::yao::{Disclosure, Outcome, Reveal};
+use serde_json::{Value as Json, json};
+
+use super::mpc::{connect_peer, fresh_session, run_role};
+use super::{CliError, CliResult, Out, fail, shown, two_parties, write_atomic};
+
+pub(crate) const RUN_HELP: &str = "\
+Inputs are `--input PARTY.NAME=VALUE`: decimal or 0x-hex integers, true/false, decimals for fix \
+(e.g. 12.5), [1,2,3] for arrays, (1,true) for tuples, or @file.csv for an array read from a \
+one-column CSV file (a non-numeric first line is a header). With --party, `--input NAME=VALUE` \
+names this party's inputs only.\n\n\
+Examples:\n  \
+quorate run examples/millionaires.quo --input alice.wealth=5000000 --input bob.wealth=4200000\n  \
+quorate run examples/psi_small.quo --input alice.ids=@alice.csv --input bob.ids=@bob.csv --json\n  \
+quorate run examples/millionaires.quo --plaintext --input alice.wealth=1 --input bob.wealth=2\n\n\
+On two machines (or two terminals): each party runs `quorate keys gen --party NAME --out keys/`, \
+both entries go in one parties file, then each runs\n  \
+quorate run examples/millionaires.quo --party alice --parties parties.toml --key keys/alice.key --input wealth=5000000\n  \
+quorate run examples/millionaires.quo --party bob --parties parties.toml --key keys/bob.key --input wealth=4200000\n\
+The first party in the program's `parties` line garbles, the second evaluates; each prints the \
+outputs revealed to it. Parties that compiled different programs (or parameters) fail the handshake.";
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The program (.quo).
+    #[arg(value_name = "FILE.quo")]
+    file: PathBuf,
+    /// An input value: PARTY.NAME=VALUE (or NAME=VALUE with --party).
+    #[arg(long = "input", short = 'i', value_name = "PARTY.NAME=VALUE")]
+    inputs: Vec<String>,
+    /// A public parameter of the program: NAME=VALUE.
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// Evaluate in the clear, in this process, for debugging: no
+    /// cryptography, every output shown.
+    #[arg(long, conflicts_with_all = ["tcp", "party"])]
+    plaintext: bool,
+    /// Run the parties in this process over loopback TCP with TLS instead of
+    /// in-memory channels.
+    #[arg(long)]
+    tcp: bool,
+    /// Run only this party, against the others over TLS (needs --parties).
+    #[arg(long, value_name = "NAME", requires = "parties")]
+    party: Option<String>,
+    /// The parties file (TOML) pinning every party's address and certificate.
+    #[arg(long, value_name = "FILE")]
+    parties: Option<PathBuf>,
+    /// This party's private key (PEM) from `quorate keys gen`. Default:
+    /// NAME.key, then keys/NAME.key, beside the parties file.
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// How long to wait for the other parties (seconds, at most a day).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    timeout: u64,
+    /// Print `{"outputs": {"name": value}, ...}` instead of `name = value` lines.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum Emit {
+    /// Bristol Fashion: the circuit alone.
+    Bristol,
+    /// The program's interface and circuit statistics as JSON.
+    Ir,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompileArgs {
+    /// The program (.quo).
+    #[arg(value_name = "FILE.quo")]
+    file: PathBuf,
+    /// A public parameter of the program: NAME=VALUE.
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// Print the cost: AND gates, depth, inputs, outputs, estimated bytes.
+    #[arg(long)]
+    stats: bool,
+    /// Write the compiled circuit (to -o, or stdout).
+    #[arg(long, value_enum)]
+    emit: Option<Emit>,
+    /// Where --emit writes (atomically).
+    #[arg(short = 'o', long = "out", value_name = "OUT", requires = "emit")]
+    out: Option<PathBuf>,
+    /// Replace OUT if it exists.
+    #[arg(long)]
+    force: bool,
+    /// Print the statistics as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Reads and compiles `path`, printing a diagnostic with the source line on
+/// failure.
+pub(crate) fn load(path: &Path, params: &[String]) -> CliResult<Program> {
+    let src = std::fs::read_to_string(path)
+        .map_err(|e| fail(format!("{}: {e}", shown(path.display()))))?;
+    let mut kv = Vec::new();
+    for p in params {
+        let Some((k, v)) = p.split_once('=') else {
+            return Err(fail(format!("--param {}: expected NAME=VALUE", shown(p))));
+        };
+        kv.push((k.trim().to_owned(), v.trim().to_owned()));
+    }
+    compile(&src, &kv, Limits::default())
+        .map_err(|d| CliError::Diagnostic(d.render(&path.display().to_string(), &src)))
+}
+
+/// The hash both sides check in the handshake: the circuit, every input's
+/// and output's name, type and party, and the parameters.
+fn program_hash(p: &Program) -> CliResult<ProgramHash> {
+    let mut h = ProgramHasher::new();
+    let mut meta = format!("quorate-dsl v1\nparties {}\n", p.parties.join(","));
+    for i in &p.inputs {
+        meta.push_str(&format!("input {} {} {}\n", i.name, i.party, i.ty));
+    }
+    for o in &p.outputs {
+        meta.push_str(&format!("output {} {} {:?}\n", o.name, o.ty, o.to));
+    }
+    for (k, v) in &p.params {
+        meta.push_str(&format!("param {k}={v}\n"));
+    }
+    h.write_all(meta.as_bytes()).map_err(fail)?;
+    bristol::write(&p.circuit, &mut h).map_err(fail)?;
+    Ok(h.finish())
+}
+
+/// Reads a one-column CSV file: one value per line, blank lines skipped, a
+/// first line that is not a value taken as a header.
+fn csv_column(path: &str, elem: &Type) -> CliResult<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| fail(format!("{}: {e}", shown(path))))?;
+    let mut items: Vec<String> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let cell = line.trim().trim_matches('"').trim();
+        if cell.is_empty() {
+            continue;
+        }
+        if cell.contains(',') {
+            return Err(fail(format!(
+                "{}:{}: more than one column; the file must hold one value per line",
+                shown(path),
+                n + 1
+            )));
+        }
+        if items.is_empty() && n == 0 && parse_value(cell, elem).is_err() {
+            continue; // a header
+        }
+        items.push(cell.to_owned());
+    }
+    Ok(items)
+}
+
+fn value_of(text: &str, ty: &Type, what: &str) -> CliResult<Bits> {
+    if let Some(path) = text.strip_prefix('@') {
+        let Type::Array(elem, _) = ty else {
+            return Err(fail(format!(
+                "{what}: @FILE gives an array, but the input is {ty}"
+            )));
+        };
+        let items = csv_column(path, elem)?;
+        let refs: Vec<&str> = items.iter().map(String::as_str).collect();
+        return parse_elements(&refs, ty)
+            .map_err(|e| fail(format!("{what} from {}: {e}", shown(path))));
+    }
+    parse_value(text, ty).map_err(|e| fail(format!("{what}: {e}")))
+}
+
+/// The values of every input (`me` = None) or of one party's, in the
+/// program's input order; `None` for inputs of other parties.
+fn input_values(p: &Program, args: &[String], me: Option<usize>) -> CliResult<Vec<Option<Bits>>> {
+    let mut given: HashMap<(usize, String), &str> = HashMap::new();
+    for a in args {
+        let Some((key, value)) = a.split_once('=') else {
+            return Err(fail(format!(
+                "--input {}: expected PARTY.NAME=VALUE",
+                shown(a)
+            )));
+        };
+        let (party, name) = match (key.split_once('.'), me) {
+            (Some((party, name)), _) => {
+                let idx = p.party(party.trim()).ok_or_else(|| {
+                    fail(format!(
+                        "--input {}: no party `{}`; the parties are {}",
+                        shown(a),
+                        shown(party),
+                        p.parties.join(", ")
+                    ))
+                })?;
+                if me.is_some_and(|m| m != idx) {
+                    return Err(fail(format!(
+                        "--input {}: that is {}'s input; this process runs {} only",
+                        shown(a),
+                        p.parties[idx],
+                        p.parties[me.unwrap_or(0)]
+                    )));
+                }
+                (idx, name.trim().to_owned())
+            }
+            (None, Some(m)) => (m, key.trim().to_owned()),
+            (None, None) => {
+                return Err(fail(format!(
+                    "--input {}: say whose input it is: PARTY.NAME=VALUE",
+                    shown(a)
+                )));
+            }
+        };
+        if !p.inputs.iter().any(|i| i.party == party && i.name == name) {
+            let theirs: Vec<String> = p
+                .inputs
+                .iter()
+                .filter(|i| i.party == party)
+                .map(|i| format!("{}.{}", p.parties[party], i.name))
+                .collect();
+            return Err(fail(format!(
+                "--input {}: {} has no input `{}`; its inputs: {}",
+                shown(a),
+                p.parties[party],
+                shown(&name),
+                if theirs.is_empty() {
+                    "none".to_owned()
+                } else {
+                    theirs.join(", ")
+                }
+            )));
+        }
+        if given.insert((party, name.clone()), value).is_some() {
+            return Err(fail(format!(
+                "--input {}.{} is given twice",
+                p.parties[party],
+                shown(&name)
+            )));
+        }
+    }
+    let mut out = Vec::new();
+    for i in &p.inputs {
+        if me.is_some_and(|m| m != i.party) {
+            out.push(None);
+            continue;
+        }
+        let full = format!("{}.{}", p.parties[i.party], i.name);
+        let Some(text) = given.get(&(i.party, i.name.clone())) else {
+            let flag = if me.is_some() {
+                i.name.clone()
+            } else {
+                full.clone()
+            };
+            return Err(fail(format!(
+                "missing input `{full}` ({}); pass --input {flag}=VALUE",
+                i.ty
+            )));
+        };
+        out.push(Some(value_of(text, &i.ty, &format!("--input {full}"))?));
+    }
+    Ok(out)
+}
+
+fn to_json(v: &Value) -> Json {
+    match v {
+        Value::Bool(b) => json!(b),
+        Value::Int(x) => match (i64::try_from(*x), u64::try_from(*x)) {
+            (Ok(i), _) => json!(i),
+            (_, Ok(u)) => json!(u),
+            _ => json!(x.to_string()),
+        },
+        Value::Fix(raw) => json!(*raw as f64 / 65536.0),
+        Value::Array(items) | Value::Tuple(items) => {
+            Json::Array(items.iter().map(to_json).collect())
+        }
+    }
+}
+
+fn disclosure(p: &Program) -> CliResult<Disclosure> {
+    let plan = p
+        .outputs
+        .iter()
+        .map(|o| match (o.to.contains(&0), o.to.contains(&1)) {
+            (true, true) => Reveal::Both,
+            (true, false) => Reveal::Garbler,
+            (false, _) => Reveal::Evaluator,
+        })
+        .collect();
+    Ok(Disclosure::PerOutput(plan))
+}
+
+fn check_backend(p: &Program) -> CliResult {
+    if p.parties.len() > 2 {
+        return Err(fail(format!(
+            "this program has {} parties; the garbled-circuit backend runs two. \
+             N-party programs need the GMW/arithmetic backend, not built yet; \
+             --plaintext runs any program in the clear",
+            p.parties.len()
+        )));
+    }
+    Ok(())
+}
+
+struct Ran {
+    /// Each output's value, where known to this process.
+    outputs: Vec<Option<Bits>>,
+    ands: u64,
+    traffic: Option<Traffic>,
+    setup: Duration,
+    time: Duration,
+    mode: &'static str,
+}
+
+pub(crate) fn run(args: &RunArgs) -> CliResult {
+    let program = load(&args.file, &args.params)?;
+    let ran = if args.plaintext {
+        let values: Vec<Bits> = input_values(&program, &args.inputs, None)?
+            .into_iter()
+            .flatten()
+            .collect();
+        let start = Instant::now();
+        let outs = program.eval_plain(&values).map_err(fail)?;
+        Ran {
+            outputs: outs.into_iter().map(Some).collect(),
+            ands: program.circuit.stats().and,
+            traffic: None,
+            setup: Duration::ZERO,
+            time: start.elapsed(),
+            mode: "plaintext",
+        }
+    } else if let Some(party) = &args.party {
+        run_party(args, &program, party)?
+    } else {
+        run_all(args, &program)?
+    };
+    report(args, &program, &ran)
+}
+
+fn run_all(args: &RunArgs, p: &Program) -> CliResult<Ran> {
+    check_backend(p)?;
+    let values = input_values(p, &args.inputs, None)?;
+    let mine = |party: usize| -> Vec<Bits> {
+        p.inputs
+            .iter()
+            .zip(&values)
+            .filter(|(i, _)| i.party == party)
+            .filter_map(|(_, v)| v.clone())
+            .collect()
+    };
+    let (g_in, e_in) = (mine(0), mine(1));
+    let plan = disclosure(p)?;
+    let session = SessionId::random().map_err(fail)?;
+    let pair = if args.tcp {
+        tls::loopback_pair(&session, &program_hash(p)?).map_err(fail)?
+    } else {
+        let name = |i: usize| p.parties.get(i).map_or("evaluator", String::as_str);
+        memory::pair(
+            (quorate_circuits::PartyId(0), name(0)),
+            (quorate_circuits::PartyId(1), name(1)),
+        )
+    };
+    let sched = schedule_circuit(&p.circuit);
+    let start = Instant::now();
+    let plan2 = plan.clone();
+    let ((g, setup), (e, _)) = two_parties(
+        pair,
+        (p.parties[0].as_str(), |mut a| {
+            run_role(&mut a, &session, &sched, true, &g_in, plan)
+        }),
+        (
+            p.parties.get(1).map_or("evaluator", String::as_str),
+            |mut b| run_role(&mut b, &session, &sched, false, &e_in, plan2),
+        ),
+    )?;
+    let time = start.elapsed();
+    let outputs = g
+        .outputs
+        .iter()
+        .zip(&e.outputs)
+        .map(|(a, b)| a.clone().or_else(|| b.clone()))
+        .collect();
+    Ok(Ran {
+        outputs,
+        ands: g.ands,
+        traffic: Some(g.traffic),
+        setup,
+        time: time.saturating_sub(setup),
+        mode: if args.tcp { "tls" } else { "memory" },
+    })
+}
+
+fn default_key(parties: &Path, name: &str) -> CliResult<PathBuf> {
+    let dir = parties.parent().unwrap_or(Path::new("."));
+    let tried = [
+        dir.join(format!("{name}.key")),
+        dir.join("keys").join(format!("{name}.key")),
+    ];
+    tried.iter().find(|p| p.exists()).cloned().ok_or_else(|| {
+        fail(format!(
+            "no key for `{}`: tried {} and {}; pass --key FILE",
+            shown(name),
+            shown(tried[0].display()),
+            shown(tried[1].display())
+        ))
+    })
+}
+
+fn run_party(args: &RunArgs, p: &Program, party: &str) -> CliResult<Ran> {
+    check_backend(p)?;
+    let Some(me) = p.party(party) else {
+        return Err(fail(format!(
+            "--party {}: the program's parties are {}",
+            shown(party),
+            p.parties.join(", ")
+        )));
+    };
+    let values: Vec<Bits> = input_values(p, &args.inputs, Some(me))?
+        .into_iter()
+        .flatten()
+        .collect();
+    let Some(parties_path) = &args.parties else {
+        return Err(fail("--party needs --parties FILE"));
+    };
+    let key = match &args.key {
+        Some(k) => k.clone(),
+        None => default_key(parties_path, party)?,
+    };
+    let timeout = Duration::from_secs(args.timeout);
+    let (mut ch, base) = connect_peer(
+        parties_path,
+        party,
+        &key,
+        "quorate run",
+        &program_hash(p)?,
+        timeout,
+    )?;
+    let garbler = me == 0;
+    let session = fresh_session(&mut ch, &base, garbler, "quorate run session")?;
+    let sched = schedule_circuit(&p.circuit);
+    let start = Instant::now();
+    let (o, setup): (Outcome, Duration) =
+        run_role(&mut ch, &session, &sched, garbler, &values, disclosure(p)?)?;
+    Ok(Ran {
+        outputs: o.outputs,
+        ands: o.ands,
+        traffic: Some(o.traffic),
+        setup,
+        time: start.elapsed().saturating_sub(setup),
+        mode: "party",
+    })
+}
+
+fn report(args: &RunArgs, p: &Program, r: &Ran) -> CliResult {
+    let mut out = Out::new();
+    let mut shown_outputs = serde_json::Map::new();
+    let mut lines = Vec::new();
+    for (o, v) in p.outputs.iter().zip(&r.outputs) {
+        let Some(bits) = v else { continue };
+        let value = decode(&o.ty, bits);
+        lines.push(format!("{} = {value}", o.name));
+        shown_outputs.insert(o.name.clone(), to_json(&value));
+    }
+    let (sent, received) = r.traffic.map_or((0, 0), |t| (t.sent, t.received));
+    if args.json {
+        let revealed: serde_json::Map<String, Json> = p
+            .outputs
+            .iter()
+            .map(|o| {
+                let names: Vec<&str> = o.to.iter().map(|&i| p.parties[i].as_str()).collect();
+                (o.name.clone(), json!(names))
+            })
+            .collect();
+        return out.json(&json!({
+            "outputs": shown_outputs,
+            "revealed_to": revealed,
+            "mode": r.mode,
+            "and_gates": r.ands,
+            "bytes_sent": sent,
+            "bytes_received": received,
+            "setup_ms": r.setup.as_secs_f64() * 1e3,
+            "run_ms": r.time.as_secs_f64() * 1e3,
+        }));
+    }
+    if lines.is_empty() {
+        out.line("(no output is revealed to this party)")?;
+    }
+    for l in lines {
+        out.line(l)?;
+    }
+    let traffic = match r.traffic {
+        Some(_) if r.mode == "party" => format!("; sent {sent} bytes, received {received} bytes"),
+        Some(_) => format!(
+            "; {} -> {} {sent} bytes, {} -> {} {received} bytes",
+            p.parties[0],
+            p.parties.get(1).map_or("-", String::as_str),
+            p.parties.get(1).map_or("-", String::as_str),
+            p.parties[0]
+        ),
+        None => " (plaintext: no cryptography)".to_owned(),
+    };
+    let _ = writeln!(
+        std::io::stderr(),
+        "{} AND gates{traffic}; setup {:.1} ms, run {:.2} ms",
+        r.ands,
+        r.setup.as_secs_f64() * 1e3,
+        r.time.as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
+/// Estimated bytes for a two-party garbled run: 32 per AND, 16 per garbler
+/// input bit (labels), about 16 per evaluator input bit (correlated OT) plus
+/// 1/8 for the choice bits, and 1/8 per output bit.
+fn estimated_bytes(p: &Program) -> u64 {
+    let s = p.circuit.stats();
+    let (mut g_bits, mut e_bits) = (0u64, 0u64);
+    for i in &p.inputs {
+        if i.party == 0 {
+            g_bits += i.ty.width();
+        } else {
+            e_bits += i.ty.width();
+        }
+    }
+    32 * s.and + 16 * g_bits + 16 * e_bits + e_bits.div_ceil(8) + s.output_bits.div_ceil(8)
+}
+
+pub(crate) fn compile_cmd(args: &CompileArgs) -> CliResult {
+    let p = load(&args.file, &args.params)?;
+    let s = *p.circuit.stats();
+    let mut out = Out::new();
+    if let Some(emit) = args.emit {
+        let write = |w: &mut dyn Write| -> std::io::Result<()> {
+            match emit {
+                Emit::Bristol => bristol::write(&p.circuit, w),
+                Emit::Ir => {
+                    let text = serde_json::to_string_pretty(&ir_json(&p))
+                        .map_err(std::io::Error::other)?;
+                    writeln!(w, "{text}")
+                }
+            }
+        };
+        match &args.out {
+            Some(path) => write_atomic(path, 0o644, args.force, |f| write(f))?,
+            None => write(&mut std::io::stdout().lock())?,
+        }
+    }
+    if !args.stats && args.emit.is_some() {
+        return Ok(());
+    }
+    let est = estimated_bytes(&p);
+    if args.json {
+        return out.json(&json!({
+            "and_gates": s.and,
+            "xor_gates": s.xor,
+            "not_gates": s.not,
+            "and_depth": s.and_depth,
+            "input_bits": s.input_bits,
+            "output_bits": s.output_bits,
+            "estimated_bytes": est,
+            "backend": "yao",
+            "interface": ir_json(&p),
+        }));
+    }
+    out.line(format!("parties      {}", p.parties.join(", ")))?;
+    for i in &p.inputs {
+        out.line(format!(
+            "input        {}.{}: {}",
+            p.parties[i.party], i.name, i.ty
+        ))?;
+    }
+    for o in &p.outputs {
+        let to: Vec<&str> = o.to.iter().map(|&i| p.parties[i].as_str()).collect();
+        out.line(format!(
+            "output       {}: {} -> {}",
+            o.name,
+            o.ty,
+            to.join(", ")
+        ))?;
+    }
+    for (k, v) in &p.params {
+        out.line(format!("param        {k} = {v}"))?;
+    }
+    out.line(format!("AND gates    {}", s.and))?;
+    out.line(format!("XOR gates    {}", s.xor))?;
+    out.line(format!("AND depth    {}", s.and_depth))?;
+    out.line(format!("input bits   {}", s.input_bits))?;
+    out.line(format!("output bits  {}", s.output_bits))?;
+    out.line(format!(
+        "backend      yao (two parties; about {} bytes, {:.2} MiB)",
+        est,
+        est as f64 / (1 << 20) as f64
+    ))?;
+    Ok(())
+}
+
+fn ir_json(p: &Program) -> Json {
+    json!({
+        "parties": p.parties,
+        "inputs": p.inputs.iter().map(|i| json!({
+            "name": i.name, "party": p.parties[i.party], "type": i.ty.to_string(), "bits": i.ty.width(),
+        })).collect::<Vec<_>>(),
+        "outputs": p.outputs.iter().map(|o| json!({
+            "name": o.name, "type": o.ty.to_string(), "bits": o.ty.width(),
+            "to": o.to.iter().map(|&i| p.parties[i].clone()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "params": p.params.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>(),
+        "stats": {
+            "and_gates": p.circuit.stats().and,
+            "xor_gates": p.circuit.stats().xor,
+            "and_depth": p.circuit.stats().and_depth,
+        },
+    })
+}
