@@ -451,3 +451,22 @@ fn bad_inputs_fail_with_one_line() {
         );
     }
 }
+
+#[test]
+fn the_readme_main_command_works_as_printed() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with("cargo run --release -- run "))
+        .expect("the README shows the main command");
+    let args: Vec<&str> = line["cargo run --release -- ".len()..].split_whitespace().collect();
+    let o = Command::new(env!("CARGO_BIN_EXE_quorate"))
+        .current_dir(&root)
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "alice_is_richer = true\n");
+    assert!(stderr(&o).contains("64 AND gates"), "{}", stderr(&o));
+}
