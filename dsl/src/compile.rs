@@ -190,6 +190,9 @@ struct Compiler<'a> {
     parties: Vec<String>,
 }
 
+/// Helper calls nest at most this deep (each call is inlined).
+pub const MAX_CALL_DEPTH: usize = 64;
+
 const BUILTINS: &[&str] = &["min", "max", "abs", "sum", "dot", "select", "len"];
 
 impl<'a> Compiler<'a> {
@@ -862,6 +865,9 @@ impl<'a> Compiler<'a> {
                 self.binary(*op, a, b, e.span, e.span)
             }
             ExprKind::Call(name, args) => self.call(name, args, e.span),
+            ExprKind::Index(..) | ExprKind::Field(..) if self.is_variable_place(e) => {
+                self.read_place(e)
+            }
             ExprKind::Index(a, i) => {
                 let av = self.expr(a)?;
                 let iv = self.expr(i)?;
@@ -948,6 +954,87 @@ impl<'a> Compiler<'a> {
                 items.iter().map(|x| self.expr(x)).collect::<CResult<_>>()?,
             )),
         }
+    }
+
+    /// Whether `e` is a variable, or elements and fields of one.
+    fn is_variable_place(&self, e: &Expr) -> bool {
+        let mut cur = e;
+        loop {
+            match &cur.kind {
+                ExprKind::Name(n) => return self.lookup(n).is_some(),
+                ExprKind::Index(a, _) | ExprKind::Field(a, _, _) => cur = a,
+                _ => return false,
+            }
+        }
+    }
+
+    /// Reads `v[i].0[j]...` by reference, cloning only the part read: a
+    /// loop over a large array costs its length, not its length squared.
+    fn read_place(&mut self, e: &'a Expr) -> CResult<Val> {
+        enum Step {
+            Index(i128, Span, Span),
+            Field(u32, Span),
+        }
+        let mut path = Vec::new();
+        let mut cur = e;
+        let root = loop {
+            match &cur.kind {
+                ExprKind::Name(n) => break n,
+                ExprKind::Index(a, i) => {
+                    let iv = self.expr(i)?;
+                    if iv.secret() {
+                        return Err(Diagnostic::new(
+                            i.span,
+                            "cannot index an array with a secret value",
+                        )
+                        .help("use select(array, index), which reads every element"));
+                    }
+                    let k = self.public_int(&iv, i.span, "an index")?;
+                    path.push(Step::Index(k, i.span, a.span));
+                    cur = a;
+                }
+                ExprKind::Field(t, k, fs) => {
+                    path.push(Step::Field(*k, *fs));
+                    cur = t;
+                }
+                _ => return Err(Diagnostic::new(cur.span, "internal: not a place")),
+            }
+        };
+        let Some(mut v) = self.lookup(root) else {
+            return Err(Diagnostic::new(cur.span, format!("unknown name `{root}`")));
+        };
+        for step in path.iter().rev() {
+            v = match (step, v) {
+                (Step::Index(k, ispan, _), Val::Array(items)) => usize::try_from(*k)
+                    .ok()
+                    .and_then(|k| items.get(k))
+                    .ok_or_else(|| {
+                        Diagnostic::new(
+                            *ispan,
+                            format!("index {k} is out of bounds for an array of {}", items.len()),
+                        )
+                    })?,
+                (Step::Index(_, _, aspan), other) => {
+                    return Err(Diagnostic::new(
+                        *aspan,
+                        format!("cannot index {}", other.describe()),
+                    )
+                    .help("only arrays have elements"));
+                }
+                (Step::Field(k, fs), Val::Tuple(items)) => {
+                    items.get(*k as usize).ok_or_else(|| {
+                        Diagnostic::new(*fs, format!("no field {k} in a tuple of {}", items.len()))
+                    })?
+                }
+                (Step::Field(_, fs), other) => {
+                    return Err(Diagnostic::new(
+                        *fs,
+                        format!("{} has no fields", other.describe()),
+                    ));
+                }
+            };
+        }
+        Ok(v.clone())
     }
 
     fn similar(&self, n: &str) -> Option<String> {
@@ -1266,10 +1353,22 @@ impl<'a> Compiler<'a> {
                 let r = self.b.mux(over, &fill, &cur);
                 Ok(Val::Int(t, r, true))
             }
-            Val::Lit(_) | Val::Int(..) => {
+            Val::Int(at, aw, false) => {
+                // Read as unsigned in its own type, as a secret amount is.
+                let raw = aw.as_const().unwrap_or(u64::MAX);
+                let raw = if at.bits < 64 {
+                    raw & ((1 << at.bits) - 1)
+                } else {
+                    raw
+                };
+                let k = usize::try_from(raw).unwrap_or(usize::MAX).min(n);
+                Ok(Val::Int(t, shifted(&w, k), s))
+            }
+            Val::Lit(_) => {
                 let k = self.public_int(&amount, span, "a shift amount")?;
                 if k < 0 {
-                    return Err(Diagnostic::new(span, format!("negative shift amount {k}")));
+                    return Err(Diagnostic::new(span, format!("negative shift amount {k}"))
+                        .help("shift the other way"));
                 }
                 let k = usize::try_from(k).unwrap_or(usize::MAX).min(n);
                 Ok(Val::Int(t, shifted(&w, k), s))
@@ -1380,6 +1479,12 @@ impl<'a> Compiler<'a> {
                 ),
             )
             .help("functions are inlined, so recursion is not allowed; use a `for` loop"));
+        }
+        if self.stack.len() >= MAX_CALL_DEPTH {
+            return Err(Diagnostic::new(
+                name.span,
+                format!("calls nested deeper than {MAX_CALL_DEPTH} functions"),
+            ));
         }
         if args.len() != f.params.len() {
             return Err(Diagnostic::new(
@@ -1726,11 +1831,14 @@ fn cmp_of(op: BinOp) -> quorate_circuits::Cmp {
     }
 }
 
-/// `x * y` in Q47.16: the full 128-bit product, bits 16..80 (rounds toward
-/// negative infinity).
+/// `x * y` in Q47.16: bits 16..80 of the 128-bit product (rounds toward
+/// negative infinity). Only the low 80 bits are needed, and the product of
+/// the operands sign-extended to 80 bits has them: 80^2 - 80 + 1 = 6321 AND
+/// instead of 8128 for the full product, and far fewer for a constant.
 fn fix_mul(b: &mut CircuitBuilder, x: &Word, y: &Word) -> Word {
-    let wide = b.mul_wide(x, y, Signedness::Signed);
-    wide.slice(FIX_FRAC as usize..(FIX_FRAC + FIX_BITS) as usize)
+    let n = (FIX_BITS + FIX_FRAC) as usize;
+    let low = b.mul(&x.sext(n), &y.sext(n));
+    low.slice(FIX_FRAC as usize..n)
 }
 
 /// `x / y` in Q47.16: `(x << 16) / y` on 80 bits (rounds toward zero).
@@ -1822,10 +1930,13 @@ fn unflatten(ty: &Type, bits: &[Bit], at: &mut usize, secret: bool) -> Val {
     }
 }
 
+/// Every variable assigned anywhere in `b` (in nested blocks, branches,
+/// loops and blocks inside expressions too): the variables a secret `if`
+/// must multiplex.
 fn collect_assigned_block(b: &Block, out: &mut HashSet<String>) {
     for s in &b.stmts {
         match s {
-            Stmt::Assign { place, .. } => {
+            Stmt::Assign { place, value, .. } => {
                 let mut p = place;
                 loop {
                     match &p.kind {
@@ -1837,8 +1948,16 @@ fn collect_assigned_block(b: &Block, out: &mut HashSet<String>) {
                         _ => break,
                     }
                 }
+                collect_assigned_expr(place, out);
+                collect_assigned_expr(value, out);
             }
-            Stmt::For { body, .. } => collect_assigned_block(body, out),
+            Stmt::For {
+                start, end, body, ..
+            } => {
+                collect_assigned_expr(start, out);
+                collect_assigned_expr(end, out);
+                collect_assigned_block(body, out);
+            }
             Stmt::Expr(e) | Stmt::Let { value: e, .. } => collect_assigned_expr(e, out),
         }
     }
@@ -1849,14 +1968,25 @@ fn collect_assigned_block(b: &Block, out: &mut HashSet<String>) {
 
 fn collect_assigned_expr(e: &Expr, out: &mut HashSet<String>) {
     match &e.kind {
-        ExprKind::If(_, t, els) => {
+        ExprKind::Int(_) | ExprKind::Decimal(_) | ExprKind::Bool(_) | ExprKind::Name(_) => {}
+        ExprKind::Unary(_, x) | ExprKind::Field(x, _, _) | ExprKind::Cast(x, _) => {
+            collect_assigned_expr(x, out);
+        }
+        ExprKind::Binary(_, x, y) | ExprKind::Index(x, y) | ExprKind::Repeat(x, y) => {
+            collect_assigned_expr(x, out);
+            collect_assigned_expr(y, out);
+        }
+        ExprKind::Call(_, xs) | ExprKind::Array(xs) | ExprKind::Tuple(xs) => {
+            xs.iter().for_each(|x| collect_assigned_expr(x, out));
+        }
+        ExprKind::If(c, t, els) => {
+            collect_assigned_expr(c, out);
             collect_assigned_block(t, out);
             if let Some(x) = els {
                 collect_assigned_expr(x, out);
             }
         }
         ExprKind::Block(b) => collect_assigned_block(b, out),
-        _ => {}
     }
 }
 
