@@ -199,12 +199,15 @@ impl<S: GateSink> CircuitBuilder<S> {
     }
 
     /// `x * y` modulo `2^n` (the same for signed and unsigned):
-    /// `n^2 - n + 1` AND.
+    /// `n^2 - n + 1` AND. A row per bit of `y`, so the operand with more
+    /// constant zero bits goes there: its zero rows cost nothing.
     pub fn mul(&mut self, x: &Word, y: &Word) -> Word {
         let n = same_width("mul", x, y);
         if n == 0 {
             return Word::default();
         }
+        let zeros = |w: &Word| w.bits().iter().filter(|&&b| b == Bit::ZERO).count();
+        let (x, y) = if zeros(x) > zeros(y) { (y, x) } else { (x, y) };
         let (xb, yb) = (x.bits(), y.bits());
         let mut acc: Vec<Bit> = xb.iter().map(|&a| self.and_bit(a, yb[0])).collect();
         for j in 1..n {
