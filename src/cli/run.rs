@@ -498,8 +498,8 @@ fn report(args: &RunArgs, p: &Program, r: &Ran) -> CliResult {
         Some(_) => format!(
             "; {} -> {} {sent} bytes, {} -> {} {received} bytes",
             p.parties[0],
-            p.parties.get(1).map_or("-", String::as_str),
-            p.parties.get(1).map_or("-", String::as_str),
+            p.parties.get(1).map_or("evaluator", String::as_str),
+            p.parties.get(1).map_or("evaluator", String::as_str),
             p.parties[0]
         ),
         None => " (plaintext: no cryptography)".to_owned(),
