@@ -160,12 +160,47 @@ fn sign(t: IntTy) -> Signedness {
 struct Var {
     val: Val,
     mutable: bool,
+    /// A `for` loop's counter.
+    counter: bool,
 }
 
 /// Compiles `src` with the given `--param` values.
+///
+/// The work runs on a thread of its own with a large stack, so that deeply
+/// nested programs meet the nesting limit ([`MAX_NESTING`]) with an error,
+/// never a stack overflow.
 pub fn compile(src: &str, params: &[(String, String)], limits: Limits) -> CResult<Program> {
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("quorate-dsl".into())
+            .stack_size(COMPILER_STACK)
+            .spawn_scoped(scope, || compile_here(src, params, limits));
+        match worker {
+            Ok(handle) => handle.join().unwrap_or_else(|_| {
+                Err(Diagnostic::new(
+                    Span::new(0, 0),
+                    "internal: the compiler panicked",
+                ))
+            }),
+            Err(e) => Err(Diagnostic::new(
+                Span::new(0, 0),
+                format!("cannot start the compiler's thread: {e}"),
+            )),
+        }
+    })
+}
+
+/// The compiler thread's stack: reserved, and touched only as deep as a
+/// program nests.
+const COMPILER_STACK: usize = 256 << 20;
+
+/// Blocks, expressions and calls nest at most this deep, all told.
+pub const MAX_NESTING: usize = 2000;
+
+fn compile_here(src: &str, params: &[(String, String)], limits: Limits) -> CResult<Program> {
     let file = crate::parser::parse(src)?;
     let mut c = Compiler {
+        nesting: 0,
         b: CircuitBuilder::new(),
         globals: HashMap::new(),
         fns: HashMap::new(),
@@ -179,6 +214,8 @@ pub fn compile(src: &str, params: &[(String, String)], limits: Limits) -> CResul
 }
 
 struct Compiler<'a> {
+    /// Current depth of blocks, expressions and calls.
+    nesting: usize,
     b: CircuitBuilder,
     globals: HashMap<String, Val>,
     fns: HashMap<&'a str, &'a FnDecl>,
@@ -314,7 +351,19 @@ impl<'a> Compiler<'a> {
         self.main(main, param_values)
     }
 
+    /// Variables, constants and parameters may not take a function's name.
+    fn check_var_name(&self, name: &Name) -> CResult<()> {
+        if self.fns.contains_key(name.text.as_str()) || BUILTINS.contains(&name.text.as_str()) {
+            return Err(
+                Diagnostic::new(name.span, format!("`{}` is a function name", name.text))
+                    .help("pick another name"),
+            );
+        }
+        Ok(())
+    }
+
     fn check_global_name(&self, name: &Name) -> CResult<()> {
+        self.check_var_name(name)?;
         if self.globals.contains_key(&name.text) {
             return Err(Diagnostic::new(
                 name.span,
@@ -349,7 +398,12 @@ impl<'a> Compiler<'a> {
                 },
             },
         };
-        self.declared(v, ty, name.span)
+        self.declared(v, ty, name.span).map_err(|d| {
+            Diagnostic::new(
+                name.span,
+                format!("--param {}={text}: {}", name.text, d.message),
+            )
+        })
     }
 
     /// Coerces `v` to the declared type, if there is one.
@@ -410,12 +464,20 @@ impl<'a> Compiler<'a> {
                 )));
             };
             let idx = self.party_index(party)?;
+            self.check_var_name(&p.name)?;
             let ty = self.ty(&p.ty)?;
             if scope.contains_key(&p.name.text) {
                 return Err(Diagnostic::new(
                     p.name.span,
                     format!("input `{}` is declared twice", p.name.text),
                 ));
+            }
+            if ty.width() == 0 {
+                return Err(Diagnostic::new(
+                    p.ty.span(),
+                    format!("input `{}` of type {ty} holds no bits", p.name.text),
+                )
+                .help("an input needs a value: use bool, an integer, fix, or a non-empty array"));
             }
             let width = u32::try_from(ty.width()).unwrap_or(u32::MAX);
             let word = self
@@ -429,6 +491,7 @@ impl<'a> Compiler<'a> {
                 Var {
                     val,
                     mutable: false,
+                    counter: false,
                 },
             );
             inputs.push(InputSpec {
@@ -485,6 +548,13 @@ impl<'a> Compiler<'a> {
         } else {
             vec![self.coerce(v, &outs[0].ty, at)?]
         };
+        if self.b.stats().gates() > self.limits.max_gates {
+            return Err(Diagnostic::new(
+                main.body.span,
+                format!("the circuit has more than {} gates", self.limits.max_gates),
+            )
+            .help("lower the loop bounds or the parameters"));
+        }
         for (o, v) in outs.iter().zip(&values) {
             let mut bits = Vec::new();
             v.flatten(&mut bits);
@@ -548,9 +618,7 @@ impl<'a> Compiler<'a> {
                 let e = self.ty(elem)?;
                 let lv = self.expr(len)?;
                 let n = self.public_int(&lv, len.span, "an array length")?;
-                let n = usize::try_from(n).map_err(|_| {
-                    Diagnostic::new(len.span, format!("array length {n} is negative"))
-                })?;
+                let n = array_len(n, len.span)?;
                 let t = Type::Array(Box::new(e), n);
                 if t.width() > self.limits.max_value_bits {
                     return Err(Diagnostic::new(
@@ -584,11 +652,19 @@ impl<'a> Compiler<'a> {
                 let b = self.coerce(b, &t, span)?;
                 Ok((a, b))
             }
-            (Some(x), Some(y)) if x != y => Err(Diagnostic::new(
-                span,
-                format!("mismatched types: {x} and {y}"),
-            )
-            .help(format!("convert one side with `as`, e.g. `(..) as {x}`"))),
+            (Some(x), Some(y)) if x != y => {
+                let wider = if y.width() > x.width() { &y } else { &x };
+                let mut d = Diagnostic::new(span, format!("mismatched types: {x} and {y}"));
+                if matches!(
+                    (&x, &y),
+                    (Type::Int(_) | Type::Fix, Type::Int(_) | Type::Fix)
+                ) {
+                    d = d.help(format!(
+                        "convert the other side with `as`, e.g. `(..) as {wider}`"
+                    ));
+                }
+                Err(d)
+            }
             _ => Ok((a, b)),
         }
     }
@@ -621,10 +697,38 @@ impl<'a> Compiler<'a> {
     }
 
     fn block(&mut self, b: &'a Block) -> CResult<Val> {
+        self.enter(b.span)?;
         self.scopes.push(HashMap::new());
         let r = self.block_inner(b);
         self.scopes.pop();
+        self.nesting -= 1;
         r
+    }
+
+    /// One level deeper; an error past [`MAX_NESTING`], and past the gate
+    /// limit (checked here as everywhere gates are made).
+    fn enter(&mut self, span: Span) -> CResult<()> {
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            self.nesting -= 1;
+            return Err(Diagnostic::new(
+                span,
+                format!("blocks, expressions and calls nest deeper than {MAX_NESTING} levels here"),
+            )
+            .help("split deep expressions with `let`, and flatten chains of helper calls"));
+        }
+        if self.b.stats().gates() > self.limits.max_gates {
+            self.nesting -= 1;
+            return Err(Diagnostic::new(
+                span,
+                format!(
+                    "the circuit grows past {} gates here",
+                    self.limits.max_gates
+                ),
+            )
+            .help("lower the loop bounds or the parameters"));
+        }
+        Ok(())
     }
 
     fn block_inner(&mut self, b: &'a Block) -> CResult<Val> {
@@ -645,15 +749,7 @@ impl<'a> Compiler<'a> {
                 ty,
                 value,
             } => {
-                if self.fns.contains_key(name.text.as_str())
-                    || BUILTINS.contains(&name.text.as_str())
-                {
-                    return Err(Diagnostic::new(
-                        name.span,
-                        format!("`{}` is a function name", name.text),
-                    )
-                    .help("pick another name for the variable"));
-                }
+                self.check_var_name(name)?;
                 let v = self.expr(value)?;
                 let v = self.declared(v, ty.as_ref(), value.span)?;
                 if let Some(scope) = self.scopes.last_mut() {
@@ -662,6 +758,7 @@ impl<'a> Compiler<'a> {
                         Var {
                             val: v,
                             mutable: *mutable,
+                            counter: false,
                         },
                     );
                 }
@@ -689,6 +786,7 @@ impl<'a> Compiler<'a> {
                 end,
                 body,
             } => {
+                self.check_var_name(var)?;
                 let s = self.expr(start)?;
                 let e = self.expr(end)?;
                 let lo = self.public_int(&s, start.span, "a loop bound")?;
@@ -709,6 +807,7 @@ impl<'a> Compiler<'a> {
                         Var {
                             val: counter,
                             mutable: false,
+                            counter: true,
                         },
                     );
                     self.scopes.push(scope);
@@ -775,9 +874,13 @@ impl<'a> Compiler<'a> {
             });
         };
         if !var.mutable {
+            let help = if var.counter {
+                "a loop counter cannot be changed; copy it into a `let mut` variable".to_owned()
+            } else {
+                format!("declare it with `let mut {root}` to change it")
+            };
             return Err(
-                Diagnostic::new(cur.span, format!("cannot assign twice to `{root}`"))
-                    .help(format!("declare it with `let mut {root}` to change it")),
+                Diagnostic::new(cur.span, format!("cannot assign twice to `{root}`")).help(help),
             );
         }
         let mut slot = &mut var.val;
@@ -817,8 +920,17 @@ impl<'a> Compiler<'a> {
         let old = slot.clone();
         let new = match old.ty() {
             Some(t) => coerce_static(new, &t, vspan)?,
-            // An untyped literal variable takes the type of what it is given.
-            None => new,
+            // An untyped integer variable takes the integer type it is given.
+            None => match new.ty() {
+                Some(Type::Bool | Type::Array(..) | Type::Tuple(_)) => {
+                    return Err(Diagnostic::new(
+                        vspan,
+                        format!("expected an integer, found {}", new.describe()),
+                    )
+                    .help(format!("`{root}` holds an integer since its `let`")));
+                }
+                _ => new,
+            },
         };
         if let (Some(_), None) = (old.ty(), new.ty()) {
             return Err(Diagnostic::new(vspan, "internal: untyped value"));
@@ -830,6 +942,13 @@ impl<'a> Compiler<'a> {
     // ----- expressions -----
 
     fn expr(&mut self, e: &'a Expr) -> CResult<Val> {
+        self.enter(e.span)?;
+        let r = self.expr_inner(e);
+        self.nesting -= 1;
+        r
+    }
+
+    fn expr_inner(&mut self, e: &'a Expr) -> CResult<Val> {
         match &e.kind {
             ExprKind::Int(v) => {
                 Ok(Val::Lit(i128::try_from(*v).map_err(|_| {
@@ -936,16 +1055,14 @@ impl<'a> Compiler<'a> {
                 let v = self.expr(x)?;
                 let nv = self.expr(n)?;
                 let k = self.public_int(&nv, n.span, "an array length")?;
-                let k = usize::try_from(k).map_err(|_| {
-                    Diagnostic::new(n.span, format!("array length {k} is negative"))
-                })?;
-                let mut bits = Vec::new();
-                v.flatten(&mut bits);
-                if (bits.len().max(1) as u64).saturating_mul(k as u64) > self.limits.max_value_bits
-                {
+                let k = array_len(k, n.span)?;
+                if weight(&v).saturating_mul(k as u64) > self.limits.max_value_bits {
                     return Err(Diagnostic::new(
                         e.span,
-                        "this array is larger than the limit",
+                        format!(
+                            "this array is larger than the limit of {} bits",
+                            self.limits.max_value_bits
+                        ),
                     ));
                 }
                 Ok(Val::Array(vec![v; k]))
@@ -1044,7 +1161,7 @@ impl<'a> Compiler<'a> {
         }
         names
             .into_iter()
-            .filter(|m| edit_distance(n, m) <= 2 && m.len() > 1)
+            .filter(|m| edit_distance(n, m) <= max_typo(n))
             .min_by_key(|m| edit_distance(n, m))
             .cloned()
     }
@@ -1067,7 +1184,11 @@ impl<'a> Compiler<'a> {
         if !secret {
             let taken = bit.as_const().unwrap_or(false);
             return if taken {
-                self.block(then)
+                let v = self.block(then)?;
+                if els.is_none() && v != Val::unit() {
+                    return Err(no_else(span));
+                }
+                Ok(v)
             } else {
                 match els {
                     Some(e) => self.expr(e),
@@ -1131,11 +1252,7 @@ impl<'a> Compiler<'a> {
             self.set_var(n, m);
         }
         if els.is_none() && tv != Val::unit() {
-            return Err(Diagnostic::new(
-                span,
-                "an `if` without `else` has no value when its condition is false",
-            )
-            .help("add an `else` branch, or end the branch's last expression with `;`"));
+            return Err(no_else(span));
         }
         let (tv, ev) = self.unify(tv, ev, span).map_err(|d| {
             Diagnostic::new(span, format!("the branches of `if` differ: {}", d.message))
@@ -1191,7 +1308,16 @@ impl<'a> Compiler<'a> {
 
     fn unary(&mut self, op: UnOp, v: Val, span: Span) -> CResult<Val> {
         match (op, v) {
-            (UnOp::Neg, Val::Lit(x)) => Ok(Val::Lit(-x)),
+            (UnOp::Neg, Val::Lit(x)) => {
+                if lit_in_range(-x) {
+                    Ok(Val::Lit(-x))
+                } else {
+                    Err(Diagnostic::new(
+                        span,
+                        format!("-{x} is out of the range of 64-bit integers"),
+                    ))
+                }
+            }
             (UnOp::Neg, Val::Int(t, w, s)) => Ok(Val::Int(t, self.b.neg(&w), s)),
             (UnOp::Neg, Val::Fix(w, s)) => Ok(Val::Fix(self.b.neg(&w), s)),
             (UnOp::Not, Val::Bool(b, s)) => Ok(Val::Bool(self.b.not_bit(b), s)),
@@ -1307,15 +1433,18 @@ impl<'a> Compiler<'a> {
             Val::Int(t, w, s) => (t, w, s),
             Val::Lit(x) => {
                 let k = self.public_int(&amount, span, "the shift amount of an untyped literal")?;
-                let r = if !(0..127).contains(&k) {
+                let r = if k < 0 {
                     None
-                } else if op == BinOp::Shl {
+                } else if op == BinOp::Shr {
+                    Some(x >> k.min(127))
+                } else if k < 127 {
                     x.checked_mul(1i128 << k)
                 } else {
-                    Some(x >> k)
+                    (x == 0).then_some(0)
                 };
-                return r.map(Val::Lit).ok_or_else(|| {
+                return r.filter(|v| lit_in_range(*v)).map(Val::Lit).ok_or_else(|| {
                     Diagnostic::new(span, format!("{x} {} {k} overflows", op.symbol()))
+                        .help("give the value a type to get a fixed-width shift")
                 });
             }
             other => {
@@ -1457,7 +1586,7 @@ impl<'a> Compiler<'a> {
                 .keys()
                 .copied()
                 .chain(BUILTINS.iter().copied())
-                .filter(|m| edit_distance(&name.text, m) <= 2)
+                .filter(|m| edit_distance(&name.text, m) <= max_typo(&name.text))
                 .min_by_key(|m| edit_distance(&name.text, m));
             if let Some(m) = near {
                 d = d.help(format!("did you mean `{m}`?"));
@@ -1520,6 +1649,7 @@ impl<'a> Compiler<'a> {
                         .help("a helper's parameters take whatever the caller passes"),
                 );
             }
+            self.check_var_name(&p.name)?;
             let t = self.ty(&p.ty)?;
             let v = self.coerce(v, &t, a.span).map_err(|d| {
                 Diagnostic::new(
@@ -1535,6 +1665,7 @@ impl<'a> Compiler<'a> {
                 Var {
                     val: v,
                     mutable: false,
+                    counter: false,
                 },
             );
         }
@@ -1628,7 +1759,7 @@ impl<'a> Compiler<'a> {
             "abs" => {
                 arity(1)?;
                 Ok(match vals.into_iter().next().unwrap_or(Val::unit()) {
-                    Val::Lit(x) => Val::Lit(x.abs()),
+                    Val::Lit(x) if lit_in_range(x.abs()) => Val::Lit(x.abs()),
                     Val::Int(t, w, s) if t.signed => Val::Int(t, self.b.abs(&w), s),
                     v @ Val::Int(..) => v,
                     Val::Fix(w, s) => Val::Fix(self.b.abs(&w), s),
@@ -1808,6 +1939,21 @@ impl<'a> Compiler<'a> {
     }
 }
 
+/// The bits a value holds, counting an untyped literal as 64 and anything
+/// as at least 1: what an array of it costs.
+fn weight(v: &Val) -> u64 {
+    match v {
+        Val::Lit(_) => 64,
+        Val::Bool(..) => 1,
+        Val::Int(_, w, _) | Val::Fix(w, _) => w.width() as u64,
+        Val::Array(items) | Val::Tuple(items) => items
+            .iter()
+            .map(weight)
+            .fold(0u64, u64::saturating_add)
+            .max(1),
+    }
+}
+
 fn mark_secret(v: Val) -> Val {
     match v {
         Val::Bool(b, _) => Val::Bool(b, true),
@@ -1892,11 +2038,36 @@ fn lit_binary(op: BinOp, x: i128, y: i128, span: Span) -> CResult<Val> {
         }
         Shl | Shr => return Err(over()),
     };
-    // Literals stay within the 64-bit types' combined range.
-    if v < i128::from(i64::MIN) || v > i128::from(u64::MAX) {
+    if !lit_in_range(v) {
         return Err(over());
     }
     Ok(Val::Lit(v))
+}
+
+/// Untyped integers stay within the 64-bit types' combined range.
+fn no_else(span: Span) -> Diagnostic {
+    Diagnostic::new(
+        span,
+        "an `if` without `else` has no value when its condition is false",
+    )
+    .help("add an `else` branch, or end the branch's last expression with `;`")
+}
+
+fn array_len(n: i128, span: Span) -> CResult<usize> {
+    if n < 0 {
+        return Err(Diagnostic::new(
+            span,
+            format!("array length {n} is negative"),
+        ));
+    }
+    usize::try_from(n)
+        .ok()
+        .filter(|&n| n <= 1 << 40)
+        .ok_or_else(|| Diagnostic::new(span, format!("array length {n} is too large")))
+}
+
+fn lit_in_range(v: i128) -> bool {
+    (i128::from(i64::MIN)..=i128::from(u64::MAX)).contains(&v)
 }
 
 fn const_int(t: IntTy, w: &Word) -> Option<i128> {
@@ -1987,6 +2158,16 @@ fn collect_assigned_expr(e: &Expr, out: &mut HashSet<String>) {
             }
         }
         ExprKind::Block(b) => collect_assigned_block(b, out),
+    }
+}
+
+/// How many edits a "did you mean" may be away: short names need closer
+/// matches.
+fn max_typo(name: &str) -> usize {
+    match name.chars().count() {
+        0..=3 => 1,
+        4..=7 => 2,
+        _ => 3,
     }
 }
 

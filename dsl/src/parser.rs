@@ -17,6 +17,7 @@ type PResult<T> = Result<T, Diagnostic>;
 pub fn parse(src: &str) -> PResult<File> {
     let toks = lex(src)?;
     let mut p = Parser {
+        src,
         toks,
         pos: 0,
         depth: 0,
@@ -24,13 +25,21 @@ pub fn parse(src: &str) -> PResult<File> {
     p.file()
 }
 
-struct Parser {
+struct Parser<'s> {
+    src: &'s str,
     toks: Vec<(Tok, Span)>,
     pos: usize,
     depth: usize,
 }
 
-impl Parser {
+impl Parser<'_> {
+    fn text_of(&self, span: Span) -> String {
+        self.src
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or("")
+            .to_owned()
+    }
+
     fn peek(&self) -> &Tok {
         &self.toks[self.pos.min(self.toks.len() - 1)].0
     }
@@ -86,6 +95,10 @@ impl Parser {
             self.span(),
             format!("expected {wanted}, found {}", self.peek()),
         );
+        if wanted == "`;`" && self.is(",") && matches!(self.peek_at(1), Tok::Int(_)) {
+            return Diagnostic::new(self.span(), "expected `;`, found `,`")
+                .help("numbers have no thousands separator `,`; write 1_000_000");
+        }
         // The commonest slip: a statement without its semicolon.
         if wanted.contains("`;`") {
             let prev = self.prev_span();
@@ -318,6 +331,12 @@ impl Parser {
         let start = self.span();
         let t = if self.eat("[") {
             let elem = self.ty()?;
+            if self.is(",") {
+                return Err(
+                    Diagnostic::new(self.span(), "expected `;` in an array type")
+                        .help("array types are written `[T; N]`, e.g. `[u64; 4]`"),
+                );
+            }
             self.expect(";")?;
             let len = self.expr()?;
             let end = self.expect("]")?;
@@ -347,6 +366,11 @@ impl Parser {
         loop {
             if self.is("}") {
                 break;
+            }
+            if matches!(self.peek(), Tok::Eof) {
+                return Err(
+                    Diagnostic::new(start, "this `{` is never closed").help("add the matching `}`")
+                );
             }
             if self.is_kw(Kw::Let) {
                 self.bump();
@@ -558,19 +582,36 @@ impl Parser {
             } else if self.is(".") && !matches!(self.peek_at(1), Tok::P(".")) {
                 self.bump();
                 let (tok, fspan) = self.bump();
-                let Tok::Int(k) = tok else {
+                // `t.0.1` lexes as `t` `.` `0.1`: two fields.
+                let fields: Vec<String> = match &tok {
+                    Tok::Int(_) => vec![self.text_of(fspan)],
+                    Tok::Decimal(d) => d.split('.').map(str::to_owned).collect(),
+                    _ => vec![],
+                };
+                if fields.is_empty()
+                    || fields
+                        .iter()
+                        .any(|f| f.is_empty() || !f.bytes().all(|c| c.is_ascii_digit()))
+                {
                     return Err(Diagnostic::new(
                         fspan,
                         format!("expected a field number, found {tok}"),
                     )
                     .help("tuple fields are numbered: `t.0`, `t.1`"));
-                };
-                let k = u32::try_from(k).unwrap_or(u32::MAX);
-                let span = e.span.to(fspan);
-                e = Expr {
-                    kind: ExprKind::Field(Box::new(e), k, fspan),
-                    span,
-                };
+                }
+                for f in fields {
+                    let k: u32 = f.parse().map_err(|_| {
+                        Diagnostic::new(
+                            fspan,
+                            format!("no field {f}: tuples have far fewer fields"),
+                        )
+                    })?;
+                    let span = e.span.to(fspan);
+                    e = Expr {
+                        kind: ExprKind::Field(Box::new(e), k, fspan),
+                        span,
+                    };
+                }
             } else {
                 break;
             }

@@ -583,14 +583,13 @@ proptest! {
     }
 }
 
-// Reproducers of problems found while writing these tests, ignored until the
-// compiler is fixed (run them with `--ignored`).
+// Reproducers of problems these tests found, kept as regressions.
 
 /// An untyped literal can reach `i128::MIN` through `<<`, which skips the
 /// range check of the other operators; `-` and `abs` then overflow: a panic
 /// in a debug build, a silently wrong value in a release build.
 #[test]
-#[ignore = "compiler bug: `-` and `abs` of a literal equal to i128::MIN overflow"]
+
 fn negating_the_smallest_literal_is_an_error_not_a_panic() {
     for body in ["-(-2 << 126)", "abs(-2 << 126)"] {
         let src = format!("parties a, b;\nfn main(x: u64 @a) -> u64 @all {{ let y = {body}; x }}");
@@ -603,7 +602,7 @@ fn negating_the_smallest_literal_is_an_error_not_a_panic() {
 /// literals pass `max_value_bits` however large they are:
 /// `[[0; 65536]; 65536]` allocates 2^32 values and aborts on memory.
 #[test]
-#[ignore = "compiler bug: nested repeats of untyped literals escape max_value_bits"]
+
 fn nested_repeats_of_literals_respect_the_value_limit() {
     let src = "parties a, b;\nfn main(x: u8 @a) -> u8 @all { let big = [[0; 300]; 300]; x }";
     assert!(
@@ -616,7 +615,7 @@ fn nested_repeats_of_literals_respect_the_value_limit() {
 /// code grows past it unchecked (here 65 multiplications, about 766 000
 /// gates, against a limit of 200 000).
 #[test]
-#[ignore = "compiler bug: max_gates is not checked outside loops and calls"]
+
 fn straight_line_code_respects_the_gate_limit() {
     let src = format!(
         "parties a, b;\nfn main(x: u64 @a) -> u64 @all {{ x{} }}",
