@@ -951,9 +951,11 @@ impl<'a> Compiler<'a> {
     fn expr_inner(&mut self, e: &'a Expr) -> CResult<Val> {
         match &e.kind {
             ExprKind::Int(v) => {
-                Ok(Val::Lit(i128::try_from(*v).map_err(|_| {
-                    Diagnostic::new(e.span, "the number is too large")
-                })?))
+                if *v > u128::from(u64::MAX) {
+                    return Err(Diagnostic::new(e.span, "the number is too large")
+                        .help("integers have at most 64 bits"));
+                }
+                Ok(Val::Lit(*v as i128))
             }
             ExprKind::Decimal(text) => {
                 let raw = parse_fix(text).ok_or_else(|| {
@@ -1162,7 +1164,7 @@ impl<'a> Compiler<'a> {
         names
             .into_iter()
             .filter(|m| edit_distance(n, m) <= max_typo(n))
-            .min_by_key(|m| edit_distance(n, m))
+            .min_by_key(|m| (edit_distance(n, m), (*m).clone()))
             .cloned()
     }
 
@@ -1202,10 +1204,13 @@ impl<'a> Compiler<'a> {
         if let Some(e) = els {
             collect_assigned_expr(e, &mut assigned);
         }
-        let names: Vec<String> = assigned
+        // Sorted: the circuit must not depend on a hash order, or two parties
+        // compiling the same program would disagree.
+        let mut names: Vec<String> = assigned
             .into_iter()
             .filter(|n| self.scopes.iter().any(|s| s.contains_key(n)))
             .collect();
+        names.sort_unstable();
         let before: Vec<Val> = names
             .iter()
             .filter_map(|n| self.lookup(n).cloned())
@@ -1587,7 +1592,7 @@ impl<'a> Compiler<'a> {
                 .copied()
                 .chain(BUILTINS.iter().copied())
                 .filter(|m| edit_distance(&name.text, m) <= max_typo(&name.text))
-                .min_by_key(|m| edit_distance(&name.text, m));
+                .min_by_key(|m| (edit_distance(&name.text, m), *m));
             if let Some(m) = near {
                 d = d.help(format!("did you mean `{m}`?"));
             }
@@ -1815,6 +1820,13 @@ impl<'a> Compiler<'a> {
                 let ispan = args.get(1).map_or(span, |a| a.span);
                 match idx {
                     Val::Int(_, w, true) => self.select_secret(items, &w, span),
+                    Val::Bool(..) | Val::Fix(..) | Val::Array(_) | Val::Tuple(_) => {
+                        Err(Diagnostic::new(
+                            ispan,
+                            format!("an index must be an integer, found {}", idx.describe()),
+                        )
+                        .help("convert it with `as u32`"))
+                    }
                     other => {
                         let k = self.public_int(&other, ispan, "an index")?;
                         let len = items.len();
@@ -1894,8 +1906,9 @@ impl<'a> Compiler<'a> {
     }
 
     /// `items[idx]` for a secret index: a tree of multiplexers on the
-    /// index's bits, `(n - 1) * width` AND gates; an index past the end gives
-    /// the last element.
+    /// index's bits, at most `2^ceil(log2 n) - 1` multiplexers of `width` AND
+    /// (fewer where padding repeats the last element), plus one for an index
+    /// past the end, which gives the last element.
     fn select_secret(&mut self, items: Vec<Val>, idx: &Word, span: Span) -> CResult<Val> {
         let n = items.len();
         let Some(t) = items.iter().find_map(Val::ty) else {

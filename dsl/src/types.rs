@@ -210,6 +210,14 @@ pub fn parse_fix(text: &str) -> Option<i64> {
     i64::try_from(v).ok()
 }
 
+/// Whether `text` is written like a decimal (whatever its size).
+fn parse_fix_digits(text: &str) -> bool {
+    let body = text.strip_prefix('-').unwrap_or(text);
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    !(int.is_empty() && frac.is_empty())
+        && int.bytes().chain(frac.bytes()).all(|c| c.is_ascii_digit())
+}
+
 /// Why a value could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValueError(pub String);
@@ -363,9 +371,15 @@ impl ValueParser<'_> {
             Type::Fix => {
                 let a = self.atom().to_owned();
                 let raw = parse_fix(&a).ok_or_else(|| {
-                    ValueError(format!(
-                        "`{a}` is not a fix value: write a decimal like -12.5"
-                    ))
+                    if parse_fix_digits(&a) {
+                        ValueError(format!(
+                            "{a} is out of range for fix (about -140737488355328..140737488355328)"
+                        ))
+                    } else {
+                        ValueError(format!(
+                            "`{a}` is not a fix value: write a decimal like -12.5"
+                        ))
+                    }
                 })?;
                 out.extend((0..FIX_BITS).map(|i| raw >> i & 1 == 1));
             }

@@ -23,13 +23,13 @@ Inputs are `--input PARTY.NAME=VALUE`: decimal or 0x-hex integers, true/false, d
 one-column CSV file (a non-numeric first line is a header). With --party, `--input NAME=VALUE` \
 names this party's inputs only.\n\n\
 Examples:\n  \
-quorate run examples/millionaires.quo --input alice.wealth=5000000 --input bob.wealth=4200000\n  \
-quorate run examples/psi_small.quo --input alice.ids=@alice.csv --input bob.ids=@bob.csv --json\n  \
-quorate run examples/millionaires.quo --plaintext --input alice.wealth=1 --input bob.wealth=2\n\n\
+quorate run examples/millionaires.quo --input alice.a=5000000 --input bob.b=4200000\n  \
+quorate run examples/psi_small.quo --input alice.a=@alice.csv --input bob.b=@bob.csv --json\n  \
+quorate run examples/millionaires.quo --plaintext --input alice.a=1 --input bob.b=2\n\n\
 On two machines (or two terminals): each party runs `quorate keys gen --party NAME --out keys/`, \
 both entries go in one parties file, then each runs\n  \
-quorate run examples/millionaires.quo --party alice --parties parties.toml --key keys/alice.key --input wealth=5000000\n  \
-quorate run examples/millionaires.quo --party bob --parties parties.toml --key keys/bob.key --input wealth=4200000\n\
+quorate run examples/millionaires.quo --party alice --parties parties.toml --key keys/alice.key --input a=5000000\n  \
+quorate run examples/millionaires.quo --party bob --parties parties.toml --key keys/bob.key --input b=4200000\n\
 The first party in the program's `parties` line garbles, the second evaluates; each prints the \
 outputs revealed to it. Parties that compiled different programs (or parameters) fail the handshake.";
 
@@ -563,7 +563,7 @@ pub(crate) fn compile_cmd(args: &CompileArgs) -> CliResult {
             "input_bits": s.input_bits,
             "output_bits": s.output_bits,
             "estimated_bytes": est,
-            "backend": "yao",
+            "backend": if p.parties.len() > 2 { Json::Null } else { json!("yao") },
             "interface": ir_json(&p),
         }));
     }
@@ -591,11 +591,18 @@ pub(crate) fn compile_cmd(args: &CompileArgs) -> CliResult {
     out.line(format!("AND depth    {}", s.and_depth))?;
     out.line(format!("input bits   {}", s.input_bits))?;
     out.line(format!("output bits  {}", s.output_bits))?;
-    out.line(format!(
-        "backend      yao (two parties; about {} bytes, {:.2} MiB)",
-        est,
-        est as f64 / (1 << 20) as f64
-    ))?;
+    if p.parties.len() > 2 {
+        out.line(format!(
+            "backend      none yet for {} parties (--plaintext runs it)",
+            p.parties.len()
+        ))?;
+    } else {
+        out.line(format!(
+            "backend      yao (two parties; about {} bytes, {:.2} MiB)",
+            est,
+            est as f64 / (1 << 20) as f64
+        ))?;
+    }
     Ok(())
 }
 
