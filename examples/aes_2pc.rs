@@ -67,7 +67,10 @@ fn run(key: &str, plaintext: &str) -> Result<String, Box<dyn std::error::Error>>
         &[key],
         Reveal::Evaluator,
     )?;
-    assert!(garbler.all_outputs().is_none(), "the key holder learns nothing");
+    assert!(
+        garbler.all_outputs().is_none(),
+        "the key holder learns nothing"
+    );
     let outputs = evaluator
         .join()
         .map_err(|_| "the evaluator thread panicked")??;

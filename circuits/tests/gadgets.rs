@@ -507,7 +507,11 @@ fn constant_operands_cost_less() {
     let p = b.party("p");
     let x = b.input(p, "x", n).unwrap();
     let _ = b.mul(&ten, &x);
-    assert!(b.and_count() <= u64::from(n), "10 * x took {} AND", b.and_count());
+    assert!(
+        b.and_count() <= u64::from(n),
+        "10 * x took {} AND",
+        b.and_count()
+    );
     // Comparing with a constant costs at most n - 1.
     let mut b = CircuitBuilder::new();
     let p = b.party("p");
