@@ -460,13 +460,41 @@ fn the_readme_main_command_works_as_printed() {
         .lines()
         .find(|l| l.starts_with("cargo run --release -- run "))
         .expect("the README shows the main command");
-    let args: Vec<&str> = line["cargo run --release -- ".len()..].split_whitespace().collect();
+    let args: Vec<&str> = line["cargo run --release -- ".len()..]
+        .split_whitespace()
+        .collect();
     let o = Command::new(env!("CARGO_BIN_EXE_quorate"))
         .current_dir(&root)
         .args(&args)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(String::from_utf8_lossy(&o.stdout), "alice_is_richer = true\n");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "alice_is_richer = true\n"
+    );
     assert!(stderr(&o).contains("64 AND gates"), "{}", stderr(&o));
+}
+
+#[test]
+fn csv_inputs_are_checked_before_and_while_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = example("psi_small.quo");
+    let big = dir.path().join("big.csv");
+    std::fs::write(&big, "1\n".repeat(3 << 20)).unwrap();
+    let two = dir.path().join("two.csv");
+    std::fs::write(&two, "id,name\n1,x\n").unwrap();
+    let short = dir.path().join("short.csv");
+    std::fs::write(&short, "id\n1\n2\n").unwrap();
+    for (file, needle) in [
+        (&big, "too large for an array of 64 values"),
+        (&two, "more than one column"),
+        (&short, "2 values for an array of 64"),
+    ] {
+        let arg = format!("alice.a=@{}", file.display());
+        let o = quorate(&["run", &prog, "--input", &arg, "--input", "bob.b=@/dev/null"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains(needle), "{err:?} should contain {needle:?}");
+    }
 }

@@ -140,7 +140,19 @@ fn program_hash(p: &Program) -> CliResult<ProgramHash> {
 
 /// Reads a one-column CSV file: one value per line, blank lines skipped, a
 /// first line that is not a value taken as a header.
-fn csv_column(path: &str, elem: &Type) -> CliResult<Vec<String>> {
+fn csv_column(path: &str, elem: &Type, n: usize) -> CliResult<Vec<String>> {
+    // A value is at most ~45 characters; a much larger file is not this
+    // input, and is refused before it is read.
+    let limit = (n as u64).saturating_mul(64).max(1 << 20);
+    let size = std::fs::metadata(path)
+        .map_err(|e| fail(format!("{}: {e}", shown(path))))?
+        .len();
+    if size > limit {
+        return Err(fail(format!(
+            "{}: {size} bytes is too large for an array of {n} values",
+            shown(path)
+        )));
+    }
     let text = std::fs::read_to_string(path).map_err(|e| fail(format!("{}: {e}", shown(path))))?;
     let mut items: Vec<String> = Vec::new();
     for (n, line) in text.lines().enumerate() {
@@ -165,12 +177,12 @@ fn csv_column(path: &str, elem: &Type) -> CliResult<Vec<String>> {
 
 fn value_of(text: &str, ty: &Type, what: &str) -> CliResult<Bits> {
     if let Some(path) = text.strip_prefix('@') {
-        let Type::Array(elem, _) = ty else {
+        let Type::Array(elem, n) = ty else {
             return Err(fail(format!(
                 "{what}: @FILE gives an array, but the input is {ty}"
             )));
         };
-        let items = csv_column(path, elem)?;
+        let items = csv_column(path, elem, *n)?;
         let refs: Vec<&str> = items.iter().map(String::as_str).collect();
         return parse_elements(&refs, ty)
             .map_err(|e| fail(format!("{what} from {}: {e}", shown(path))));
