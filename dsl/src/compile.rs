@@ -826,50 +826,25 @@ impl<'a> Compiler<'a> {
     }
 
     fn assign(&mut self, place: &'a Expr, new: Val, vspan: Span) -> CResult<()> {
-        // The path from the variable down to the element assigned.
-        let mut path = Vec::new();
-        let mut cur = place;
-        let root = loop {
-            match &cur.kind {
-                ExprKind::Name(n) => break n,
-                ExprKind::Index(a, i) => {
-                    let iv = self.expr(i)?;
-                    if iv.secret() {
-                        return Err(Diagnostic::new(
-                            i.span,
-                            "cannot assign to an array element at a secret index",
-                        )
-                        .help("loop over the indexes and assign under `if i == index { ... }`"));
-                    }
-                    let k = self.public_int(&iv, i.span, "an index")?;
-                    if k < 0 {
-                        return Err(Diagnostic::new(i.span, format!("index {k} is negative")));
-                    }
-                    path.push((k, i.span));
-                    cur = a;
-                }
-                ExprKind::Field(t, k, fs) => {
-                    // Fields are marked by negative steps: field k is -1 - k.
-                    path.push((-1 - i128::from(*k), *fs));
-                    cur = t;
-                }
-                _ => {
-                    return Err(
-                        Diagnostic::new(cur.span, "cannot assign to this expression")
-                            .help("assign to a variable, an element `a[i]` or a field `t.0`"),
-                    );
-                }
-            }
+        let Some((root, root_span, path)) = self.place_path(
+            place,
+            "cannot assign to an array element at a secret index",
+            "loop over the indexes and assign under `if i == index { ... }`",
+        )?
+        else {
+            return Err(
+                Diagnostic::new(place.span, "cannot assign to this expression")
+                    .help("assign to a variable, an element `a[i]` or a field `t.0`"),
+            );
         };
-        path.reverse();
         let Some(var) = self.scopes.iter_mut().rev().find_map(|s| s.get_mut(root)) else {
             return Err(if self.globals.contains_key(root) {
                 Diagnostic::new(
-                    cur.span,
+                    root_span,
                     format!("cannot assign to `{root}`: constants and parameters are fixed"),
                 )
             } else {
-                Diagnostic::new(cur.span, format!("unknown variable `{root}`"))
+                Diagnostic::new(root_span, format!("unknown variable `{root}`"))
                     .help(format!("declare it first: `let mut {root} = ...;`"))
             });
         };
@@ -880,41 +855,35 @@ impl<'a> Compiler<'a> {
                 format!("declare it with `let mut {root}` to change it")
             };
             return Err(
-                Diagnostic::new(cur.span, format!("cannot assign twice to `{root}`")).help(help),
+                Diagnostic::new(root_span, format!("cannot assign twice to `{root}`")).help(help),
             );
         }
         let mut slot = &mut var.val;
-        for &(k, ref span) in &path {
-            let fits = match slot {
-                Val::Array(_) => k >= 0,
-                Val::Tuple(_) => k < 0,
-                _ => false,
-            };
-            if !fits {
-                let what = if k < 0 { "a field of" } else { "an element of" };
-                return Err(Diagnostic::new(
-                    *span,
-                    format!("cannot take {what} {}", slot.describe()),
-                ));
-            }
-            slot = match slot {
-                Val::Array(items) if k >= 0 => {
+        for step in &path {
+            let desc = || slot_desc(step);
+            slot = match (*step, slot) {
+                (Step::Index(k, span, _), Val::Array(items)) => {
                     let n = items.len();
-                    items.get_mut(k as usize).ok_or_else(|| {
+                    items.get_mut(k).ok_or_else(|| {
                         Diagnostic::new(
-                            *span,
+                            span,
                             format!("index {k} is out of bounds for an array of {n}"),
                         )
                     })?
                 }
-                Val::Tuple(items) if k < 0 => {
-                    let f = (-1 - k) as usize;
+                (Step::Field(f, span), Val::Tuple(items)) => {
                     let n = items.len();
-                    items.get_mut(f).ok_or_else(|| {
-                        Diagnostic::new(*span, format!("no field {f} in a tuple of {n}"))
+                    items.get_mut(f as usize).ok_or_else(|| {
+                        Diagnostic::new(span, format!("no field {f} in a tuple of {n}"))
                     })?
                 }
-                _ => return Err(Diagnostic::new(*span, "internal: bad place")),
+                (_, other) => {
+                    let (what, span) = desc();
+                    return Err(Diagnostic::new(
+                        span,
+                        format!("cannot take {what} {}", other.describe()),
+                    ));
+                }
             };
         }
         let old = slot.clone();
@@ -1087,13 +1056,16 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// Reads `v[i].0[j]...` by reference, cloning only the part read: a
-    /// loop over a large array costs its length, not its length squared.
-    fn read_place(&mut self, e: &'a Expr) -> CResult<Val> {
-        enum Step {
-            Index(i128, Span, Span),
-            Field(u32, Span),
-        }
+    /// Walks a place `v[i].0[j]...` from the outside in: the variable's
+    /// name and span, and the steps from it down to the part named. Indexes
+    /// must be public (else `secret` and `help`) and not negative. `None`
+    /// when `e` is not a place.
+    fn place_path(
+        &mut self,
+        e: &'a Expr,
+        secret: &str,
+        help: &str,
+    ) -> CResult<Option<(&'a str, Span, Vec<Step>)>> {
         let mut path = Vec::new();
         let mut cur = e;
         let root = loop {
@@ -1102,37 +1074,54 @@ impl<'a> Compiler<'a> {
                 ExprKind::Index(a, i) => {
                     let iv = self.expr(i)?;
                     if iv.secret() {
-                        return Err(Diagnostic::new(
-                            i.span,
-                            "cannot index an array with a secret value",
-                        )
-                        .help("use select(array, index), which reads every element"));
+                        return Err(Diagnostic::new(i.span, secret).help(help));
                     }
                     let k = self.public_int(&iv, i.span, "an index")?;
-                    path.push(Step::Index(k, i.span, a.span));
+                    if k < 0 {
+                        return Err(Diagnostic::new(i.span, format!("index {k} is negative")));
+                    }
+                    path.push(Step::Index(
+                        usize::try_from(k).unwrap_or(usize::MAX),
+                        i.span,
+                        a.span,
+                    ));
                     cur = a;
                 }
                 ExprKind::Field(t, k, fs) => {
                     path.push(Step::Field(*k, *fs));
                     cur = t;
                 }
-                _ => return Err(Diagnostic::new(cur.span, "internal: not a place")),
+                _ => return Ok(None),
             }
         };
-        let Some(mut v) = self.lookup(root) else {
-            return Err(Diagnostic::new(cur.span, format!("unknown name `{root}`")));
+        path.reverse();
+        Ok(Some((root.as_str(), cur.span, path)))
+    }
+
+    /// Reads `v[i].0[j]...` by reference, cloning only the part read: a
+    /// loop over a large array costs its length, not its length squared.
+    fn read_place(&mut self, e: &'a Expr) -> CResult<Val> {
+        let Some((root, root_span, path)) = self.place_path(
+            e,
+            "cannot index an array with a secret value",
+            "use select(array, index), which reads every element",
+        )?
+        else {
+            return Err(Diagnostic::new(e.span, "internal: not a place"));
         };
-        for step in path.iter().rev() {
+        let Some(mut v) = self.lookup(root) else {
+            return Err(Diagnostic::new(root_span, format!("unknown name `{root}`")));
+        };
+        for step in &path {
             v = match (step, v) {
-                (Step::Index(k, ispan, _), Val::Array(items)) => usize::try_from(*k)
-                    .ok()
-                    .and_then(|k| items.get(k))
-                    .ok_or_else(|| {
+                (Step::Index(k, ispan, _), Val::Array(items)) => {
+                    items.get(*k).ok_or_else(|| {
                         Diagnostic::new(
                             *ispan,
                             format!("index {k} is out of bounds for an array of {}", items.len()),
                         )
-                    })?,
+                    })?
+                }
                 (Step::Index(_, _, aspan), other) => {
                     return Err(Diagnostic::new(
                         *aspan,
@@ -1964,6 +1953,22 @@ fn weight(v: &Val) -> u64 {
             .map(weight)
             .fold(0u64, u64::saturating_add)
             .max(1),
+    }
+}
+
+/// One step into a value: an element (its index, the index's span, the
+/// array's span) or a tuple field (its number and span).
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    Index(usize, Span, Span),
+    Field(u32, Span),
+}
+
+/// What a step takes and where, for an error.
+fn slot_desc(step: &Step) -> (&'static str, Span) {
+    match *step {
+        Step::Index(_, s, _) => ("an element of", s),
+        Step::Field(_, s) => ("a field of", s),
     }
 }
 
