@@ -6,20 +6,8 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-fn quorate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_quorate"))
-        .args(args)
-        .output()
-        .expect("the quorate binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{keys_and_parties, quorate, stderr, stdout};
 
 /// Asserts a clean failure: exit code 1 and one line `error: ...` on stderr.
 fn fails(o: &Output, needle: &str) {
@@ -333,32 +321,7 @@ fn mpc_in_memory_and_over_tls_match_eval() {
 fn mpc_as_two_processes_over_tls() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let ports: Vec<u16> = (0..2)
-        .map(|_| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        })
-        .collect();
-    let mut parties = String::new();
-    for (name, port) in ["alice", "bob"].iter().zip(&ports) {
-        let o = quorate(&[
-            "keys",
-            "gen",
-            "--party",
-            name,
-            "--out",
-            d.join("keys").to_str().unwrap(),
-            "--address",
-            &format!("127.0.0.1:{port}"),
-        ]);
-        assert!(o.status.success(), "{}", stderr(&o));
-        parties.push_str(&stdout(&o));
-    }
-    let pf = d.join("parties.toml");
-    std::fs::write(&pf, parties).unwrap();
+    let pf = keys_and_parties(d, &["alice", "bob"]);
     // Keys are never overwritten without --force; the private key is the
     // owner's only.
     let regen = |force: bool| {

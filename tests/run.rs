@@ -4,22 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-fn quorate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_quorate"))
-        .args(args)
-        .output()
-        .expect("the quorate binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{keys_and_parties, quorate, stderr};
 
 fn example(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -195,32 +187,6 @@ fn psi_small_mpc_equals_plaintext_with_csv_inputs() {
     );
     let shared = a.iter().filter(|x| b.contains(x)).count();
     assert_eq!(out["shared"], serde_json::json!(shared), "seed {seed}");
-}
-
-fn keys_and_parties(d: &Path, names: &[&str]) -> PathBuf {
-    let mut parties = String::new();
-    for name in names {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let o = quorate(&[
-            "keys",
-            "gen",
-            "--party",
-            name,
-            "--out",
-            d.join("keys").to_str().unwrap(),
-            "--address",
-            &format!("127.0.0.1:{port}"),
-        ]);
-        assert!(o.status.success(), "{}", stderr(&o));
-        parties.push_str(&String::from_utf8_lossy(&o.stdout));
-    }
-    let pf = d.join("parties.toml");
-    std::fs::write(&pf, parties).unwrap();
-    pf
 }
 
 fn spawn(args: &[&str]) -> std::process::Child {

@@ -429,6 +429,12 @@ impl<'a> Compiler<'a> {
             )
             .help("lower the loop bounds or the parameters"));
         }
+        self.gate_limit(span)
+    }
+
+    /// An error once the circuit has grown past the gate limit: checked at
+    /// every step, block and expression, and at the end.
+    fn gate_limit(&self, span: Span) -> CResult<()> {
         if self.b.stats().gates() > self.limits.max_gates {
             return Err(Diagnostic::new(
                 span,
@@ -548,13 +554,7 @@ impl<'a> Compiler<'a> {
         } else {
             vec![self.coerce(v, &outs[0].ty, at)?]
         };
-        if self.b.stats().gates() > self.limits.max_gates {
-            return Err(Diagnostic::new(
-                main.body.span,
-                format!("the circuit has more than {} gates", self.limits.max_gates),
-            )
-            .help("lower the loop bounds or the parameters"));
-        }
+        self.gate_limit(main.body.span)?;
         for (o, v) in outs.iter().zip(&values) {
             let mut bits = Vec::new();
             v.flatten(&mut bits);
@@ -717,16 +717,9 @@ impl<'a> Compiler<'a> {
             )
             .help("split deep expressions with `let`, and flatten chains of helper calls"));
         }
-        if self.b.stats().gates() > self.limits.max_gates {
+        if let Err(e) = self.gate_limit(span) {
             self.nesting -= 1;
-            return Err(Diagnostic::new(
-                span,
-                format!(
-                    "the circuit grows past {} gates here",
-                    self.limits.max_gates
-                ),
-            )
-            .help("lower the loop bounds or the parameters"));
+            return Err(e);
         }
         Ok(())
     }

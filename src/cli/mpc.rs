@@ -127,21 +127,13 @@ fn run_both(
     pair: (Channel, Channel),
 ) -> CliResult<Report> {
     let session = SessionId::random().map_err(fail)?;
-    let ots = evaluator_input_bits(sched.circuit.interface()).max(1);
-    let setup_start = Instant::now();
-    let ((garbler, setup), evaluator) = two_parties(
+    let ((garbler, setup), (evaluator, _)) = two_parties(
         pair,
         ("garbler", |mut a| {
-            let mut gb = YaoGarbler::setup(&mut a, &session)?;
-            gb.precompute(&mut a, ots)?;
-            let setup = setup_start.elapsed();
-            gb.run(&mut a, Program::Scheduled(sched), g_in, rev)
-                .map(|o| (o, setup))
+            run_role(&mut a, &session, sched, true, g_in, rev.into())
         }),
         ("evaluator", |mut b| {
-            let mut ev = YaoEvaluator::setup(&mut b, &session)?;
-            ev.precompute(&mut b, ots)?;
-            ev.run(&mut b, Program::Scheduled(sched), e_in, rev)
+            run_role(&mut b, &session, sched, false, e_in, rev.into())
         }),
     )?;
     Ok(Report {

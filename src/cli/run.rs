@@ -294,7 +294,7 @@ fn to_json(v: &Value) -> Json {
     }
 }
 
-fn disclosure(p: &Program) -> CliResult<Disclosure> {
+fn disclosure(p: &Program) -> Disclosure {
     let plan = p
         .outputs
         .iter()
@@ -304,7 +304,7 @@ fn disclosure(p: &Program) -> CliResult<Disclosure> {
             (false, _) => Reveal::Evaluator,
         })
         .collect();
-    Ok(Disclosure::PerOutput(plan))
+    Disclosure::PerOutput(plan)
 }
 
 fn check_backend(p: &Program) -> CliResult {
@@ -366,7 +366,7 @@ fn run_all(args: &RunArgs, p: &Program) -> CliResult<Ran> {
             .collect()
     };
     let (g_in, e_in) = (mine(0), mine(1));
-    let plan = disclosure(p)?;
+    let plan = disclosure(p);
     let session = SessionId::random().map_err(fail)?;
     let pair = if args.tcp {
         tls::loopback_pair(&session, &program_hash(p)?).map_err(fail)?
@@ -457,7 +457,7 @@ fn run_party(args: &RunArgs, p: &Program, party: &str) -> CliResult<Ran> {
     let sched = schedule_circuit(&p.circuit);
     let start = Instant::now();
     let (o, setup): (Outcome, Duration) =
-        run_role(&mut ch, &session, &sched, garbler, &values, disclosure(p)?)?;
+        run_role(&mut ch, &session, &sched, garbler, &values, disclosure(p))?;
     Ok(Ran {
         outputs: o.outputs,
         ands: o.ands,
