@@ -25,12 +25,11 @@ use k256::elliptic_curve::PrimeField;
 use k256::elliptic_curve::group::Curve;
 use k256::elliptic_curve::group::CurveAffine;
 use k256::elliptic_curve::sec1::{FromSec1Point, ToSec1Point};
-use k256::hash2curve::{self, ExpandMsgXmd};
-use k256::{AffinePoint, FieldBytes, ProjectivePoint, Scalar, Sec1Point, Secp256k1};
+use k256::{AffinePoint, FieldBytes, ProjectivePoint, Scalar, Sec1Point};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroize;
 
-use super::OtError;
+use super::{OtError, h2c};
 use crate::block::Block;
 use crate::net::Channel;
 use crate::net::handshake::SessionId;
@@ -57,16 +56,38 @@ fn random_scalar() -> Result<Scalar, OtError> {
 /// RFC 9380 domain separation tag of `H`.
 const H2C_DST: &[u8] = b"quorate/base-ot/v2/secp256k1_XMD:SHA-256_SSWU_RO_";
 
-/// `H(sid, i, r)`: RFC 9380 `hash_to_curve` of the length-prefixed parts.
-fn h_point(session: &SessionId, i: usize, r: &[u8]) -> Result<ProjectivePoint, OtError> {
+/// The message hashed by `H(sid, i, r)`: the length-prefixed parts.
+fn h_msg(session: &SessionId, i: usize, r: &[u8]) -> Vec<u8> {
     let i = (i as u64).to_le_bytes();
     let mut msg = Vec::with_capacity(3 * 8 + 32 + 8 + r.len());
     for p in [&session.0[..], &i, r] {
         msg.extend_from_slice(&(p.len() as u64).to_le_bytes());
         msg.extend_from_slice(p);
     }
-    hash2curve::hash_from_bytes::<Secp256k1, ExpandMsgXmd<Sha256>>(&[&msg], &[H2C_DST])
-        .map_err(|e| OtError::HashToCurve(format!("{e:?}")))
+    msg
+}
+
+/// `H(sid, i, r)` for every `(i, r)`: RFC 9380 `hash_to_curve` (batched,
+/// see [`super::h2c`]), split across the machine's cores.
+fn h_points(
+    session: &SessionId,
+    items: &[(usize, &[u8])],
+) -> Result<Vec<ProjectivePoint>, OtError> {
+    let threads = threads();
+    let per = items.len().div_ceil(threads).max(1);
+    let chunks = items.len().div_ceil(per);
+    let mut out = Vec::with_capacity(items.len());
+    for part in par_map(chunks, |c| {
+        let msgs: Vec<Vec<u8>> = items[c * per..((c + 1) * per).min(items.len())]
+            .iter()
+            .map(|&(i, r)| h_msg(session, i, r))
+            .collect();
+        let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+        h2c::hash_to_curve(&refs, H2C_DST)
+    }) {
+        out.extend(part?);
+    }
+    Ok(out)
 }
 
 fn kdf(
@@ -115,13 +136,17 @@ fn decode(bytes: &[u8], peer: &str, what: impl Fn() -> String) -> Result<Project
     Ok(p.into())
 }
 
+fn threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |p| p.get())
+        .clamp(1, 8)
+}
+
 /// `f(i)` for `i in 0..n`, split across the machine's cores (scoped threads):
 /// the group operations of base OT are independent per OT.
 fn par_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |p| p.get())
-        .clamp(1, 8);
-    if threads == 1 || n < 16 {
+    let threads = threads();
+    if threads == 1 || n < 2 {
         return (0..n).map(f).collect();
     }
     let per = n.div_ceil(threads);
@@ -194,18 +219,18 @@ impl BaseSender {
     ) -> Result<Vec<[Seed; 2]>, OtError> {
         let n = msg.0.len();
         let a = &self.a;
-        let per_ot = par_map(n, |i| -> Result<[ProjectivePoint; 2], OtError> {
-            let (b0, b1) = msg.0[i].split_at(UNCOMPRESSED);
-            let r0 = decode(b0, peer, || format!("r_0 of OT {i}"))?;
-            let r1 = decode(b1, peer, || format!("r_1 of OT {i}"))?;
-            let big_b0 = r0 + h_point(session, i, b1)?;
-            let big_b1 = r1 + h_point(session, i, b0)?;
-            Ok([big_b0 * a, big_b1 * a])
-        });
-        let mut dh = Vec::with_capacity(2 * n);
-        for pair in per_ot {
-            dh.extend(pair?);
+        let mut points = Vec::with_capacity(2 * n);
+        let mut hashed = Vec::with_capacity(2 * n);
+        for (i, pair) in msg.0.iter().enumerate() {
+            let (b0, b1) = pair.split_at(UNCOMPRESSED);
+            points.push(decode(b0, peer, || format!("r_0 of OT {i}"))?);
+            points.push(decode(b1, peer, || format!("r_1 of OT {i}"))?);
+            // B_0 = r_0 + H(r_1), B_1 = r_1 + H(r_0).
+            hashed.push((i, b1));
+            hashed.push((i, b0));
         }
+        let h = h_points(session, &hashed)?;
+        let mut dh = par_map(2 * n, |k| (points[k] + h[k]) * a);
         let mut dh_affine = normalize(&dh);
         dh.zeroize();
         let dh = &dh_affine;
@@ -254,16 +279,18 @@ impl BaseReceiver {
         let others: Vec<ProjectivePoint> = par_map(n, |i| ProjectivePoint::mul_by_generator(&e[i]));
         e.zeroize();
         let others = normalize(&others);
-        let mine = par_map(n, |i| -> Result<ProjectivePoint, OtError> {
-            let other = others[i].to_sec1_point(false);
-            Ok(ProjectivePoint::mul_by_generator(&b[i]) - h_point(session, i, other.as_bytes())?)
-        })
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
+        let others_sec1: Vec<_> = others.iter().map(|p| p.to_sec1_point(false)).collect();
+        let hashed: Vec<(usize, &[u8])> = others_sec1
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i, p.as_bytes()))
+            .collect();
+        let h = h_points(session, &hashed)?;
+        let mine = par_map(n, |i| ProjectivePoint::mul_by_generator(&b[i]) - h[i]);
         let mine = normalize(&mine);
         let mut pairs = Vec::with_capacity(n);
         for (i, &c) in choices.iter().enumerate() {
-            let (other, mine) = (others[i].to_sec1_point(false), mine[i].to_sec1_point(false));
+            let (other, mine) = (others_sec1[i], mine[i].to_sec1_point(false));
             // Both encodings have the same length whatever `c` is.
             let (r0, r1) = if c { (other, mine) } else { (mine, other) };
             let mut pair = [0u8; 2 * UNCOMPRESSED];
@@ -440,6 +467,10 @@ mod tests {
         for i in 0..128 {
             assert_eq!(keys[i][usize::from(choices[i])].expose(), got[i].expose());
         }
+    }
+
+    fn h_point(session: &SessionId, i: usize, r: &[u8]) -> Result<ProjectivePoint, OtError> {
+        Ok(h_points(session, &[(i, r)])?[0])
     }
 
     #[test]
