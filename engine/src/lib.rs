@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(unsafe_code)] // only `simd` may use it; see that module's safety notes
 
+pub mod arith;
 pub mod block;
 pub mod gc;
 pub mod hash;

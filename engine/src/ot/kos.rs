@@ -567,6 +567,17 @@ impl KosReceiver {
         Ok(keys)
     }
 
+    /// Random OT with chosen choice bits: the key `k_{c_j}` of each pair
+    /// that the sender's [`KosSender::rot`] returns (the correlated OT's
+    /// output hashed under its OT's tweak).
+    pub fn rot_chosen(
+        &mut self,
+        ch: &mut Channel,
+        choices: &[bool],
+    ) -> Result<SecretBlocks, OtError> {
+        self.cot_hashed(ch, choices)
+    }
+
     /// Correlated OT, each output hashed under its OT's tweak: the chosen
     /// key of a random OT.
     fn cot_hashed(&mut self, ch: &mut Channel, choices: &[bool]) -> Result<SecretBlocks, OtError> {

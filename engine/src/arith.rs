@@ -1,0 +1,694 @@
+//! Additive secret sharing among N parties (2 ≤ N ≤ 16), semi-honest, with
+//! multiplication by Beaver triples made from oblivious transfer; no
+//! trusted dealer.
+//!
+//! - A value `x` of a [`Ring`] is shared as `x = Σ_i x_i`; party `i` holds
+//!   `x_i`. Addition, subtraction and multiplication by a public constant
+//!   are local ([`Shares`]).
+//! - [`Party::triples`] makes Beaver triples `(a, b, c = a·b)`: each party
+//!   picks random `a_i, b_i`; `c = Σ_i a_i b_i + Σ_{i≠j} a_i b_j`, and each
+//!   cross term `a_i b_j` is shared between `i` and `j` by Gilboa's
+//!   OT-based product (N. Gilboa, "Two party RSA key generation", CRYPTO
+//!   1999, section 3.1): one OT per bit of `a_i`, `i` choosing by the bit,
+//!   the sender `j` offering `(m_k, m_k + 2^k b_j)`. The OTs are the
+//!   engine's correlated OT extension ([`crate::ot::kos`]) hashed into
+//!   random OTs, the way D. Demmler, T. Schneider and M. Zohner make
+//!   arithmetic triples in "ABY" (NDSS 2015, section III-B and IV-B2); the
+//!   sender sends one correction `m_k - m'_k + 2^k b_j` per OT, which in
+//!   `Z_2^64` needs only `64 - k` bits.
+//! - [`Party::mul`] multiplies shared vectors with one triple per element
+//!   in one round (D. Beaver, "Efficient multiparty protocols using circuit
+//!   randomization", CRYPTO 1991): `d = x - a` and `e = y - b` are opened,
+//!   and `z_i = c_i + d b_i + e a_i` (+ `d e` at party 0).
+//!
+//! The parties' channels form a full mesh; work with each peer runs on its
+//! own thread, so the pairs proceed in parallel.
+
+pub mod ring;
+
+use std::thread;
+
+use thiserror::Error;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::block::Block;
+use crate::net::handshake::SessionId;
+use crate::net::{Channel, NetError};
+use crate::ot::OtError;
+use crate::ot::kos::{KosReceiver, KosSender};
+use crate::prg::{Prg, Seed};
+
+pub use ring::Ring;
+
+/// Most parties an arithmetic run takes.
+pub const MAX_PARTIES: usize = 16;
+
+/// Triples made per OT batch with one peer (bounds the memory of a batch:
+/// 2^14 triples of `Z_2^64` is 2^20 OTs, 16 MiB of keys each way).
+const TRIPLE_BATCH: usize = 1 << 14;
+
+/// Bytes sent before the matching receive when two parties exchange
+/// vectors, so neither blocks on a full pipe.
+const EXCHANGE_CHUNK: usize = 1 << 20;
+
+/// Why an arithmetic protocol failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ArithError {
+    /// The OT extension with a peer failed.
+    #[error(transparent)]
+    Ot(#[from] OtError),
+    /// The transport failed: a peer vanished, timed out or sent too much.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// A peer sent bytes that are not ring elements.
+    #[error("{peer} sent a malformed {what}")]
+    Malformed {
+        /// The peer.
+        peer: String,
+        /// What it was.
+        what: &'static str,
+    },
+    /// Vectors of different lengths were combined.
+    #[error("length mismatch: {0} and {1} elements")]
+    Length(usize, usize),
+    /// Too few triples for the multiplications asked.
+    #[error("{need} triples needed, {have} left")]
+    OutOfTriples {
+        /// Needed.
+        need: usize,
+        /// Left.
+        have: usize,
+    },
+    /// The parties do not make a valid run.
+    #[error("{0}")]
+    Setup(String),
+    /// The operating system's randomness failed.
+    #[error("the operating system's randomness failed: {0}")]
+    Entropy(getrandom::Error),
+}
+
+/// One party's additive shares of a vector of ring elements; zeroized on
+/// drop, redacted in `Debug`.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct Shares<R: Ring>(Vec<R>);
+
+impl<R: Ring> std::fmt::Debug for Shares<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Shares<{}>(<{} redacted>)", R::NAME, self.0.len())
+    }
+}
+
+impl<R: Ring> Shares<R> {
+    /// Wraps this party's shares.
+    pub fn new(v: Vec<R>) -> Self {
+        Shares(v)
+    }
+
+    /// The shares (a share alone says nothing about the value).
+    pub fn expose(&self) -> &[R] {
+        &self.0
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn zip(&self, o: &Self, f: impl Fn(R, R) -> R) -> Result<Self, ArithError> {
+        if self.len() != o.len() {
+            return Err(ArithError::Length(self.len(), o.len()));
+        }
+        Ok(Shares(
+            self.0.iter().zip(&o.0).map(|(&a, &b)| f(a, b)).collect(),
+        ))
+    }
+
+    /// `x + y`, locally.
+    pub fn add(&self, o: &Self) -> Result<Self, ArithError> {
+        self.zip(o, R::add)
+    }
+
+    /// `x - y`, locally.
+    pub fn sub(&self, o: &Self) -> Result<Self, ArithError> {
+        self.zip(o, R::sub)
+    }
+
+    /// `c · x` for a public `c`, locally.
+    pub fn scale(&self, c: R) -> Self {
+        Shares(self.0.iter().map(|&a| a.mul(c)).collect())
+    }
+
+    /// `x + c` for public `c` (elementwise): party 0 adds it.
+    pub fn add_public(&self, party: usize, c: &[R]) -> Result<Self, ArithError> {
+        if c.len() != self.len() {
+            return Err(ArithError::Length(self.len(), c.len()));
+        }
+        if party != 0 {
+            return Ok(self.clone());
+        }
+        Ok(Shares(
+            self.0.iter().zip(c).map(|(&a, &b)| a.add(b)).collect(),
+        ))
+    }
+
+    /// `Σ_k x_k`, locally.
+    pub fn sum(&self) -> R {
+        self.0.iter().fold(R::zero(), |a, &b| a.add(b))
+    }
+
+    /// `Σ_k w_k x_k` for public weights, locally.
+    pub fn weighted_sum(&self, w: &[R]) -> Result<R, ArithError> {
+        if w.len() != self.len() {
+            return Err(ArithError::Length(self.len(), w.len()));
+        }
+        Ok(self
+            .0
+            .iter()
+            .zip(w)
+            .fold(R::zero(), |a, (&x, &c)| a.add(x.mul(c))))
+    }
+}
+
+/// One party's shares of Beaver triples `(a, b, c = a·b)`.
+#[derive(Debug, Default)]
+pub struct Triples<R: Ring> {
+    a: Vec<R>,
+    b: Vec<R>,
+    c: Vec<R>,
+}
+
+impl<R: Ring> Drop for Triples<R> {
+    fn drop(&mut self) {
+        self.a.zeroize();
+        self.b.zeroize();
+        self.c.zeroize();
+    }
+}
+
+impl<R: Ring> Triples<R> {
+    /// How many are left.
+    pub fn len(&self) -> usize {
+        self.a.len()
+    }
+
+    /// Whether none are left.
+    pub fn is_empty(&self) -> bool {
+        self.a.is_empty()
+    }
+
+    /// Takes `n` triples off the end.
+    pub fn take(&mut self, n: usize) -> Result<Triples<R>, ArithError> {
+        if n > self.len() {
+            return Err(ArithError::OutOfTriples {
+                need: n,
+                have: self.len(),
+            });
+        }
+        let at = self.len() - n;
+        Ok(Triples {
+            a: self.a.split_off(at),
+            b: self.b.split_off(at),
+            c: self.c.split_off(at),
+        })
+    }
+
+    /// Appends `o`'s triples.
+    pub fn extend(&mut self, mut o: Triples<R>) {
+        self.a.append(&mut o.a);
+        self.b.append(&mut o.b);
+        self.c.append(&mut o.c);
+    }
+
+    /// The shares `(a_i, b_i, c_i)`, for tests and protocols built on them.
+    pub fn expose(&self) -> (&[R], &[R], &[R]) {
+        (&self.a, &self.b, &self.c)
+    }
+}
+
+/// This party's link to one peer: the channel and an OT extension each
+/// way.
+pub struct Peer {
+    ch: Channel,
+    /// OTs where this party sends.
+    sender: KosSender,
+    /// OTs where this party receives.
+    receiver: KosReceiver,
+}
+
+impl std::fmt::Debug for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Peer")
+            .field("peer", &self.ch.peer_name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One party of an N-party arithmetic run.
+#[derive(Debug)]
+pub struct Party {
+    me: usize,
+    n: usize,
+    peers: Vec<Option<Peer>>,
+    prg: Prg,
+}
+
+/// The session of the OT extension in which `sender` sends to `receiver`.
+fn ot_session(session: &SessionId, sender: usize, receiver: usize) -> SessionId {
+    SessionId::derive(
+        "quorate/arith/ot",
+        &[
+            &session.0,
+            &(sender as u64).to_le_bytes(),
+            &(receiver as u64).to_le_bytes(),
+        ],
+    )
+}
+
+impl Party {
+    /// Sets up party `me` from its channels to every party (`None` at
+    /// `me`, as [`crate::net::memory::mesh`] and
+    /// [`crate::net::tls::connect_mesh`] give them): base OTs and an OT
+    /// extension each way with every peer, all peers in parallel.
+    pub fn setup(
+        me: usize,
+        channels: Vec<Option<Channel>>,
+        session: &SessionId,
+    ) -> Result<Party, ArithError> {
+        let n = channels.len();
+        if !(2..=MAX_PARTIES).contains(&n) {
+            return Err(ArithError::Setup(format!(
+                "an arithmetic run takes 2 to {MAX_PARTIES} parties, not {n}"
+            )));
+        }
+        if me >= n || channels[me].is_some() {
+            return Err(ArithError::Setup(format!(
+                "party {me} needs a channel to every other party and none to itself"
+            )));
+        }
+        let peers = thread::scope(|s| {
+            let handles: Vec<_> = channels
+                .into_iter()
+                .enumerate()
+                .map(|(j, ch)| {
+                    s.spawn(move || -> Result<Option<Peer>, ArithError> {
+                        let Some(mut ch) = ch else {
+                            return if j == me {
+                                Ok(None)
+                            } else {
+                                Err(ArithError::Setup(format!("no channel to party {j}")))
+                            };
+                        };
+                        // The lower-numbered party sends first.
+                        let (sender, receiver) = if me < j {
+                            let s = KosSender::setup(&mut ch, &ot_session(session, me, j))?;
+                            let r = KosReceiver::setup(&mut ch, &ot_session(session, j, me))?;
+                            (s, r)
+                        } else {
+                            let r = KosReceiver::setup(&mut ch, &ot_session(session, j, me))?;
+                            let s = KosSender::setup(&mut ch, &ot_session(session, me, j))?;
+                            (s, r)
+                        };
+                        Ok(Some(Peer {
+                            ch,
+                            sender,
+                            receiver,
+                        }))
+                    })
+                })
+                .collect();
+            join_all(handles)
+        })?;
+        Ok(Party {
+            me,
+            n,
+            peers,
+            prg: Prg::from_entropy().map_err(ArithError::Entropy)?,
+        })
+    }
+
+    /// This party's index.
+    pub fn id(&self) -> usize {
+        self.me
+    }
+
+    /// Number of parties.
+    pub fn parties(&self) -> usize {
+        self.n
+    }
+
+    /// Bytes sent and received so far, over all peers.
+    pub fn traffic(&self) -> (u64, u64) {
+        self.peers.iter().flatten().fold((0, 0), |(s, r), p| {
+            let t = p.ch.traffic();
+            (s + t.sent, r + t.received)
+        })
+    }
+
+    /// Runs `f` with every peer on its own thread; results by peer index
+    /// (`None` at this party).
+    fn each_peer<T: Send>(
+        &mut self,
+        f: impl Fn(usize, &mut Peer) -> Result<T, ArithError> + Sync,
+    ) -> Result<Vec<Option<T>>, ArithError> {
+        let f = &f;
+        thread::scope(|s| {
+            let handles: Vec<_> = self
+                .peers
+                .iter_mut()
+                .enumerate()
+                .map(|(j, p)| {
+                    s.spawn(move || match p {
+                        Some(p) => f(j, p).map(Some),
+                        None => Ok(None),
+                    })
+                })
+                .collect();
+            join_all(handles)
+        })
+    }
+
+    /// `n` random elements from this party's generator.
+    fn random<R: Ring>(&mut self, n: usize) -> Vec<R> {
+        (0..n).map(|_| R::random(&mut self.prg)).collect()
+    }
+
+    /// Makes `n` Beaver triples.
+    pub fn triples<R: Ring>(&mut self, n: usize) -> Result<Triples<R>, ArithError> {
+        let mut all = Triples {
+            a: Vec::with_capacity(n),
+            b: Vec::with_capacity(n),
+            c: Vec::with_capacity(n),
+        };
+        let mut left = n;
+        while left > 0 {
+            let m = left.min(TRIPLE_BATCH);
+            all.extend(self.triple_batch(m)?);
+            left -= m;
+        }
+        Ok(all)
+    }
+
+    fn triple_batch<R: Ring>(&mut self, n: usize) -> Result<Triples<R>, ArithError> {
+        let a: Vec<R> = self.random(n);
+        let b: Vec<R> = self.random(n);
+        let me = self.me;
+        let (a_ref, b_ref) = (&a, &b);
+        let cross = self.each_peer(|j, p| {
+            // Both products of the pair, the lower-numbered party's a first.
+            if me < j {
+                let mut x = gilboa_receive(p, a_ref)?;
+                let y = gilboa_send(p, b_ref)?;
+                add_into(&mut x, &y);
+                Ok(x)
+            } else {
+                let mut y = gilboa_send(p, b_ref)?;
+                let x = gilboa_receive(p, a_ref)?;
+                add_into(&mut y, &x);
+                Ok(y)
+            }
+        })?;
+        let mut c: Vec<R> = a.iter().zip(&b).map(|(&x, &y)| x.mul(y)).collect();
+        for mut part in cross.into_iter().flatten() {
+            add_into(&mut c, &part);
+            part.zeroize();
+        }
+        Ok(Triples { a, b, c })
+    }
+
+    /// Shares `values`, known to party `owner` (`Some` there, `None`
+    /// elsewhere), of length `len`. The owner sends each other party a
+    /// 16-byte seed, whose stream is that party's share, and keeps
+    /// `x - Σ streams`.
+    pub fn input<R: Ring>(
+        &mut self,
+        owner: usize,
+        values: Option<&[R]>,
+        len: usize,
+    ) -> Result<Shares<R>, ArithError> {
+        if owner >= self.n {
+            return Err(ArithError::Setup(format!("no party {owner}")));
+        }
+        if self.me == owner {
+            let values = values.ok_or_else(|| {
+                ArithError::Setup("the input's owner must give its values".into())
+            })?;
+            if values.len() != len {
+                return Err(ArithError::Length(values.len(), len));
+            }
+            let seeds = self.each_peer(|_, p| {
+                let seed = Seed::from_entropy().map_err(ArithError::Entropy)?;
+                p.ch.send_blocks(&[seed.expose()])?;
+                p.ch.flush()?;
+                let mut prg = Prg::new(&seed, 1);
+                Ok((0..len).map(|_| R::random(&mut prg)).collect::<Vec<R>>())
+            })?;
+            let mut mine = values.to_vec();
+            for mut s in seeds.into_iter().flatten() {
+                for (m, x) in mine.iter_mut().zip(&s) {
+                    *m = m.sub(*x);
+                }
+                s.zeroize();
+            }
+            Ok(Shares(mine))
+        } else {
+            let p = self.peers[owner]
+                .as_mut()
+                .ok_or_else(|| ArithError::Setup(format!("no channel to party {owner}")))?;
+            let mut seed = [Block::ZERO];
+            p.ch.recv_blocks(&mut seed)?;
+            let mut prg = Prg::new(&Seed::new(seed[0]), 1);
+            Ok(Shares((0..len).map(|_| R::random(&mut prg)).collect()))
+        }
+    }
+
+    /// Opens `x` to every party.
+    pub fn open<R: Ring>(&mut self, x: &Shares<R>) -> Result<Vec<R>, ArithError> {
+        let mine = encode(&x.0);
+        let theirs = self.each_peer(|_, p| exchange(&mut p.ch, &mine))?;
+        let mut out = x.0.clone();
+        for (j, bytes) in theirs.iter().enumerate() {
+            if let Some(bytes) = bytes {
+                let v = decode::<R>(bytes, out.len(), self.peer_name(j), "share")?;
+                add_into(&mut out, &v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Opens `x` to party `to` only; `Some` there, `None` elsewhere.
+    pub fn open_to<R: Ring>(
+        &mut self,
+        x: &Shares<R>,
+        to: usize,
+    ) -> Result<Option<Vec<R>>, ArithError> {
+        if to >= self.n {
+            return Err(ArithError::Setup(format!("no party {to}")));
+        }
+        if self.me != to {
+            let p = self.peers[to]
+                .as_mut()
+                .ok_or_else(|| ArithError::Setup(format!("no channel to party {to}")))?;
+            p.ch.send_vec(encode(&x.0))?;
+            p.ch.flush()?;
+            return Ok(None);
+        }
+        let len = x.len();
+        let theirs = self.each_peer(|_, p| {
+            let mut bytes = vec![0u8; len * R::BYTES];
+            p.ch.recv(&mut bytes)?;
+            Ok(bytes)
+        })?;
+        let mut out = x.0.clone();
+        for (j, bytes) in theirs.iter().enumerate() {
+            if let Some(bytes) = bytes {
+                add_into(
+                    &mut out,
+                    &decode::<R>(bytes, len, self.peer_name(j), "share")?,
+                );
+            }
+        }
+        Ok(Some(out))
+    }
+
+    fn peer_name(&self, j: usize) -> &str {
+        self.peers[j].as_ref().map_or("?", |p| p.ch.peer_name())
+    }
+
+    /// `x · y` elementwise, with one triple per element, in one round.
+    pub fn mul<R: Ring>(
+        &mut self,
+        x: &Shares<R>,
+        y: &Shares<R>,
+        triples: &mut Triples<R>,
+    ) -> Result<Shares<R>, ArithError> {
+        if x.len() != y.len() {
+            return Err(ArithError::Length(x.len(), y.len()));
+        }
+        let t = triples.take(x.len())?;
+        if t.len() != x.len() {
+            return Err(ArithError::Length(t.len(), x.len()));
+        }
+        let de: Vec<R> = (x.0.iter().zip(&t.a).map(|(&v, &a)| v.sub(a)))
+            .chain(y.0.iter().zip(&t.b).map(|(&v, &b)| v.sub(b)))
+            .collect();
+        let opened = self.open(&Shares(de))?;
+        let (d, e) = opened.split_at(x.len());
+        let first = self.me == 0;
+        Ok(Shares(
+            (0..x.len())
+                .map(|k| {
+                    let z = t.c[k].add(d[k].mul(t.b[k])).add(e[k].mul(t.a[k]));
+                    if first { z.add(d[k].mul(e[k])) } else { z }
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// Joins scoped threads; the first error wins, a panic is passed on.
+fn join_all<T>(
+    handles: Vec<thread::ScopedJoinHandle<'_, Result<T, ArithError>>>,
+) -> Result<Vec<T>, ArithError> {
+    let mut out = Vec::with_capacity(handles.len());
+    let mut first_err = None;
+    for h in handles {
+        match h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)) {
+            Ok(v) => out.push(v),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+fn add_into<R: Ring>(acc: &mut [R], v: &[R]) {
+    for (a, &b) in acc.iter_mut().zip(v) {
+        *a = a.add(b);
+    }
+}
+
+fn encode<R: Ring>(v: &[R]) -> Vec<u8> {
+    let mut out = vec![0u8; v.len() * R::BYTES];
+    for (x, chunk) in v.iter().zip(out.chunks_exact_mut(R::BYTES)) {
+        x.write(chunk);
+    }
+    out
+}
+
+fn decode<R: Ring>(
+    bytes: &[u8],
+    len: usize,
+    peer: &str,
+    what: &'static str,
+) -> Result<Vec<R>, ArithError> {
+    let bad = || ArithError::Malformed {
+        peer: peer.to_owned(),
+        what,
+    };
+    if bytes.len() != len * R::BYTES {
+        return Err(bad());
+    }
+    bytes
+        .chunks_exact(R::BYTES)
+        .map(|c| R::read(c).ok_or_else(bad))
+        .collect()
+}
+
+/// Sends `mine` and receives as many bytes, in chunks, so that two
+/// parties exchanging at once never both wait on full pipes.
+fn exchange(ch: &mut Channel, mine: &[u8]) -> Result<Vec<u8>, ArithError> {
+    let mut theirs = vec![0u8; mine.len()];
+    for (out, inp) in mine
+        .chunks(EXCHANGE_CHUNK)
+        .zip(theirs.chunks_mut(EXCHANGE_CHUNK))
+    {
+        ch.send(out)?;
+        ch.flush()?;
+        ch.recv(inp)?;
+    }
+    Ok(theirs)
+}
+
+/// Gilboa, the OT receiver's side: shares of `a_k · b'_k` for the peer's
+/// `b'`, choosing by the bits of `a`.
+fn gilboa_receive<R: Ring>(p: &mut Peer, a: &[R]) -> Result<Vec<R>, ArithError> {
+    let mut choices = Vec::with_capacity(a.len() * R::BITS);
+    for x in a {
+        x.push_bits(&mut choices);
+    }
+    let keys = p.receiver.rot_chosen(&mut p.ch, &choices)?;
+    let per: usize = (0..R::BITS).map(R::correction_len).sum();
+    let mut corrections = vec![0u8; per * a.len()];
+    p.ch.recv(&mut corrections)?;
+    let keys = keys.expose();
+    let mut out = Vec::with_capacity(a.len());
+    for (t, corr) in corrections.chunks_exact(per).enumerate() {
+        let mut acc = R::zero();
+        let mut at = 0;
+        for k in 0..R::BITS {
+            let len = R::correction_len(k);
+            let o = t * R::BITS + k;
+            let mut v = R::from_key(keys[o], k);
+            if choices[o] {
+                let tau = R::read_correction(k, &corr[at..at + len]).ok_or_else(|| {
+                    ArithError::Malformed {
+                        peer: p.ch.peer_name().to_owned(),
+                        what: "Gilboa correction",
+                    }
+                })?;
+                v = v.add(tau);
+            }
+            acc = acc.add(v);
+            at += len;
+        }
+        out.push(acc);
+    }
+    choices.zeroize();
+    Ok(out)
+}
+
+/// Gilboa, the OT sender's side: shares of `a'_k · b_k` for the peer's
+/// `a'`. For OT `k` of element `t` the pair is `(m0, m1)` from the keys;
+/// the receiver gets `m_c` and, if `c = 1`, the correction
+/// `m0 - m1 + 2^k b_t`, so it holds `m0 + c 2^k b_t` and this side `-m0`.
+fn gilboa_send<R: Ring>(p: &mut Peer, b: &[R]) -> Result<Vec<R>, ArithError> {
+    let mut pairs = p.sender.rot(&mut p.ch, b.len() * R::BITS)?;
+    let per: usize = (0..R::BITS).map(R::correction_len).sum();
+    let mut corrections = vec![0u8; per * b.len()];
+    let mut out = Vec::with_capacity(b.len());
+    for (t, corr) in corrections.chunks_exact_mut(per).enumerate() {
+        let mut acc = R::zero();
+        let mut at = 0;
+        let mut shifted = b[t];
+        for k in 0..R::BITS {
+            let len = R::correction_len(k);
+            let [k0, k1] = pairs[t * R::BITS + k];
+            let m0 = R::from_key(k0, k);
+            let m1 = R::from_key(k1, k);
+            m0.sub(m1)
+                .add(shifted)
+                .write_correction(k, &mut corr[at..at + len]);
+            acc = acc.sub(m0);
+            shifted = shifted.double();
+            at += len;
+        }
+        out.push(acc);
+    }
+    pairs.zeroize();
+    p.ch.send_vec(corrections)?;
+    p.ch.flush()?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;
