@@ -24,6 +24,7 @@
 //! The parties' channels form a full mesh; work with each peer runs on its
 //! own thread, so the pairs proceed in parallel.
 
+pub mod gmw;
 pub mod ring;
 
 use std::thread;
@@ -691,4 +692,4 @@ fn gilboa_send<R: Ring>(p: &mut Peer, b: &[R]) -> Result<Vec<R>, ArithError> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
