@@ -322,10 +322,11 @@ mod tests {
             });
             let out: Vec<_> = out.into_iter().map(Result::unwrap).collect();
             for w in 0..70 {
-                let x = |f: fn(&(Vec<u64>, Vec<u64>, Vec<u64>)) -> &Vec<u64>| {
-                    out.iter().fold(0u64, |acc, o| acc ^ f(o)[w])
+                let xor = |part: usize| {
+                    out.iter()
+                        .fold(0u64, |acc, o| acc ^ [&o.0, &o.1, &o.2][part][w])
                 };
-                let (a, b, c) = (x(|o| &o.0), x(|o| &o.1), x(|o| &o.2));
+                let (a, b, c) = (xor(0), xor(1), xor(2));
                 assert_eq!(a & b, c, "{n} parties, word {w}");
             }
         }

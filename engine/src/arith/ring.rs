@@ -117,6 +117,61 @@ impl Ring for u64 {
     }
 }
 
+/// `Z_2^128`: `u128` with wrapping arithmetic; the ring of fixed-point
+/// shares, whose headroom above the values makes truncation safe (see
+/// [`super::fixed`]).
+impl Ring for u128 {
+    const BITS: usize = 128;
+    const BYTES: usize = 16;
+    const NAME: &'static str = "Z_2^128";
+
+    fn zero() -> Self {
+        0
+    }
+    fn one() -> Self {
+        1
+    }
+    fn add(self, o: Self) -> Self {
+        self.wrapping_add(o)
+    }
+    fn sub(self, o: Self) -> Self {
+        self.wrapping_sub(o)
+    }
+    fn mul(self, o: Self) -> Self {
+        self.wrapping_mul(o)
+    }
+    fn random(prg: &mut Prg) -> Self {
+        prg.block().0
+    }
+    fn push_bits(&self, out: &mut Vec<bool>) {
+        out.extend((0..128).map(|k| self >> k & 1 == 1));
+    }
+    fn double(self) -> Self {
+        self << 1
+    }
+    fn from_key(key: Block, k: usize) -> Self {
+        key.0 << k
+    }
+    fn correction_len(k: usize) -> usize {
+        (128 - k).div_ceil(8)
+    }
+    fn write_correction(&self, k: usize, out: &mut [u8]) {
+        let v = (self >> k).to_le_bytes();
+        out.copy_from_slice(&v[..out.len()]);
+    }
+    fn read_correction(k: usize, bytes: &[u8]) -> Option<Self> {
+        let mut v = [0u8; 16];
+        v[..bytes.len()].copy_from_slice(bytes);
+        Some(u128::from_le_bytes(v) << k)
+    }
+    fn write(&self, out: &mut [u8]) {
+        out.copy_from_slice(&self.to_le_bytes());
+    }
+    fn read(bytes: &[u8]) -> Option<Self> {
+        Some(u128::from_le_bytes(bytes.try_into().ok()?))
+    }
+}
+
 /// The scalar field of secp256k1, `F_q`: exact arithmetic, and the
 /// signing library's shares.
 impl Ring for Scalar {
