@@ -37,7 +37,7 @@ use crate::block::Block;
 use crate::net::handshake::SessionId;
 use crate::net::{Channel, NetError};
 use crate::ot::OtError;
-use crate::ot::kos::{KosReceiver, KosSender};
+use crate::ot::kos::{KosReceiver, KosSender, rot_duplex};
 use crate::prg::{Prg, Seed};
 
 pub use ring::Ring;
@@ -45,9 +45,10 @@ pub use ring::Ring;
 /// Most parties an arithmetic run takes.
 pub const MAX_PARTIES: usize = 16;
 
-/// Triples made per OT batch with one peer (bounds the memory of a batch:
-/// 2^14 triples of `Z_2^64` is 2^20 OTs, 16 MiB of keys each way).
-const TRIPLE_BATCH: usize = 1 << 14;
+/// Triples made per OT batch with one peer: 2^12 triples of `Z_2^64` is
+/// 2^18 OTs each way, 12 MiB of keys. Larger batches were slower here:
+/// their buffers go back to the OS and fault in again on every batch.
+const TRIPLE_BATCH: usize = 1 << 12;
 
 /// Bytes sent before the matching receive when two parties exchange
 /// vectors, so neither blocks on a full pipe.
@@ -399,22 +400,8 @@ impl Party {
     fn triple_batch<R: Ring>(&mut self, n: usize) -> Result<Triples<R>, ArithError> {
         let a: Vec<R> = self.random(n);
         let b: Vec<R> = self.random(n);
-        let me = self.me;
         let (a_ref, b_ref) = (&a, &b);
-        let cross = self.each_peer(|j, p| {
-            // Both products of the pair, the lower-numbered party's a first.
-            if me < j {
-                let mut x = gilboa_receive(p, a_ref)?;
-                let y = gilboa_send(p, b_ref)?;
-                add_into(&mut x, &y);
-                Ok(x)
-            } else {
-                let mut y = gilboa_send(p, b_ref)?;
-                let x = gilboa_receive(p, a_ref)?;
-                add_into(&mut y, &x);
-                Ok(y)
-            }
-        })?;
+        let cross = self.each_peer(|_, p| gilboa_pair(p, a_ref, b_ref))?;
         let mut c: Vec<R> = a.iter().zip(&b).map(|(&x, &y)| x.mul(y)).collect();
         for mut part in cross.into_iter().flatten() {
             add_into(&mut c, &part);
@@ -621,51 +608,27 @@ fn exchange(ch: &mut Channel, mine: &[u8]) -> Result<Vec<u8>, ArithError> {
     Ok(theirs)
 }
 
-/// Gilboa, the OT receiver's side: shares of `a_k · b'_k` for the peer's
-/// `b'`, choosing by the bits of `a`.
-fn gilboa_receive<R: Ring>(p: &mut Peer, a: &[R]) -> Result<Vec<R>, ArithError> {
+/// Both of a pair's Gilboa products at once: this party's `a` times the
+/// peer's `b'`, and the peer's `a'` times this party's `b`. One duplex
+/// random-OT run ([`rot_duplex`]): this party chooses by the bits of `a`
+/// while it offers, for bit `k` of element `t`, the pair `(m0, m1)` from
+/// its keys; each side then sends the corrections `m0 - m1 + 2^k b_t`, so
+/// the chooser holds `m_c + c·correction = m0 + c 2^k b_t` and the offerer
+/// `-m0`. Returns this party's share of both products, summed.
+fn gilboa_pair<R: Ring>(p: &mut Peer, a: &[R], b: &[R]) -> Result<Vec<R>, ArithError> {
     let mut choices = Vec::with_capacity(a.len() * R::BITS);
     for x in a {
         x.push_bits(&mut choices);
     }
-    let keys = p.receiver.rot_chosen(&mut p.ch, &choices)?;
+    let (keys, mut pairs) = rot_duplex(
+        &mut p.ch,
+        &mut p.sender,
+        &mut p.receiver,
+        &choices,
+        b.len() * R::BITS,
+    )?;
     let per: usize = (0..R::BITS).map(R::correction_len).sum();
-    let mut corrections = vec![0u8; per * a.len()];
-    p.ch.recv(&mut corrections)?;
-    let keys = keys.expose();
-    let mut out = Vec::with_capacity(a.len());
-    for (t, corr) in corrections.chunks_exact(per).enumerate() {
-        let mut acc = R::zero();
-        let mut at = 0;
-        for k in 0..R::BITS {
-            let len = R::correction_len(k);
-            let o = t * R::BITS + k;
-            let mut v = R::from_key(keys[o], k);
-            if choices[o] {
-                let tau = R::read_correction(k, &corr[at..at + len]).ok_or_else(|| {
-                    ArithError::Malformed {
-                        peer: p.ch.peer_name().to_owned(),
-                        what: "Gilboa correction",
-                    }
-                })?;
-                v = v.add(tau);
-            }
-            acc = acc.add(v);
-            at += len;
-        }
-        out.push(acc);
-    }
-    choices.zeroize();
-    Ok(out)
-}
-
-/// Gilboa, the OT sender's side: shares of `a'_k · b_k` for the peer's
-/// `a'`. For OT `k` of element `t` the pair is `(m0, m1)` from the keys;
-/// the receiver gets `m_c` and, if `c = 1`, the correction
-/// `m0 - m1 + 2^k b_t`, so it holds `m0 + c 2^k b_t` and this side `-m0`.
-fn gilboa_send<R: Ring>(p: &mut Peer, b: &[R]) -> Result<Vec<R>, ArithError> {
-    let mut pairs = p.sender.rot(&mut p.ch, b.len() * R::BITS)?;
-    let per: usize = (0..R::BITS).map(R::correction_len).sum();
+    // The offerer's side: corrections out, -Σ m0 kept.
     let mut corrections = vec![0u8; per * b.len()];
     let mut out = Vec::with_capacity(b.len());
     for (t, corr) in corrections.chunks_exact_mut(per).enumerate() {
@@ -687,8 +650,31 @@ fn gilboa_send<R: Ring>(p: &mut Peer, b: &[R]) -> Result<Vec<R>, ArithError> {
         out.push(acc);
     }
     pairs.zeroize();
-    p.ch.send_vec(corrections)?;
-    p.ch.flush()?;
+    let theirs = exchange(&mut p.ch, &corrections)?;
+    // The chooser's side.
+    let keys = keys.expose();
+    for (t, corr) in theirs.chunks_exact(per).enumerate() {
+        let mut acc = out[t];
+        let mut at = 0;
+        for k in 0..R::BITS {
+            let len = R::correction_len(k);
+            let o = t * R::BITS + k;
+            let mut v = R::from_key(keys[o], k);
+            if choices[o] {
+                let tau = R::read_correction(k, &corr[at..at + len]).ok_or_else(|| {
+                    ArithError::Malformed {
+                        peer: p.ch.peer_name().to_owned(),
+                        what: "Gilboa correction",
+                    }
+                })?;
+                v = v.add(tau);
+            }
+            acc = acc.add(v);
+            at += len;
+        }
+        out[t] = acc;
+    }
+    choices.zeroize();
     Ok(out)
 }
 

@@ -588,6 +588,63 @@ impl KosReceiver {
     }
 }
 
+/// Random OT both ways at once between two parties, each holding a
+/// sender to the other and a receiver from it: this side receives with
+/// `choices` while it sends `n_send` pairs, and the two extension messages
+/// travel interleaved chunk by chunk, so both parties compute all the time
+/// instead of taking turns. Returns this side's chosen keys (as
+/// [`KosReceiver::rot_chosen`]) and its pairs (as [`KosSender::rot`]). The
+/// peer must call this with its own sender and receiver, `n_send` equal to
+/// this side's number of choices and the reverse.
+pub fn rot_duplex(
+    ch: &mut Channel,
+    sender: &mut KosSender,
+    receiver: &mut KosReceiver,
+    choices: &[bool],
+    n_send: usize,
+) -> Result<(SecretBlocks, Vec<[Block; 2]>), OtError> {
+    let (send_first, recv_first) = (sender.next_index, receiver.next_index);
+    let mut rb = receiver.start(choices)?;
+    let mut sb = sender.start(n_send)?;
+    let mut inbound = vec![0u8; 16 * CHUNK];
+    let mut more_out = true;
+    loop {
+        if more_out {
+            let mut u = ch.buffer(16 * CHUNK);
+            more_out = rb.next_chunk_into(&mut u);
+            if more_out {
+                ch.send_vec(u)?;
+                ch.flush()?;
+            }
+        }
+        let len = sb.next_chunk_len();
+        if let Some(len) = len {
+            ch.recv(&mut inbound[..len])?;
+            sb.absorb(&inbound[..len])?;
+        }
+        if !more_out && len.is_none() {
+            break;
+        }
+    }
+    // Each side reveals its challenge only after the whole message it
+    // checks has arrived.
+    ch.send_blocks(&[sb.challenge()])?;
+    ch.flush()?;
+    let mut seed = [Block::ZERO];
+    ch.recv_blocks(&mut seed)?;
+    let (check, mut t) = rb.respond(seed[0]);
+    ch.send_blocks(&[check.x, check.t])?;
+    ch.flush()?;
+    let mut answer = [Block::ZERO; 2];
+    ch.recv_blocks(&mut answer)?;
+    let q = sb.verify(CheckMsg {
+        x: answer[0],
+        t: answer[1],
+    })?;
+    FixedKeyAes::get().tmmo_many_seq(tweak_base(receiver.salt, recv_first), t.expose_mut());
+    Ok((t, sender.hash_pairs(send_first, q.expose())))
+}
+
 /// A batch in progress on the receiver's side.
 pub struct ReceiverBatch<'a> {
     receiver: &'a mut KosReceiver,
