@@ -540,6 +540,33 @@ impl Party {
     }
 }
 
+/// Runs `f` as each of `n` parties in this process, over in-memory
+/// channels, each party on its own thread; returns their results in party
+/// order, or the first party's error (with the names `p0`, `p1`, ...).
+pub fn run_in_memory<T: Send>(
+    n: usize,
+    f: impl Fn(Party) -> Result<T, ArithError> + Sync,
+) -> Result<Vec<T>, ArithError> {
+    let names: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    if !(2..=MAX_PARTIES).contains(&n) {
+        return Err(ArithError::Setup(format!(
+            "an arithmetic run takes 2 to {MAX_PARTIES} parties, not {n}"
+        )));
+    }
+    let session = SessionId::random().map_err(ArithError::Entropy)?;
+    let rows = crate::net::memory::mesh(&names);
+    let (f, session) = (&f, &session);
+    thread::scope(|s| {
+        let handles: Vec<_> = rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, row)| s.spawn(move || f(Party::setup(i, row, session)?)))
+            .collect();
+        join_all(handles)
+    })
+}
+
 /// Joins scoped threads; the first error wins, a panic is passed on.
 fn join_all<T>(
     handles: Vec<thread::ScopedJoinHandle<'_, Result<T, ArithError>>>,

@@ -6,6 +6,7 @@ use std::time::Instant;
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, Subcommand};
 use quorate_circuits::PartyId;
+use quorate_engine::arith;
 use quorate_engine::net::handshake::{SessionId, program_hash};
 use quorate_engine::net::{Channel, memory, tls};
 use quorate_engine::ot::kos::{KosReceiver, KosSender};
@@ -34,6 +35,32 @@ circuits), garble_and_per_s_wide, eval_and_per_s_wide, garble_and_per_s_aes, eva
 aes_2pc_us_memory, aes_2pc_us_tls, millionaires_us_memory, setup_ms, bytes_per_and. Times are medians."
     )]
     Gc(GcArgs),
+    /// Arithmetic sharing: Beaver triples over Z_2^64 made from OT for 2 and
+    /// 3 parties, bytes per triple, and a dot product of secret vectors
+    /// among 3 parties (triples included), all parties in this process.
+    #[command(
+        after_help = "JSON keys: triples_per_s_2p, triples_per_s_3p, bytes_per_triple (all parties' \
+traffic, 2 parties), bytes_per_triple_3p, dot_1m_3p_s (the whole dot product of --dot elements: \
+triples, inputs, multiplication, opening), dot_1m_3p_online_s (after the triples), triples, dot, \
+runs. Rates and times are medians."
+    )]
+    Arith(ArithArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ArithArgs {
+    /// Triples per measurement.
+    #[arg(long, default_value_t = 1 << 18, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1 << 26))]
+    triples: usize,
+    /// Elements of the 3-party dot product.
+    #[arg(long, default_value_t = 1_000_000, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1 << 26))]
+    dot: usize,
+    /// Runs of each measurement; medians are reported.
+    #[arg(long, default_value_t = 3, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1000))]
+    runs: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +96,7 @@ pub(crate) fn run(cmd: BenchCommand) -> CliResult {
     match cmd {
         BenchCommand::Ot(args) => ot(&args),
         BenchCommand::Gc(args) => gc(&args),
+        BenchCommand::Arith(args) => arith(&args),
     }
 }
 
@@ -466,5 +494,105 @@ fn gc(args: &GcArgs) -> CliResult {
     ))?;
     out.line(format!("setup (base OT + OT pool)   {setup_ms:.1} ms"))?;
     out.line(format!("bytes per AND gate          {bytes_per_and:.2}"))?;
+    Ok(())
+}
+
+/// Triples per second and bytes per triple (all parties' traffic) for
+/// `parties` parties making `n` triples over `Z_2^64`.
+fn triple_rate(parties: usize, n: usize) -> Result<(f64, f64), CliError> {
+    let out = arith::run_in_memory(parties, |mut p| {
+        let before = p.traffic().0;
+        let start = Instant::now();
+        let t = p.triples::<u64>(n)?;
+        let secs = start.elapsed().as_secs_f64();
+        debug_assert_eq!(t.len(), n);
+        Ok((secs, p.traffic().0 - before))
+    })
+    .map_err(fail)?;
+    let secs = out.iter().map(|o| o.0).fold(0.0, f64::max);
+    let bytes: u64 = out.iter().map(|o| o.1).sum();
+    Ok((n as f64 / secs, bytes as f64 / n as f64))
+}
+
+fn arith(args: &ArithArgs) -> CliResult {
+    let (n, runs) = (args.triples, args.runs);
+    let mut rates = [Vec::new(), Vec::new()];
+    let mut bytes = [0.0; 2];
+    for (k, parties) in [2usize, 3].into_iter().enumerate() {
+        progress(
+            args.json,
+            &format!("{parties} parties: {n} Z_2^64 triples x {runs} runs ..."),
+        );
+        for _ in 0..runs {
+            let (rate, b) = triple_rate(parties, n)?;
+            rates[k].push(rate);
+            bytes[k] = b;
+        }
+    }
+    let [r2, r3] = rates.map(median);
+    let len = args.dot;
+    progress(
+        args.json,
+        &format!("3 parties: dot product of {len} elements x {runs} runs ..."),
+    );
+    let (mut total, mut online) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        // Party 0 holds x, party 1 holds y; all learn x . y.
+        let x: Vec<u64> = (0..len as u64)
+            .map(|i| i.wrapping_mul(0x9e37_79b9))
+            .collect();
+        let y: Vec<u64> = (0..len as u64).map(|i| i ^ 0x5555).collect();
+        let want = x
+            .iter()
+            .zip(&y)
+            .fold(0u64, |a, (p, q)| a.wrapping_add(p.wrapping_mul(*q)));
+        let (xr, yr) = (&x, &y);
+        let out = arith::run_in_memory(3, |mut p| {
+            let start = Instant::now();
+            let mut t = p.triples::<u64>(len)?;
+            let me = p.id();
+            let online = Instant::now();
+            let a = p.input(0, (me == 0).then_some(xr.as_slice()), len)?;
+            let b = p.input(1, (me == 1).then_some(yr.as_slice()), len)?;
+            let prod = p.mul(&a, &b, &mut t)?;
+            let dot = arith::Shares::new(vec![prod.sum()]);
+            let got = p.open(&dot)?[0];
+            Ok((
+                got,
+                start.elapsed().as_secs_f64(),
+                online.elapsed().as_secs_f64(),
+            ))
+        })
+        .map_err(fail)?;
+        if out.iter().any(|o| o.0 != want) {
+            return Err(fail("the dot product came out wrong"));
+        }
+        total.push(out.iter().map(|o| o.1).fold(0.0, f64::max));
+        online.push(out.iter().map(|o| o.2).fold(0.0, f64::max));
+    }
+    let (dot_s, dot_online_s) = (median(total), median(online));
+    let mut out = Out::new();
+    if args.json {
+        return out.json(&json!({
+            "triples_per_s_2p": r2,
+            "triples_per_s_3p": r3,
+            "bytes_per_triple": bytes[0],
+            "bytes_per_triple_3p": bytes[1],
+            "dot_1m_3p_s": dot_s,
+            "dot_1m_3p_online_s": dot_online_s,
+            "triples": n,
+            "dot": len,
+            "runs": runs,
+        }));
+    }
+    out.line(format!("Z_2^64 triples, 2 parties   {:.0} k/s", r2 / 1e3))?;
+    out.line(format!("Z_2^64 triples, 3 parties   {:.0} k/s", r3 / 1e3))?;
+    out.line(format!(
+        "bytes per triple            {:.0} (2 parties), {:.0} (3 parties)",
+        bytes[0], bytes[1]
+    ))?;
+    out.line(format!(
+        "dot product, {len} x 3 parties   {dot_s:.2} s ({dot_online_s:.3} s after the triples)"
+    ))?;
     Ok(())
 }
