@@ -26,6 +26,7 @@
 
 pub mod fixed;
 pub mod gmw;
+pub mod gmw_run;
 pub mod ring;
 
 use std::thread;

@@ -273,6 +273,43 @@ impl Party {
         Ok(out)
     }
 
+    /// Opens `x` to the parties in `to` only: `Some` there, `None`
+    /// elsewhere.
+    pub fn open_bits_to(
+        &mut self,
+        x: &BitShares,
+        to: &[usize],
+    ) -> Result<Option<Vec<u64>>, ArithError> {
+        if let Some(bad) = to.iter().find(|&&p| p >= self.n) {
+            return Err(ArithError::Setup(format!("no party {bad} to reveal to")));
+        }
+        let mine: Vec<u8> = x.0.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let (me, len) = (self.me, x.len());
+        let receiving = to.contains(&me);
+        let theirs = self.each_peer(|j, p| {
+            if to.contains(&j) {
+                p.ch.send(&mine)?;
+                p.ch.flush()?;
+            }
+            if receiving {
+                let mut bytes = vec![0u8; len * 8];
+                p.ch.recv(&mut bytes)?;
+                return Ok(Some(bytes));
+            }
+            Ok(None)
+        })?;
+        if !receiving {
+            return Ok(None);
+        }
+        let mut out = x.0.clone();
+        for bytes in theirs.iter().flatten().flatten() {
+            for (o, c) in out.iter_mut().zip(bytes.chunks_exact(8)) {
+                *o ^= u64::from_le_bytes(c.try_into().unwrap_or_default());
+            }
+        }
+        Ok(Some(out))
+    }
+
     /// `x ∧ y`, 64 bits per word, one triple per bit, in one round.
     pub fn and(
         &mut self,

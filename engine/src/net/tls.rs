@@ -749,6 +749,50 @@ pub fn loopback_pair(
     }
 }
 
+/// `names.len()` parties over loopback TLS in this process, with fresh
+/// identities, every pair connected: row `i` is party `i`'s channels, as
+/// [`crate::net::memory::mesh`] gives them. For tests, benchmarks and
+/// `quorate run --tcp`.
+pub fn loopback_mesh(
+    names: &[&str],
+    session: &SessionId,
+    program: &ProgramHash,
+) -> Result<Vec<Vec<Option<Channel>>>, NetError> {
+    let mut ids = Vec::with_capacity(names.len());
+    let mut list = Vec::with_capacity(names.len());
+    for name in names {
+        let (id, pem) = Identity::generate(name)?;
+        drop(pem);
+        list.push(PartyInfo {
+            name: (*name).to_owned(),
+            address: format!("127.0.0.1:{}", free_port()?),
+            cert: id.cert.clone(),
+        });
+        ids.push(id);
+    }
+    let parties = Parties::new(list)?;
+    let rows = std::thread::scope(|s| {
+        let handles: Vec<_> = ids
+            .iter()
+            .zip(names)
+            .map(|(id, name)| {
+                let parties = &parties;
+                s.spawn(move || {
+                    connect_mesh(name, parties, id, session, program, Duration::from_secs(10))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| setup("a loopback party's thread failed"))?
+            })
+            .collect::<Result<Vec<_>, NetError>>()
+    })?;
+    Ok(rows)
+}
+
 /// A port on 127.0.0.1 that is free right now.
 pub fn free_port() -> Result<u16, NetError> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")
