@@ -41,8 +41,9 @@ fn outputs(args: &[&str]) -> serde_json::Value {
     v["outputs"].clone()
 }
 
-/// Runs `file` in the clear, in memory and (if `tls`) over loopback TLS,
-/// and checks the three agree; returns the outputs.
+/// Runs `file` in the clear, in memory with the default backend and with
+/// GMW, and (if `tls`) over loopback TLS, and checks they all agree;
+/// returns the outputs.
 fn agree(file: &str, inputs: &[String], tls: bool, seed: u64) -> serde_json::Value {
     let mut args = vec![file];
     for i in inputs {
@@ -55,6 +56,14 @@ fn agree(file: &str, inputs: &[String], tls: bool, seed: u64) -> serde_json::Val
     };
     let mpc = outputs(&args);
     assert_eq!(mpc, plain, "{file} seed {seed}: MPC and plaintext differ");
+    // Every backend that runs the program gives the same outputs.
+    let mut a = args.clone();
+    a.extend(["--backend", "gmw"]);
+    assert_eq!(
+        outputs(&a),
+        plain,
+        "{file} seed {seed}: GMW and plaintext differ"
+    );
     if tls {
         let mut a = args.clone();
         a.push("--tcp");
@@ -463,4 +472,100 @@ fn csv_inputs_are_checked_before_and_while_reading() {
         assert_eq!(o.status.code(), Some(1), "{err}");
         assert!(err.contains(needle), "{err:?} should contain {needle:?}");
     }
+}
+
+fn auction_inputs(bids: &[u32]) -> Vec<String> {
+    ["a", "b", "c", "d", "e"]
+        .iter()
+        .zip(bids)
+        .map(|(p, b)| format!("{p}.bid_{p}={b}"))
+        .collect()
+}
+
+#[test]
+fn sealed_auction_among_five_equals_plaintext() {
+    let (mut rng, seed) = rng();
+    let file = example("sealed_auction.quo");
+    for round in 0..3 {
+        // Small bids, so ties happen.
+        let bids: Vec<u32> = (0..5).map(|_| rng.random_range(0..6) * 1000).collect();
+        let out = agree(&file, &auction_inputs(&bids), round == 0, seed);
+        let best = *bids.iter().max().unwrap();
+        let winner = bids.iter().position(|&b| b == best).unwrap();
+        let mut rest = bids.clone();
+        rest.remove(winner);
+        assert_eq!(out["winner"], winner as u64, "{bids:?}");
+        assert_eq!(out["price"], *rest.iter().max().unwrap() as u64, "{bids:?}");
+    }
+}
+
+#[test]
+fn sealed_auction_as_five_processes_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = ["a", "b", "c", "d", "e"];
+    let pf = keys_and_parties(dir.path(), &names);
+    let pf = pf.to_str().unwrap();
+    let prog = example("sealed_auction.quo");
+    let bids = [300u32, 700, 500, 100, 650];
+    let runs: Vec<_> = names
+        .iter()
+        .zip(bids)
+        .map(|(name, bid)| {
+            spawn(&[
+                "run",
+                &prog,
+                "--party",
+                name,
+                "--parties",
+                pf,
+                "--input",
+                &format!("bid_{name}={bid}"),
+                "--timeout",
+                "60",
+                "--json",
+            ])
+        })
+        .collect();
+    for run in runs {
+        let o = run.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["outputs"]["winner"], 1);
+        assert_eq!(v["outputs"]["price"], 650);
+        assert_eq!(v["backend"], "gmw");
+    }
+}
+
+#[test]
+fn backends_that_cannot_run_a_program_say_why() {
+    let file = example("sealed_auction.quo");
+    let mut args = vec!["run".to_owned(), file.clone()];
+    for i in auction_inputs(&[1, 2, 3, 4, 5]) {
+        args.extend(["--input".to_owned(), i]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut yao = args.clone();
+    yao.extend(["--backend", "yao"]);
+    let o = quorate(&yao);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("runs two: use --backend gmw"),
+        "{}",
+        stderr(&o)
+    );
+    let mut arith = args.clone();
+    arith.extend(["--backend", "arith"]);
+    let o = quorate(&arith);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("not reachable from the language yet"),
+        "{}",
+        stderr(&o)
+    );
+    // compile --stats names the backend and its cost.
+    let o = quorate(&["compile", &file, "--stats", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["backend"], "gmw");
+    assert!(v["estimated_bytes"].as_u64().unwrap() > 644 * 20 * 16);
 }

@@ -541,23 +541,32 @@ impl Party {
     }
 }
 
-/// Runs `f` as each of `n` parties in this process, over in-memory
-/// channels, each party on its own thread; returns their results in party
-/// order, or the first party's error (with the names `p0`, `p1`, ...).
+/// Runs `f` as each of the parties `names` in this process, over
+/// in-memory channels, each party on its own thread; returns their results
+/// in party order, or the first party's error.
 pub fn run_in_memory<T: Send>(
-    n: usize,
+    names: &[&str],
     f: impl Fn(Party) -> Result<T, ArithError> + Sync,
 ) -> Result<Vec<T>, ArithError> {
-    let names: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    if !(2..=MAX_PARTIES).contains(&n) {
+    if !(2..=MAX_PARTIES).contains(&names.len()) {
         return Err(ArithError::Setup(format!(
-            "an arithmetic run takes 2 to {MAX_PARTIES} parties, not {n}"
+            "an arithmetic run takes 2 to {MAX_PARTIES} parties, not {}",
+            names.len()
         )));
     }
     let session = SessionId::random().map_err(ArithError::Entropy)?;
-    let rows = crate::net::memory::mesh(&names);
-    let (f, session) = (&f, &session);
+    run_parties(crate::net::memory::mesh(names), &session, f)
+}
+
+/// Runs `f` as each party of `rows` (party `i`'s channels to every party,
+/// as [`crate::net::memory::mesh`] or [`crate::net::tls::loopback_mesh`]
+/// give them), each on its own thread, after [`Party::setup`].
+pub fn run_parties<T: Send>(
+    rows: Vec<Vec<Option<Channel>>>,
+    session: &SessionId,
+    f: impl Fn(Party) -> Result<T, ArithError> + Sync,
+) -> Result<Vec<T>, ArithError> {
+    let f = &f;
     thread::scope(|s| {
         let handles: Vec<_> = rows
             .into_iter()

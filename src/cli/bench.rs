@@ -500,7 +500,8 @@ fn gc(args: &GcArgs) -> CliResult {
 /// Triples per second and bytes per triple (all parties' traffic) for
 /// `parties` parties making `n` triples over `Z_2^64`.
 fn triple_rate(parties: usize, n: usize) -> Result<(f64, f64), CliError> {
-    let out = arith::run_in_memory(parties, |mut p| {
+    let names = ["p0", "p1", "p2"];
+    let out = arith::run_in_memory(&names[..parties], |mut p| {
         let before = p.traffic().0;
         let start = Instant::now();
         let t = p.triples::<u64>(n)?;
@@ -547,7 +548,7 @@ fn arith(args: &ArithArgs) -> CliResult {
             .zip(&y)
             .fold(0u64, |a, (p, q)| a.wrapping_add(p.wrapping_mul(*q)));
         let (xr, yr) = (&x, &y);
-        let out = arith::run_in_memory(3, |mut p| {
+        let out = arith::run_in_memory(&["p0", "p1", "p2"], |mut p| {
             let start = Instant::now();
             let mut t = p.triples::<u64>(len)?;
             let me = p.id();

@@ -225,10 +225,42 @@ pub(crate) fn connect_peer(
     program: &ProgramHash,
     timeout: Duration,
 ) -> CliResult<(Channel, SessionId)> {
+    let mut c = connect_all(parties_path, party, key, context, program, timeout, Some(2))?;
+    let peer = 1 - c.me;
+    let ch = c.channels[peer]
+        .take()
+        .ok_or_else(|| fail("no channel to the other party"))?;
+    Ok((ch, c.base))
+}
+
+/// This party's TLS connections to every party of a parties file.
+pub(crate) struct Connected {
+    /// Channels by the file's party order (`None` at this party).
+    pub(crate) channels: Vec<Option<Channel>>,
+    /// This party's index in the file.
+    pub(crate) me: usize,
+    /// The file's party names, in order.
+    pub(crate) names: Vec<String>,
+    /// The session every party derives from the names.
+    pub(crate) base: SessionId,
+}
+
+/// Connects `party` to every party of `parties_path` over mutually
+/// authenticated TLS with `key`; `count` is the number of parties the file
+/// must list, if fixed.
+pub(crate) fn connect_all(
+    parties_path: &std::path::Path,
+    party: &str,
+    key: &std::path::Path,
+    context: &str,
+    program: &ProgramHash,
+    timeout: Duration,
+    count: Option<usize>,
+) -> CliResult<Connected> {
     let parties = Parties::load(parties_path).map_err(fail)?;
-    if parties.list().len() != 2 {
+    if let Some(count) = count.filter(|&c| c != parties.list().len()) {
         return Err(fail(format!(
-            "{}: two parties are needed, the file lists {}",
+            "{}: {count} parties are needed, the file lists {}",
             shown(parties_path.display()),
             parties.list().len()
         )));
@@ -252,12 +284,15 @@ pub(crate) fn connect_peer(
     let base = SessionId::derive(context, &names);
     let mut channels =
         connect_mesh(party, &parties, &identity, &base, program, timeout).map_err(fail)?;
-    let peer = 1 - usize::from(me.0);
-    let mut ch = channels[peer]
-        .take()
-        .ok_or_else(|| fail("no channel to the other party"))?;
-    ch.set_timeout(timeout);
-    Ok((ch, base))
+    for ch in channels.iter_mut().flatten() {
+        ch.set_timeout(timeout);
+    }
+    Ok(Connected {
+        channels,
+        me: usize::from(me.0),
+        names: parties.list().iter().map(|p| p.name.clone()).collect(),
+        base,
+    })
 }
 
 /// A fresh session per run: the garbler picks a nonce and sends it.

@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use quorate_circuits::{Bits, bristol};
 use quorate_dsl::{Limits, Program, Type, Value, compile, decode, parse_elements, parse_value};
+use quorate_engine::arith;
 use quorate_engine::gc::schedule::schedule_circuit;
 use quorate_engine::net::handshake::{ProgramHash, ProgramHasher, SessionId};
-use quorate_engine::net::{Traffic, memory, tls};
+use quorate_engine::net::{Channel, Traffic, memory, tls};
 use quorate_engine::yao::{Disclosure, Outcome, Reveal};
 use serde_json::{Value as Json, json};
 
-use super::mpc::{connect_peer, fresh_session, run_role};
+use super::mpc::{connect_all, connect_peer, fresh_session, run_role};
 use super::{CliError, CliResult, Out, fail, shown, two_parties, write_atomic};
 
 pub(crate) const RUN_HELP: &str = "\
@@ -65,9 +66,63 @@ pub(crate) struct RunArgs {
     /// How long to wait for the other parties (seconds, at most a day).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     timeout: u64,
+    /// The protocol: yao (garbled circuits, two parties), gmw (secret-shared
+    /// Boolean circuits, 2 to 16 parties), arith (additive shares; not yet
+    /// reachable from the language), or auto (yao for two parties, gmw for
+    /// more).
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    backend: Backend,
     /// Print `{"outputs": {"name": value}, ...}` instead of `name = value` lines.
     #[arg(long)]
     json: bool,
+}
+
+/// The protocols a program can run under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Backend {
+    /// Yao for two parties, GMW for three or more.
+    Auto,
+    /// Yao's garbled circuits: two parties, constant rounds, 32 bytes per AND.
+    Yao,
+    /// GMW: XOR shares among 2 to 16 parties, one round per AND layer.
+    Gmw,
+    /// Additive shares with Beaver triples (engine::arith).
+    Arith,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Auto => "auto",
+            Backend::Yao => "yao",
+            Backend::Gmw => "gmw",
+            Backend::Arith => "arith",
+        }
+    }
+}
+
+/// The backend that runs `p` when `asked` is requested: `auto` is yao for
+/// two parties and gmw for more (the language lowers to Boolean circuits
+/// only, so the arithmetic backend is not a choice yet).
+pub(crate) fn choose_backend(p: &Program, asked: Backend) -> CliResult<Backend> {
+    let n = p.parties.len();
+    match asked {
+        Backend::Auto if n == 2 => Ok(Backend::Yao),
+        Backend::Auto | Backend::Gmw if n > arith::MAX_PARTIES => Err(fail(format!(
+            "this program has {n} parties; GMW runs at most {}",
+            arith::MAX_PARTIES
+        ))),
+        Backend::Auto | Backend::Gmw => Ok(Backend::Gmw),
+        Backend::Yao if n == 2 => Ok(Backend::Yao),
+        Backend::Yao => Err(fail(format!(
+            "this program has {n} parties; the garbled-circuit backend (yao) runs two: \
+             use --backend gmw (or auto)"
+        ))),
+        Backend::Arith => Err(fail(
+            "the arith backend (additive shares, engine::arith) is not reachable from the \
+             language yet: programs compile to Boolean circuits, which --backend gmw or yao run",
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -98,6 +153,9 @@ pub(crate) struct CompileArgs {
     /// Replace OUT if it exists.
     #[arg(long)]
     force: bool,
+    /// The backend whose cost --stats estimates (see `quorate run --help`).
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    backend: Backend,
     /// Print the statistics as JSON.
     #[arg(long)]
     json: bool,
@@ -307,21 +365,10 @@ fn disclosure(p: &Program) -> Disclosure {
     Disclosure::PerOutput(plan)
 }
 
-fn check_backend(p: &Program) -> CliResult {
-    if p.parties.len() > 2 {
-        return Err(fail(format!(
-            "this program has {} parties; the garbled-circuit backend runs two. \
-             N-party programs need the GMW/arithmetic backend, not built yet; \
-             --plaintext runs any program in the clear",
-            p.parties.len()
-        )));
-    }
-    Ok(())
-}
-
 struct Ran {
     /// Each output's value, where known to this process.
     outputs: Vec<Option<Bits>>,
+    backend: Backend,
     ands: u64,
     traffic: Option<Traffic>,
     setup: Duration,
@@ -345,6 +392,7 @@ pub(crate) fn run(args: &RunArgs) -> CliResult {
             setup: Duration::ZERO,
             time: start.elapsed(),
             mode: "plaintext",
+            backend: Backend::Auto,
         }
     } else if let Some(party) = &args.party {
         run_party(args, &program, party)?
@@ -355,7 +403,9 @@ pub(crate) fn run(args: &RunArgs) -> CliResult {
 }
 
 fn run_all(args: &RunArgs, p: &Program) -> CliResult<Ran> {
-    check_backend(p)?;
+    if choose_backend(p, args.backend)? == Backend::Gmw {
+        return run_gmw_all(args, p);
+    }
     let values = input_values(p, &args.inputs, None)?;
     let mine = |party: usize| -> Vec<Bits> {
         p.inputs
@@ -404,6 +454,119 @@ fn run_all(args: &RunArgs, p: &Program) -> CliResult<Ran> {
         setup,
         time: time.saturating_sub(setup),
         mode: if args.tcp { "tls" } else { "memory" },
+        backend: Backend::Yao,
+    })
+}
+
+/// Which parties learn each output.
+fn recipients(p: &Program) -> Vec<Vec<usize>> {
+    p.outputs.iter().map(|o| o.to.clone()).collect()
+}
+
+/// Party `k`'s input values: `Some` for its inputs, `None` for others'.
+fn inputs_of(p: &Program, values: &[Option<Bits>], k: usize) -> Vec<Option<Bits>> {
+    p.inputs
+        .iter()
+        .zip(values)
+        .map(|(i, v)| if i.party == k { v.clone() } else { None })
+        .collect()
+}
+
+/// Runs every party with GMW in this process, over memory or loopback TLS.
+fn run_gmw_all(args: &RunArgs, p: &Program) -> CliResult<Ran> {
+    let values = input_values(p, &args.inputs, None)?;
+    let names: Vec<&str> = p.parties.iter().map(String::as_str).collect();
+    let session = SessionId::random().map_err(fail)?;
+    let rows = if args.tcp {
+        tls::loopback_mesh(&names, &session, &program_hash(p)?).map_err(fail)?
+    } else {
+        memory::mesh(&names)
+    };
+    let to = recipients(p);
+    let start = Instant::now();
+    let out = arith::run_parties(rows, &session, |mut party| {
+        let setup = start.elapsed();
+        let mine = inputs_of(p, &values, party.id());
+        let o = party.run_circuit(&p.circuit, &mine, &to)?;
+        Ok((o, setup, party.traffic().0))
+    })
+    .map_err(fail)?;
+    let time = start.elapsed();
+    let setup = out.iter().map(|o| o.1).max().unwrap_or_default();
+    let outputs = (0..p.outputs.len())
+        .map(|k| out.iter().find_map(|o| o.0.outputs[k].clone()))
+        .collect();
+    let sent: u64 = out.iter().map(|o| o.2).sum();
+    Ok(Ran {
+        outputs,
+        ands: p.circuit.stats().and,
+        traffic: Some(Traffic {
+            sent,
+            received: sent,
+        }),
+        setup,
+        time: time.saturating_sub(setup),
+        mode: if args.tcp { "tls" } else { "memory" },
+        backend: Backend::Gmw,
+    })
+}
+
+/// Runs this party with GMW against the others over TLS.
+fn run_gmw_party(args: &RunArgs, p: &Program, me: usize, key: &Path) -> CliResult<Ran> {
+    let values = input_values(p, &args.inputs, Some(me))?;
+    let Some(parties_path) = &args.parties else {
+        return Err(fail("--party needs --parties FILE"));
+    };
+    let timeout = Duration::from_secs(args.timeout);
+    let mut c = connect_all(
+        parties_path,
+        &p.parties[me],
+        key,
+        "quorate run",
+        &program_hash(p)?,
+        timeout,
+        Some(p.parties.len()),
+    )?;
+    // Channels in the program's party order.
+    let mut rows: Vec<Option<Channel>> = Vec::with_capacity(p.parties.len());
+    for name in &p.parties {
+        let Some(j) = c.names.iter().position(|n| n == name) else {
+            return Err(fail(format!(
+                "{}: the program's party `{}` is not in the file",
+                shown(parties_path.display()),
+                shown(name)
+            )));
+        };
+        rows.push(c.channels[j].take());
+    }
+    // The program's first party picks the run's nonce.
+    let mut nonce = [0u8; 32];
+    if me == 0 {
+        nonce = SessionId::random().map_err(fail)?.0;
+        for ch in rows.iter_mut().flatten() {
+            ch.send(&nonce).map_err(fail)?;
+            ch.flush().map_err(fail)?;
+        }
+    } else if let Some(ch) = rows[0].as_mut() {
+        ch.recv(&mut nonce).map_err(fail)?;
+    }
+    let session = SessionId::derive("quorate run session", &[&c.base.0, &nonce]);
+    let start = Instant::now();
+    let mut party = arith::Party::setup(me, rows, &session).map_err(fail)?;
+    let setup = start.elapsed();
+    let mine = inputs_of(p, &values, me);
+    let o = party
+        .run_circuit(&p.circuit, &mine, &recipients(p))
+        .map_err(fail)?;
+    let (sent, received) = party.traffic();
+    Ok(Ran {
+        outputs: o.outputs,
+        ands: o.ands,
+        traffic: Some(Traffic { sent, received }),
+        setup,
+        time: start.elapsed().saturating_sub(setup),
+        mode: "party",
+        backend: Backend::Gmw,
     })
 }
 
@@ -424,7 +587,7 @@ fn default_key(parties: &Path, name: &str) -> CliResult<PathBuf> {
 }
 
 fn run_party(args: &RunArgs, p: &Program, party: &str) -> CliResult<Ran> {
-    check_backend(p)?;
+    let backend = choose_backend(p, args.backend)?;
     let Some(me) = p.party(party) else {
         return Err(fail(format!(
             "--party {}: the program's parties are {}",
@@ -432,10 +595,6 @@ fn run_party(args: &RunArgs, p: &Program, party: &str) -> CliResult<Ran> {
             p.parties.join(", ")
         )));
     };
-    let values: Vec<Bits> = input_values(p, &args.inputs, Some(me))?
-        .into_iter()
-        .flatten()
-        .collect();
     let Some(parties_path) = &args.parties else {
         return Err(fail("--party needs --parties FILE"));
     };
@@ -443,6 +602,13 @@ fn run_party(args: &RunArgs, p: &Program, party: &str) -> CliResult<Ran> {
         Some(k) => k.clone(),
         None => default_key(parties_path, party)?,
     };
+    if backend == Backend::Gmw {
+        return run_gmw_party(args, p, me, &key);
+    }
+    let values: Vec<Bits> = input_values(p, &args.inputs, Some(me))?
+        .into_iter()
+        .flatten()
+        .collect();
     let timeout = Duration::from_secs(args.timeout);
     let (mut ch, base) = connect_peer(
         parties_path,
@@ -465,6 +631,7 @@ fn run_party(args: &RunArgs, p: &Program, party: &str) -> CliResult<Ran> {
         setup,
         time: start.elapsed().saturating_sub(setup),
         mode: "party",
+        backend: Backend::Yao,
     })
 }
 
@@ -492,6 +659,7 @@ fn report(args: &RunArgs, p: &Program, r: &Ran) -> CliResult {
             "outputs": shown_outputs,
             "revealed_to": revealed,
             "mode": r.mode,
+            "backend": if r.mode == "plaintext" { Json::Null } else { json!(r.backend.name()) },
             "and_gates": r.ands,
             "bytes_sent": sent,
             "bytes_received": received,
@@ -507,6 +675,10 @@ fn report(args: &RunArgs, p: &Program, r: &Ran) -> CliResult {
     }
     let traffic = match r.traffic {
         Some(_) if r.mode == "party" => format!("; sent {sent} bytes, received {received} bytes"),
+        Some(_) if r.backend == Backend::Gmw => format!(
+            "; gmw, {} parties sent {sent} bytes in all",
+            p.parties.len()
+        ),
         Some(_) => format!(
             "; {} -> {} {sent} bytes, {} -> {} {received} bytes",
             p.parties[0],
@@ -565,7 +737,14 @@ pub(crate) fn compile_cmd(args: &CompileArgs) -> CliResult {
     if !args.stats && args.emit.is_some() {
         return Ok(());
     }
-    let est = estimated_bytes(&p);
+    let backend = choose_backend(&p, args.backend).map(|b| {
+        let bytes = match b {
+            Backend::Gmw => gmw_estimated_bytes(&p),
+            _ => estimated_bytes(&p),
+        };
+        (b, bytes)
+    });
+    let est = backend.as_ref().map_or(0, |b| b.1);
     if args.json {
         return out.json(&json!({
             "and_gates": s.and,
@@ -575,7 +754,9 @@ pub(crate) fn compile_cmd(args: &CompileArgs) -> CliResult {
             "input_bits": s.input_bits,
             "output_bits": s.output_bits,
             "estimated_bytes": est,
-            "backend": if p.parties.len() > 2 { Json::Null } else { json!("yao") },
+            "backend": backend.as_ref().map_or(Json::Null, |b| json!(b.0.name())),
+            "backend_reason": backend.as_ref().map_or_else(|e| e.to_string(), |b| backend_why(&p, b.0).to_owned()),
+            "rounds": p.circuit.stats().and_depth,
             "interface": ir_json(&p),
         }));
     }
@@ -603,19 +784,43 @@ pub(crate) fn compile_cmd(args: &CompileArgs) -> CliResult {
     out.line(format!("AND depth    {}", s.and_depth))?;
     out.line(format!("input bits   {}", s.input_bits))?;
     out.line(format!("output bits  {}", s.output_bits))?;
-    if p.parties.len() > 2 {
-        out.line(format!(
-            "backend      none yet for {} parties (--plaintext runs it)",
-            p.parties.len()
-        ))?;
-    } else {
-        out.line(format!(
-            "backend      yao (two parties; about {} bytes, {:.2} MiB)",
-            est,
-            est as f64 / (1 << 20) as f64
-        ))?;
+    match &backend {
+        Ok((b, bytes)) => out.line(format!(
+            "backend      {} ({}; about {} bytes, {:.2} MiB)",
+            b.name(),
+            backend_why(&p, *b),
+            bytes,
+            *bytes as f64 / (1 << 20) as f64
+        ))?,
+        Err(e) => out.line(format!("backend      none: {e}"))?,
     }
     Ok(())
+}
+
+/// Why `b` runs `p`, for `compile --stats`.
+fn backend_why(p: &Program, b: Backend) -> &'static str {
+    match (b, p.parties.len()) {
+        (Backend::Yao, _) => "two parties: constant rounds, 32 bytes per AND gate",
+        _ => "more than two parties, or asked: XOR shares, one round per AND layer",
+    }
+}
+
+/// Estimated bytes for a GMW run among N parties, all parties' traffic:
+/// per AND gate and ordered pair of parties, one random OT for the triple
+/// (16 bytes and a 1-bit correction) and 2 bits opened; per input bit, 16
+/// bytes of seed per peer per party; per output bit, a bit to each
+/// recipient from each other party.
+fn gmw_estimated_bytes(p: &Program) -> u64 {
+    let s = p.circuit.stats();
+    let n = p.parties.len() as u64;
+    let pairs = n * n.saturating_sub(1);
+    let per_and = pairs * 16 + (pairs * 3).div_ceil(8);
+    let recipients: u64 = p
+        .outputs
+        .iter()
+        .map(|o| o.ty.width() * o.to.len() as u64)
+        .sum();
+    s.and * per_and + 16 * pairs + (recipients * n.saturating_sub(1)).div_ceil(8)
 }
 
 fn ir_json(p: &Program) -> Json {
