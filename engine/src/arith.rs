@@ -24,6 +24,7 @@
 //! The parties' channels form a full mesh; work with each peer runs on its
 //! own thread, so the pairs proceed in parallel.
 
+pub mod convert;
 pub mod fixed;
 pub mod gmw;
 pub mod gmw_run;
