@@ -31,27 +31,6 @@ use super::{ArithError, Party, Shares};
 /// `wires[w]` holds wire `w` of every instance, 64 instances a word.
 pub type Lanes = Vec<BitShares>;
 
-/// The plan of [`Party::eval_shared`]: per AND depth, linear gates then
-/// AND gates (as in [`super::gmw_run`]).
-fn layers(circuit: &Circuit) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
-    let stats = circuit.stats();
-    let mut depth = vec![0u32; stats.wires as usize];
-    let rounds = stats.and_depth as usize + 1;
-    let mut linear = vec![Vec::new(); rounds];
-    let mut ands = vec![Vec::new(); rounds];
-    for (k, g) in circuit.gates().iter().enumerate() {
-        let d = g.inputs().map(|w| depth[w.idx()]).max().unwrap_or(0);
-        if matches!(g, Gate::And { .. }) {
-            ands[d as usize].push(k);
-            depth[g.out().idx()] = d + 1;
-        } else {
-            linear[d as usize].push(k);
-            depth[g.out().idx()] = d;
-        }
-    }
-    (linear, ands)
-}
-
 /// The circuit `Σ_i x_i mod 2^64` of one 64-bit input per party; outputs
 /// the sum, or only its top bit when `msb_only`.
 fn sum_circuit(parties: usize, msb_only: bool) -> Result<Circuit, ArithError> {
@@ -101,7 +80,7 @@ impl Party {
         for (w, x) in inputs.iter().enumerate() {
             wires[w * words..(w + 1) * words].copy_from_slice(x.expose());
         }
-        let (linear, ands) = layers(circuit);
+        let super::gmw_run::Plan { linear, ands } = super::gmw_run::plan(circuit);
         let total: usize = ands.iter().map(|a| a.len() * words).sum();
         let mut triples = self.bit_triples(total)?;
         let gates = circuit.gates();
