@@ -422,40 +422,61 @@ impl Party {
         values: Option<&[R]>,
         len: usize,
     ) -> Result<Shares<R>, ArithError> {
+        let stream = |seed: &Seed| {
+            let mut prg = Prg::new(seed, 1);
+            (0..len).map(|_| R::random(&mut prg)).collect()
+        };
+        Ok(Shares(self.share_by_seeds(
+            owner,
+            values,
+            len,
+            stream,
+            R::sub,
+        )?))
+    }
+
+    /// Shares `values`, known to party `owner`, of length `len`: the owner
+    /// sends each other party a fresh seed, whose `stream` is that party's
+    /// share, and keeps its values with every stream taken out by `remove`.
+    fn share_by_seeds<T: Copy + Zeroize + Send>(
+        &mut self,
+        owner: usize,
+        values: Option<&[T]>,
+        len: usize,
+        stream: impl Fn(&Seed) -> Vec<T> + Sync,
+        remove: impl Fn(T, T) -> T,
+    ) -> Result<Vec<T>, ArithError> {
         if owner >= self.n {
             return Err(ArithError::Setup(format!("no party {owner}")));
         }
-        if self.me == owner {
-            let values = values.ok_or_else(|| {
-                ArithError::Setup("the input's owner must give its values".into())
-            })?;
-            if values.len() != len {
-                return Err(ArithError::Length(values.len(), len));
-            }
-            let seeds = self.each_peer(|_, p| {
-                let seed = Seed::from_entropy().map_err(ArithError::Entropy)?;
-                p.ch.send_blocks(&[seed.expose()])?;
-                p.ch.flush()?;
-                let mut prg = Prg::new(&seed, 1);
-                Ok((0..len).map(|_| R::random(&mut prg)).collect::<Vec<R>>())
-            })?;
-            let mut mine = values.to_vec();
-            for mut s in seeds.into_iter().flatten() {
-                for (m, x) in mine.iter_mut().zip(&s) {
-                    *m = m.sub(*x);
-                }
-                s.zeroize();
-            }
-            Ok(Shares(mine))
-        } else {
+        if self.me != owner {
             let p = self.peers[owner]
                 .as_mut()
                 .ok_or_else(|| ArithError::Setup(format!("no channel to party {owner}")))?;
             let mut seed = [Block::ZERO];
             p.ch.recv_blocks(&mut seed)?;
-            let mut prg = Prg::new(&Seed::new(seed[0]), 1);
-            Ok(Shares((0..len).map(|_| R::random(&mut prg)).collect()))
+            return Ok(stream(&Seed::new(seed[0])));
         }
+        let values = values
+            .ok_or_else(|| ArithError::Setup("the input's owner must give its values".into()))?;
+        if values.len() != len {
+            return Err(ArithError::Length(values.len(), len));
+        }
+        let stream = &stream;
+        let streams = self.each_peer(|_, p| {
+            let seed = Seed::from_entropy().map_err(ArithError::Entropy)?;
+            p.ch.send_blocks(&[seed.expose()])?;
+            p.ch.flush()?;
+            Ok(stream(&seed))
+        })?;
+        let mut mine = values.to_vec();
+        for mut s in streams.into_iter().flatten() {
+            for (m, x) in mine.iter_mut().zip(&s) {
+                *m = remove(*m, *x);
+            }
+            s.zeroize();
+        }
+        Ok(mine)
     }
 
     /// Opens `x` to every party.
@@ -522,9 +543,6 @@ impl Party {
             return Err(ArithError::Length(x.len(), y.len()));
         }
         let t = triples.take(x.len())?;
-        if t.len() != x.len() {
-            return Err(ArithError::Length(t.len(), x.len()));
-        }
         let de: Vec<R> = (x.0.iter().zip(&t.a).map(|(&v, &a)| v.sub(a)))
             .chain(y.0.iter().zip(&t.b).map(|(&v, &b)| v.sub(b)))
             .collect();

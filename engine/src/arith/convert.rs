@@ -45,11 +45,8 @@ fn sum_circuit(parties: usize, msb_only: bool) -> Result<Circuit, ArithError> {
     while words.len() > 1 {
         let mut next = Vec::with_capacity(words.len().div_ceil(2));
         for pair in words.chunks(2) {
-            next.push(match pair {
-                [x, y] => b.add(x, y),
-                [x] => x.clone(),
-                _ => unreachable!("chunks of two"),
-            });
+            let sum = pair[1..].iter().fold(pair[0].clone(), |s, y| b.add(&s, y));
+            next.push(sum);
         }
         words = next;
     }
@@ -88,23 +85,24 @@ impl Party {
         for (lin, and) in linear.iter().zip(&ands) {
             for &k in lin {
                 let out = gates[k].out().idx() * words;
-                for i in 0..words {
-                    wires[out + i] = match gates[k] {
-                        Gate::Xor { a, b, .. } => {
-                            wires[a.idx() * words + i] ^ wires[b.idx() * words + i]
+                match gates[k] {
+                    Gate::Xor { a, b, .. } => {
+                        let (a, b) = (a.idx() * words, b.idx() * words);
+                        for i in 0..words {
+                            wires[out + i] = wires[a + i] ^ wires[b + i];
                         }
-                        Gate::Not { a, .. } => {
-                            wires[a.idx() * words + i] ^ if first { !0 } else { 0 }
+                    }
+                    Gate::Not { a, .. } => {
+                        let (a, flip) = (a.idx() * words, if first { !0 } else { 0 });
+                        for i in 0..words {
+                            wires[out + i] = wires[a + i] ^ flip;
                         }
-                        Gate::Const { value, .. } => {
-                            if value && first {
-                                !0
-                            } else {
-                                0
-                            }
-                        }
-                        Gate::And { .. } => 0,
-                    };
+                    }
+                    Gate::Const { value, .. } => {
+                        let v = if value && first { !0 } else { 0 };
+                        wires[out..out + words].fill(v);
+                    }
+                    Gate::And { .. } => {}
                 }
             }
             if and.is_empty() {

@@ -16,7 +16,6 @@
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::{ArithError, Party, Peer, exchange};
-use crate::block::Block;
 use crate::prg::{Prg, Seed};
 
 /// One party's XOR shares of bit-sliced words; zeroized on drop.
@@ -226,38 +225,8 @@ impl Party {
         words: Option<&[u64]>,
         len: usize,
     ) -> Result<BitShares, ArithError> {
-        if owner >= self.n {
-            return Err(ArithError::Setup(format!("no party {owner}")));
-        }
-        if self.me == owner {
-            let words = words.ok_or_else(|| {
-                ArithError::Setup("the input's owner must give its values".into())
-            })?;
-            if words.len() != len {
-                return Err(ArithError::Length(words.len(), len));
-            }
-            let streams = self.each_peer(|_, p| {
-                let seed = Seed::from_entropy().map_err(ArithError::Entropy)?;
-                p.ch.send_blocks(&[seed.expose()])?;
-                p.ch.flush()?;
-                Ok(stream(&seed, len))
-            })?;
-            let mut mine = words.to_vec();
-            for mut s in streams.into_iter().flatten() {
-                for (m, x) in mine.iter_mut().zip(&s) {
-                    *m ^= x;
-                }
-                s.zeroize();
-            }
-            Ok(BitShares(mine))
-        } else {
-            let p = self.peers[owner]
-                .as_mut()
-                .ok_or_else(|| ArithError::Setup(format!("no channel to party {owner}")))?;
-            let mut seed = [Block::ZERO];
-            p.ch.recv_blocks(&mut seed)?;
-            Ok(BitShares(stream(&Seed::new(seed[0]), len)))
-        }
+        let words = self.share_by_seeds(owner, words, len, |s| stream(s, len), |a, b| a ^ b)?;
+        Ok(BitShares(words))
     }
 
     /// Opens `x` to every party.

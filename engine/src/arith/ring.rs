@@ -64,113 +64,70 @@ pub trait Ring:
     fn read(bytes: &[u8]) -> Option<Self>;
 }
 
-/// `Z_2^64`: `u64` with wrapping arithmetic (integers, and fixed point).
-impl Ring for u64 {
-    const BITS: usize = 64;
-    const BYTES: usize = 8;
-    const NAME: &'static str = "Z_2^64";
+/// `Z_2^k` as a `u64` or `u128` with wrapping arithmetic. Gilboa's
+/// subgroup for bit `k` is `2^k Z_2^BITS`, so its correction needs only
+/// `BITS - k` bits.
+macro_rules! wrapping_ring {
+    ($t:ty, $bits:literal, $name:literal) => {
+        impl Ring for $t {
+            const BITS: usize = $bits;
+            const BYTES: usize = $bits / 8;
+            const NAME: &'static str = $name;
 
-    fn zero() -> Self {
-        0
-    }
-    fn one() -> Self {
-        1
-    }
-    fn add(self, o: Self) -> Self {
-        self.wrapping_add(o)
-    }
-    fn sub(self, o: Self) -> Self {
-        self.wrapping_sub(o)
-    }
-    fn mul(self, o: Self) -> Self {
-        self.wrapping_mul(o)
-    }
-    fn random(prg: &mut Prg) -> Self {
-        prg.block().0 as u64
-    }
-    fn push_bits(&self, out: &mut Vec<bool>) {
-        out.extend((0..64).map(|k| self >> k & 1 == 1));
-    }
-    fn double(self) -> Self {
-        self << 1
-    }
-    fn from_key(key: Block, k: usize) -> Self {
-        (key.0 as u64) << k
-    }
-    fn correction_len(k: usize) -> usize {
-        (64 - k).div_ceil(8)
-    }
-    fn write_correction(&self, k: usize, out: &mut [u8]) {
-        let v = (self >> k).to_le_bytes();
-        out.copy_from_slice(&v[..out.len()]);
-    }
-    fn read_correction(k: usize, bytes: &[u8]) -> Option<Self> {
-        let mut v = [0u8; 8];
-        v[..bytes.len()].copy_from_slice(bytes);
-        Some(u64::from_le_bytes(v) << k)
-    }
-    fn write(&self, out: &mut [u8]) {
-        out.copy_from_slice(&self.to_le_bytes());
-    }
-    fn read(bytes: &[u8]) -> Option<Self> {
-        Some(u64::from_le_bytes(bytes.try_into().ok()?))
-    }
+            fn zero() -> Self {
+                0
+            }
+            fn one() -> Self {
+                1
+            }
+            fn add(self, o: Self) -> Self {
+                self.wrapping_add(o)
+            }
+            fn sub(self, o: Self) -> Self {
+                self.wrapping_sub(o)
+            }
+            fn mul(self, o: Self) -> Self {
+                self.wrapping_mul(o)
+            }
+            fn random(prg: &mut Prg) -> Self {
+                prg.block().0 as $t
+            }
+            fn push_bits(&self, out: &mut Vec<bool>) {
+                out.extend((0..$bits).map(|k| self >> k & 1 == 1));
+            }
+            fn double(self) -> Self {
+                self << 1
+            }
+            fn from_key(key: Block, k: usize) -> Self {
+                (key.0 as $t) << k
+            }
+            fn correction_len(k: usize) -> usize {
+                ($bits - k).div_ceil(8)
+            }
+            fn write_correction(&self, k: usize, out: &mut [u8]) {
+                let v = (self >> k).to_le_bytes();
+                out.copy_from_slice(&v[..out.len()]);
+            }
+            fn read_correction(k: usize, bytes: &[u8]) -> Option<Self> {
+                let mut v = [0u8; $bits / 8];
+                v.get_mut(..bytes.len())?.copy_from_slice(bytes);
+                Some(<$t>::from_le_bytes(v) << k)
+            }
+            fn write(&self, out: &mut [u8]) {
+                out.copy_from_slice(&self.to_le_bytes());
+            }
+            fn read(bytes: &[u8]) -> Option<Self> {
+                Some(<$t>::from_le_bytes(bytes.try_into().ok()?))
+            }
+        }
+    };
 }
 
-/// `Z_2^128`: `u128` with wrapping arithmetic; the ring of fixed-point
-/// shares, whose headroom above the values makes truncation safe (see
-/// [`super::fixed`]).
-impl Ring for u128 {
-    const BITS: usize = 128;
-    const BYTES: usize = 16;
-    const NAME: &'static str = "Z_2^128";
-
-    fn zero() -> Self {
-        0
-    }
-    fn one() -> Self {
-        1
-    }
-    fn add(self, o: Self) -> Self {
-        self.wrapping_add(o)
-    }
-    fn sub(self, o: Self) -> Self {
-        self.wrapping_sub(o)
-    }
-    fn mul(self, o: Self) -> Self {
-        self.wrapping_mul(o)
-    }
-    fn random(prg: &mut Prg) -> Self {
-        prg.block().0
-    }
-    fn push_bits(&self, out: &mut Vec<bool>) {
-        out.extend((0..128).map(|k| self >> k & 1 == 1));
-    }
-    fn double(self) -> Self {
-        self << 1
-    }
-    fn from_key(key: Block, k: usize) -> Self {
-        key.0 << k
-    }
-    fn correction_len(k: usize) -> usize {
-        (128 - k).div_ceil(8)
-    }
-    fn write_correction(&self, k: usize, out: &mut [u8]) {
-        let v = (self >> k).to_le_bytes();
-        out.copy_from_slice(&v[..out.len()]);
-    }
-    fn read_correction(k: usize, bytes: &[u8]) -> Option<Self> {
-        let mut v = [0u8; 16];
-        v[..bytes.len()].copy_from_slice(bytes);
-        Some(u128::from_le_bytes(v) << k)
-    }
-    fn write(&self, out: &mut [u8]) {
-        out.copy_from_slice(&self.to_le_bytes());
-    }
-    fn read(bytes: &[u8]) -> Option<Self> {
-        Some(u128::from_le_bytes(bytes.try_into().ok()?))
-    }
-}
+// `Z_2^64`: integers, and the language's 64-bit values.
+wrapping_ring!(u64, 64, "Z_2^64");
+// `Z_2^128`: the ring of fixed-point shares, whose headroom above the
+// values makes truncation safe (see `super::fixed`).
+wrapping_ring!(u128, 128, "Z_2^128");
 
 /// The scalar field of secp256k1, `F_q`: exact arithmetic, and the
 /// signing library's shares.

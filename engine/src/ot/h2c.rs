@@ -35,7 +35,8 @@ use super::OtError;
 
 type Fe = <Secp256k1 as FieldArithmetic>::FieldElement;
 
-/// A big-endian 32-byte constant from 64 hex digits.
+/// A big-endian 32-byte constant from 64 hex digits; the constants below
+/// are evaluated at compile time, so a bad digit fails the build.
 const fn hex32(s: &str) -> [u8; 32] {
     let s = s.as_bytes();
     assert!(s.len() == 64);
@@ -85,58 +86,30 @@ fn consts() -> Result<&'static Consts, OtError> {
         let z = -Fe::from_u64(11);
         let sqrt_minus_z = Option::from(Fe::from_u64(11).sqrt())?;
         Some(Consts {
-            a: fe(hex32(
-                "3f8731abdd661adca08a5558f0f5d272e953d363cb6f0e5d405447c01a444533",
-            ))?,
+            a: fe(const { hex32("3f8731abdd661adca08a5558f0f5d272e953d363cb6f0e5d405447c01a444533") })?,
             b: Fe::from_u64(1771),
             z,
             sqrt_minus_z,
             x_num: [
-                fe(hex32(
-                    "8e38e38e38e38e38e38e38e38e38e38e38e38e38e38e38e38e38e38daaaaa8c7",
-                ))?,
-                fe(hex32(
-                    "07d3d4c80bc321d5b9f315cea7fd44c5d595d2fc0bf63b92dfff1044f17c6581",
-                ))?,
-                fe(hex32(
-                    "534c328d23f234e6e2a413deca25caece4506144037c40314ecbd0b53d9dd262",
-                ))?,
-                fe(hex32(
-                    "8e38e38e38e38e38e38e38e38e38e38e38e38e38e38e38e38e38e38daaaaa88c",
-                ))?,
+                fe(const { hex32("8e38e38e38e38e38e38e38e38e38e38e38e38e38e38e38e38e38e38daaaaa8c7") })?,
+                fe(const { hex32("07d3d4c80bc321d5b9f315cea7fd44c5d595d2fc0bf63b92dfff1044f17c6581") })?,
+                fe(const { hex32("534c328d23f234e6e2a413deca25caece4506144037c40314ecbd0b53d9dd262") })?,
+                fe(const { hex32("8e38e38e38e38e38e38e38e38e38e38e38e38e38e38e38e38e38e38daaaaa88c") })?,
             ],
             x_den: [
-                fe(hex32(
-                    "d35771193d94918a9ca34ccbb7b640dd86cd409542f8487d9fe6b745781eb49b",
-                ))?,
-                fe(hex32(
-                    "edadc6f64383dc1df7c4b2d51b54225406d36b641f5e41bbc52a56612a8c6d14",
-                ))?,
+                fe(const { hex32("d35771193d94918a9ca34ccbb7b640dd86cd409542f8487d9fe6b745781eb49b") })?,
+                fe(const { hex32("edadc6f64383dc1df7c4b2d51b54225406d36b641f5e41bbc52a56612a8c6d14") })?,
             ],
             y_num: [
-                fe(hex32(
-                    "4bda12f684bda12f684bda12f684bda12f684bda12f684bda12f684b8e38e23c",
-                ))?,
-                fe(hex32(
-                    "c75e0c32d5cb7c0fa9d0a54b12a0a6d5647ab046d686da6fdffc90fc201d71a3",
-                ))?,
-                fe(hex32(
-                    "29a6194691f91a73715209ef6512e576722830a201be2018a765e85a9ecee931",
-                ))?,
-                fe(hex32(
-                    "2f684bda12f684bda12f684bda12f684bda12f684bda12f684bda12f38e38d84",
-                ))?,
+                fe(const { hex32("4bda12f684bda12f684bda12f684bda12f684bda12f684bda12f684b8e38e23c") })?,
+                fe(const { hex32("c75e0c32d5cb7c0fa9d0a54b12a0a6d5647ab046d686da6fdffc90fc201d71a3") })?,
+                fe(const { hex32("29a6194691f91a73715209ef6512e576722830a201be2018a765e85a9ecee931") })?,
+                fe(const { hex32("2f684bda12f684bda12f684bda12f684bda12f684bda12f684bda12f38e38d84") })?,
             ],
             y_den: [
-                fe(hex32(
-                    "fffffffffffffffffffffffffffffffffffffffffffffffffffffffefffff93b",
-                ))?,
-                fe(hex32(
-                    "7a06534bb8bdb49fd5e9e6632722c2989467c1bfc8e8d978dfb425d2685c2573",
-                ))?,
-                fe(hex32(
-                    "6484aa716545ca2cf3a70c3fa8fe337e0a3d21162f0d6299a7bf8192bfd2a76f",
-                ))?,
+                fe(const { hex32("fffffffffffffffffffffffffffffffffffffffffffffffffffffffefffff93b") })?,
+                fe(const { hex32("7a06534bb8bdb49fd5e9e6632722c2989467c1bfc8e8d978dfb425d2685c2573") })?,
+                fe(const { hex32("6484aa716545ca2cf3a70c3fa8fe337e0a3d21162f0d6299a7bf8192bfd2a76f") })?,
             ],
         })
     })
