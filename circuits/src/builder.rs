@@ -355,6 +355,22 @@ impl<S: GateSink> CircuitBuilder<S> {
         }
     }
 
+    /// A new wire that the caller drives itself (an arithmetic op of a
+    /// mixed circuit, pushed through [`CircuitBuilder::sink_mut`]).
+    pub fn fresh_wire(&mut self) -> Wire {
+        self.fresh()
+    }
+
+    /// The sink, for a caller that interleaves its own ops with the gates.
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.sink
+    }
+
+    /// Wires allocated so far.
+    pub fn wires_used(&self) -> u64 {
+        self.next_wire
+    }
+
     fn fresh(&mut self) -> Wire {
         let w = Wire::new(self.next_wire.min(u64::from(u32::MAX)) as u32);
         // Past 2^32 - 1 wires the ids saturate; finish() reports TooManyWires.

@@ -8,6 +8,7 @@ pub mod circuit;
 pub mod eval;
 pub mod gadgets;
 pub mod library;
+pub mod mixed;
 
 pub use bits::{Bits, HexError};
 pub use builder::{Bit, BuildError, CircuitBuilder, Word};
@@ -17,3 +18,4 @@ pub use circuit::{
 };
 pub use eval::{EvalError, Lane, StreamEvaluator, evaluate, evaluate_lanes, evaluate_many};
 pub use gadgets::{Cmp, Signedness};
+pub use mixed::{MixedCircuit, MixedError, MixedStats, Op, OpSink, Port, Slot};

@@ -18,7 +18,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use quorate_circuits::{Bit, Circuit, CircuitBuilder, PartyId, Signedness, Word};
+use quorate_circuits::{
+    Bit, Circuit, CircuitBuilder, Interface, MixedCircuit, Op, OpSink, PartyId, Port, Signedness,
+    Slot, Wire, Word,
+};
+
+mod arith;
+use arith::ArithState;
 
 use crate::ast::*;
 use crate::diag::{Diagnostic, Span};
@@ -84,6 +90,9 @@ pub struct Program {
     pub outputs: Vec<OutputSpec>,
     /// Every `param` with the value it was compiled with.
     pub params: Vec<(String, String)>,
+    /// The arithmetic lowering ([`compile_arith`]): the program as a mixed
+    /// circuit of ring and Boolean ops. `circuit` is then empty.
+    pub mixed: Option<MixedCircuit>,
 }
 
 /// A value during compilation.
@@ -170,11 +179,29 @@ struct Var {
 /// nested programs meet the nesting limit ([`MAX_NESTING`]) with an error,
 /// never a stack overflow.
 pub fn compile(src: &str, params: &[(String, String)], limits: Limits) -> CResult<Program> {
+    compile_on_thread(src, params, limits, false)
+}
+
+/// Compiles `src` for the arithmetic backend: integer and `fix` additions,
+/// subtractions and products become ring ops over `Z_2^128`, everything
+/// else Boolean gates, with conversions where the two meet (see
+/// `docs/language.md`, section 11). The result's `mixed` holds the
+/// program; its `circuit` is empty.
+pub fn compile_arith(src: &str, params: &[(String, String)], limits: Limits) -> CResult<Program> {
+    compile_on_thread(src, params, limits, true)
+}
+
+fn compile_on_thread(
+    src: &str,
+    params: &[(String, String)],
+    limits: Limits,
+    arith: bool,
+) -> CResult<Program> {
     std::thread::scope(|scope| {
         let worker = std::thread::Builder::new()
             .name("quorate-dsl".into())
             .stack_size(COMPILER_STACK)
-            .spawn_scoped(scope, || compile_here(src, params, limits));
+            .spawn_scoped(scope, || compile_here(src, params, limits, arith));
         match worker {
             Ok(handle) => handle.join().unwrap_or_else(|_| {
                 Err(Diagnostic::new(
@@ -197,11 +224,21 @@ const COMPILER_STACK: usize = 256 << 20;
 /// Blocks, expressions and calls nest at most this deep, all told.
 pub const MAX_NESTING: usize = 2000;
 
-fn compile_here(src: &str, params: &[(String, String)], limits: Limits) -> CResult<Program> {
+fn compile_here(
+    src: &str,
+    params: &[(String, String)],
+    limits: Limits,
+    arith: bool,
+) -> CResult<Program> {
     let file = crate::parser::parse(src)?;
     let mut c = Compiler {
         nesting: 0,
-        b: CircuitBuilder::new(),
+        b: CircuitBuilder::with_sink(if arith {
+            OpSink::Ops(Vec::new())
+        } else {
+            OpSink::Gates(Vec::new())
+        }),
+        arith: arith.then(ArithState::default),
         globals: HashMap::new(),
         fns: HashMap::new(),
         scopes: Vec::new(),
@@ -216,7 +253,9 @@ fn compile_here(src: &str, params: &[(String, String)], limits: Limits) -> CResu
 struct Compiler<'a> {
     /// Current depth of blocks, expressions and calls.
     nesting: usize,
-    b: CircuitBuilder,
+    b: CircuitBuilder<OpSink>,
+    /// The arithmetic lowering's state; `None` for the Boolean one.
+    arith: Option<ArithState>,
     globals: HashMap<String, Val>,
     fns: HashMap<&'a str, &'a FnDecl>,
     scopes: Vec<HashMap<String, Var>>,
@@ -486,12 +525,25 @@ impl<'a> Compiler<'a> {
                 .help("an input needs a value: use bool, an integer, fix, or a non-empty array"));
             }
             let width = u32::try_from(ty.width()).unwrap_or(u32::MAX);
-            let word = self
-                .b
-                .input(PartyId(idx as u16), &p.name.text, width)
-                .map_err(|e| Diagnostic::new(p.name.span, e.to_string()))?;
-            let mut at = 0;
-            let val = unflatten(&ty, word.bits(), &mut at, true);
+            let val = if self.arith.is_some() {
+                let mut slots = Vec::new();
+                let val = self.arith_input(&ty, &mut slots);
+                if let Some(st) = self.arith.as_mut() {
+                    st.inputs.push(Port {
+                        name: p.name.text.clone(),
+                        party: idx,
+                        slots,
+                    });
+                }
+                val
+            } else {
+                let word = self
+                    .b
+                    .input(PartyId(idx as u16), &p.name.text, width)
+                    .map_err(|e| Diagnostic::new(p.name.span, e.to_string()))?;
+                let mut at = 0;
+                unflatten(&ty, word.bits(), &mut at, true)
+            };
             scope.insert(
                 p.name.text.clone(),
                 Var {
@@ -555,14 +607,35 @@ impl<'a> Compiler<'a> {
             vec![self.coerce(v, &outs[0].ty, at)?]
         };
         self.gate_limit(main.body.span)?;
+        if self.arith.is_some() {
+            let mixed = self.finish_mixed(&outs, &values, main.span)?;
+            let circuit = Circuit::new(Interface::default(), Vec::new())
+                .map_err(|e| Diagnostic::new(main.span, format!("internal: {e}")))?;
+            return Ok(Program {
+                circuit,
+                parties: self.parties.clone(),
+                inputs,
+                outputs: outs,
+                params,
+                mixed: Some(mixed),
+            });
+        }
         for (o, v) in outs.iter().zip(&values) {
             let mut bits = Vec::new();
             v.flatten(&mut bits);
             self.b.output(&o.name, &Word::from_bits(bits));
         }
-        let b = std::mem::take(&mut self.b);
-        let circuit = b
-            .finish()
+        let b = std::mem::replace(
+            &mut self.b,
+            CircuitBuilder::with_sink(OpSink::Gates(Vec::new())),
+        );
+        let (interface, sink) = b
+            .finish_stream()
+            .map_err(|e| Diagnostic::new(main.span, format!("internal: {e}")))?;
+        let OpSink::Gates(gates) = sink else {
+            return Err(Diagnostic::new(main.span, "internal: mixed ops in a Boolean circuit"));
+        };
+        let circuit = Circuit::new(interface, gates)
             .map_err(|e| Diagnostic::new(main.span, format!("internal: {e}")))?;
         Ok(Program {
             circuit,
@@ -570,6 +643,7 @@ impl<'a> Compiler<'a> {
             inputs,
             outputs: outs,
             params,
+            mixed: None,
         })
     }
 
@@ -1267,6 +1341,9 @@ impl<'a> Compiler<'a> {
     }
 
     fn mux(&mut self, s: Bit, t: Val, f: Val, span: Span) -> CResult<Val> {
+        if let Some(v) = self.arith_mux(s, &t, &f) {
+            return Ok(v);
+        }
         Ok(match (t, f) {
             (Val::Bool(a, _), Val::Bool(b, _)) => Val::Bool(self.b.mux_bit(s, a, b), true),
             (Val::Int(ty, a, _), Val::Int(_, b, _)) => Val::Int(ty, self.b.mux(s, &a, &b), true),
@@ -1294,6 +1371,11 @@ impl<'a> Compiler<'a> {
     }
 
     fn unary(&mut self, op: UnOp, v: Val, span: Span) -> CResult<Val> {
+        if op == UnOp::Neg {
+            if let Some(r) = self.arith_neg(&v) {
+                return Ok(r);
+            }
+        }
         match (op, v) {
             (UnOp::Neg, Val::Lit(x)) => {
                 if lit_in_range(-x) {
@@ -1337,6 +1419,12 @@ impl<'a> Compiler<'a> {
             return lit_binary(op, *x, *y, span);
         }
         let (a, b) = self.unify(a, b, span)?;
+        if let Some(v) = self.arith_binary(op, &a, &b) {
+            return Ok(v);
+        }
+        if let Some(v) = self.arith_binary(op, &a, &b) {
+            return Ok(v);
+        }
         let secret = a.secret() || b.secret();
         let undefined = |what: &str| {
             let mut d =
@@ -1783,6 +1871,16 @@ impl<'a> Compiler<'a> {
                 if a.is_empty() {
                     return Ok(Val::Lit(0));
                 }
+                let mut pairs = Vec::with_capacity(a.len());
+                for (x, y) in a.iter().cloned().zip(b.iter().cloned()) {
+                    pairs.push(self.unify(x, y, span)?);
+                }
+                if pairs
+                    .iter()
+                    .all(|p| matches!(p, (Val::Fix(..), Val::Fix(..))))
+                {
+                    return Ok(self.fix_dot(pairs));
+                }
                 let mut prods = Vec::with_capacity(a.len());
                 for (x, y) in a.into_iter().zip(b) {
                     prods.push(self.binary(BinOp::Mul, x, y, span, span)?);
@@ -1831,11 +1929,51 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// `dot` of `fix` arrays: the exact sum of the exact products, rounded
+    /// down once (bits 16..80 of the 80-bit sum).
+    fn fix_dot(&mut self, pairs: Vec<(Val, Val)>) -> Val {
+        let secret = pairs.iter().any(|(x, y)| x.secret() || y.secret());
+        let words: Vec<(Word, Word)> = pairs
+            .into_iter()
+            .filter_map(|p| match p {
+                (Val::Fix(x, _), Val::Fix(y, _)) => Some((x, y)),
+                _ => None,
+            })
+            .collect();
+        if secret {
+            if let Some(v) = self.arith_fix_dot(&words) {
+                return v;
+            }
+        }
+        let n = (FIX_BITS + FIX_FRAC) as usize;
+        let mut acc: Option<Word> = None;
+        for (x, y) in &words {
+            let p = self.b.mul(&x.sext(n), &y.sext(n));
+            acc = Some(match acc {
+                None => p,
+                Some(s) => self.b.add(&s, &p),
+            });
+        }
+        let sum = acc.unwrap_or_else(|| Word::constant(0, n));
+        Val::Fix(sum.slice(FIX_FRAC as usize..n), secret)
+    }
+
     fn min_max(&mut self, is_max: bool, a: Val, b: Val, span: Span) -> CResult<Val> {
         if let (Val::Lit(x), Val::Lit(y)) = (&a, &b) {
             return Ok(Val::Lit(if is_max { *x.max(y) } else { *x.min(y) }));
         }
         let (a, b) = self.unify(a, b, span)?;
+        let ordered = match (&a, &b) {
+            (Val::Fix(..), Val::Fix(..)) => true,
+            (Val::Int(t, ..), Val::Int(..)) => t.signed,
+            _ => false,
+        };
+        if ordered && (a.secret() || b.secret()) {
+            if let Some(Val::Bool(lt, _)) = self.arith_binary(BinOp::Lt, &a, &b) {
+                let (t, f) = if is_max { (b, a) } else { (a, b) };
+                return self.mux(lt, t, f, span);
+            }
+        }
         let secret = a.secret() || b.secret();
         let f = |c: &mut Self, x: &Word, y: &Word, sg| {
             if is_max {
@@ -1992,14 +2130,14 @@ fn cmp_of(op: BinOp) -> quorate_circuits::Cmp {
 /// negative infinity). Only the low 80 bits are needed, and the product of
 /// the operands sign-extended to 80 bits has them: 80^2 - 80 + 1 = 6321 AND
 /// instead of 8128 for the full product, and far fewer for a constant.
-fn fix_mul(b: &mut CircuitBuilder, x: &Word, y: &Word) -> Word {
+fn fix_mul(b: &mut CircuitBuilder<OpSink>, x: &Word, y: &Word) -> Word {
     let n = (FIX_BITS + FIX_FRAC) as usize;
     let low = b.mul(&x.sext(n), &y.sext(n));
     low.slice(FIX_FRAC as usize..n)
 }
 
 /// `x / y` in Q47.16: `(x << 16) / y` on 80 bits (rounds toward zero).
-fn fix_div(b: &mut CircuitBuilder, x: &Word, y: &Word) -> Word {
+fn fix_div(b: &mut CircuitBuilder<OpSink>, x: &Word, y: &Word) -> Word {
     let n = (FIX_BITS + FIX_FRAC) as usize;
     let xe = x.sext(n).shl(FIX_FRAC as usize);
     let ye = y.sext(n);

@@ -873,7 +873,10 @@ mod fixed {
             };
             let want = [
                 fix(xs.iter().fold(0, |s, x| s.wrapping_add(*x))),
-                fix(xs.iter().zip(&ys).fold(0, |s, (x, y)| s.wrapping_add(mul(*x, *y)))),
+                // `dot` rounds once: the exact sum of the exact products.
+                fix((xs.iter().zip(&ys).fold(0i128, |s, (x, y)| {
+                    s.wrapping_add(i128::from(*x) * i128::from(*y))
+                }) >> 16) as i64),
                 fix(*xs.iter().min().unwrap()),
                 fix(*ys.iter().max().unwrap()),
                 fix(sel(&xs, u128::from(i))),

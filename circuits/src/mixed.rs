@@ -1,0 +1,494 @@
+//! The mixed IR: Boolean gates and arithmetic gates over `Z_2^128` in one
+//! circuit, for the N-party arithmetic backend.
+//!
+//! A [`MixedCircuit`] has one wire space. A wire carries either a bit (a
+//! Boolean [`Gate`] drives it, or a bit input) or a ring element of
+//! `Z_2^128` (an arithmetic [`Op`] drives it, or an arithmetic input).
+//! Every op drives exactly one wire and reads only wires driven before it,
+//! so the op list is in topological order, as in [`Circuit`](crate::Circuit).
+//!
+//! Integers of `w ≤ 64` bits live in the ring as their value modulo `2^w`
+//! plus some multiple of `2^w`: addition, subtraction and multiplication
+//! commute with reduction modulo `2^w`, so the low `w` bits are always
+//! right, and [`Op::Bit`] (conversion to Boolean, A2B) reads only those.
+//! Signed integers and fixed-point numbers enter sign-extended, so that the
+//! ring element is the value itself while nothing overflows; [`Op::Trunc`]
+//! (fixed-point rounding, `floor(x / 2^f)` of the signed value) relies on it.
+//! The plaintext evaluator [`MixedCircuit::evaluate`] defines the meaning
+//! of every op; the runtime in `engine::arith` must match it.
+
+use thiserror::Error;
+
+use crate::circuit::{Gate, GateSink, Wire};
+use crate::eval::EvalError;
+use crate::Bits;
+
+/// An operation of the mixed IR. Each drives one wire, `out`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// A Boolean gate on bit wires.
+    Bool(Gate),
+    /// `out = value`, a public ring element.
+    Const {
+        /// The constant.
+        value: u128,
+        /// The driven wire.
+        out: Wire,
+    },
+    /// `out = a + b`.
+    Add {
+        /// First operand.
+        a: Wire,
+        /// Second operand.
+        b: Wire,
+        /// The driven wire.
+        out: Wire,
+    },
+    /// `out = a - b`.
+    Sub {
+        /// First operand.
+        a: Wire,
+        /// Second operand.
+        b: Wire,
+        /// The driven wire.
+        out: Wire,
+    },
+    /// `out = a · k` for a public `k`: local.
+    MulConst {
+        /// The operand.
+        a: Wire,
+        /// The public factor.
+        k: u128,
+        /// The driven wire.
+        out: Wire,
+    },
+    /// `out = a · b`: one Beaver triple, one round.
+    Mul {
+        /// First operand.
+        a: Wire,
+        /// Second operand.
+        b: Wire,
+        /// The driven wire.
+        out: Wire,
+    },
+    /// `out = floor(a / 2^frac)`, `a` read as a signed 128-bit integer:
+    /// fixed-point rounding after a product.
+    Trunc {
+        /// The operand.
+        a: Wire,
+        /// Bits shifted out.
+        frac: u32,
+        /// The driven wire.
+        out: Wire,
+    },
+    /// `out` = bit `index` (below 64) of `a`: conversion to Boolean.
+    Bit {
+        /// The arithmetic operand.
+        a: Wire,
+        /// Which bit, 0 the least significant.
+        index: u32,
+        /// The driven bit wire.
+        out: Wire,
+    },
+    /// `out = Σ_i 2^i bits[i]`, less `2^w` times the top bit when `signed`
+    /// (`w` bits): conversion from Boolean.
+    FromBits {
+        /// The bits, least significant first.
+        bits: Vec<Wire>,
+        /// Two's complement.
+        signed: bool,
+        /// The driven wire.
+        out: Wire,
+    },
+}
+
+impl Op {
+    /// The wire this op drives.
+    pub fn out(&self) -> Wire {
+        match self {
+            Op::Bool(g) => g.out(),
+            Op::Const { out, .. }
+            | Op::Add { out, .. }
+            | Op::Sub { out, .. }
+            | Op::MulConst { out, .. }
+            | Op::Mul { out, .. }
+            | Op::Trunc { out, .. }
+            | Op::Bit { out, .. }
+            | Op::FromBits { out, .. } => *out,
+        }
+    }
+
+    /// The wires this op reads.
+    pub fn inputs(&self) -> Vec<Wire> {
+        match self {
+            Op::Bool(g) => g.inputs().collect(),
+            Op::Const { .. } => Vec::new(),
+            Op::Add { a, b, .. } | Op::Sub { a, b, .. } | Op::Mul { a, b, .. } => vec![*a, *b],
+            Op::MulConst { a, .. } | Op::Trunc { a, .. } | Op::Bit { a, .. } => vec![*a],
+            Op::FromBits { bits, .. } => bits.clone(),
+        }
+    }
+}
+
+/// One place of a port: a bit wire, or an arithmetic wire standing for a
+/// `width`-bit value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    /// One bit.
+    Bit(Wire),
+    /// An integer or fixed-point value of `width` bits, in one ring wire.
+    Arith {
+        /// The wire.
+        wire: Wire,
+        /// Its width in bits (at most 64).
+        width: u32,
+        /// Whether it enters sign-extended.
+        signed: bool,
+    },
+}
+
+impl Slot {
+    /// Bits this slot stands for.
+    pub fn width(&self) -> usize {
+        match self {
+            Slot::Bit(_) => 1,
+            Slot::Arith { width, .. } => *width as usize,
+        }
+    }
+}
+
+/// An input or output: a name and its slots, least significant first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Port {
+    /// The name.
+    pub name: String,
+    /// The providing party (inputs); unused for outputs.
+    pub party: usize,
+    /// The slots, in the order of the value's bits.
+    pub slots: Vec<Slot>,
+}
+
+impl Port {
+    /// The value's width in bits.
+    pub fn width(&self) -> usize {
+        self.slots.iter().map(Slot::width).sum()
+    }
+}
+
+/// Why a mixed circuit is not well formed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum MixedError {
+    /// An op reads a wire no earlier op or input drives.
+    #[error("op {op} reads wire {wire}, which nothing before it drives")]
+    Undriven {
+        /// The op's index.
+        op: usize,
+        /// The wire.
+        wire: u32,
+    },
+    /// A wire is driven twice, or out of range.
+    #[error("op {op} drives wire {wire}, which is driven already or out of range")]
+    Redriven {
+        /// The op's index.
+        op: usize,
+        /// The wire.
+        wire: u32,
+    },
+    /// An output names a wire nothing drives.
+    #[error("output `{0}` reads a wire that nothing drives")]
+    Output(String),
+    /// A bit index or width out of range.
+    #[error("op {0}: bit index, width or shift out of range")]
+    Range(usize),
+}
+
+/// A validated mixed circuit. See the module docs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MixedCircuit {
+    wires: u32,
+    inputs: Vec<Port>,
+    outputs: Vec<Port>,
+    ops: Vec<Op>,
+}
+
+/// Counts of the ops that cost communication.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MixedStats {
+    /// Boolean AND gates (GMW).
+    pub and: u64,
+    /// Ring products (Beaver triples).
+    pub mul: u64,
+    /// Fixed-point truncations.
+    pub trunc: u64,
+    /// Values converted to Boolean ([`Op::Bit`] groups: one A2B each).
+    pub a2b: u64,
+    /// Bits converted to ring elements (one daBit each).
+    pub b2a_bits: u64,
+    /// Every op.
+    pub ops: u64,
+}
+
+impl MixedCircuit {
+    /// Checks the normal form: inputs drive their wires first, then each
+    /// op drives a fresh wire and reads only driven ones.
+    pub fn new(
+        wires: u32,
+        inputs: Vec<Port>,
+        outputs: Vec<Port>,
+        ops: Vec<Op>,
+    ) -> Result<Self, MixedError> {
+        let mut driven = vec![false; wires as usize];
+        fn drive(driven: &mut [bool], w: Wire, op: usize) -> Result<(), MixedError> {
+            match driven.get_mut(w.idx()) {
+                Some(d) if !*d => {
+                    *d = true;
+                    Ok(())
+                }
+                _ => Err(MixedError::Redriven {
+                    op,
+                    wire: w.index(),
+                }),
+            }
+        }
+        for port in &inputs {
+            for s in &port.slots {
+                match *s {
+                    Slot::Bit(w) => drive(&mut driven, w, 0)?,
+                    Slot::Arith { wire, width, .. } => {
+                        if width == 0 || width > 64 {
+                            return Err(MixedError::Range(0));
+                        }
+                        drive(&mut driven, wire, 0)?
+                    }
+                }
+            }
+        }
+        for (k, op) in ops.iter().enumerate() {
+            for w in op.inputs() {
+                if !driven.get(w.idx()).copied().unwrap_or(false) {
+                    return Err(MixedError::Undriven {
+                        op: k,
+                        wire: w.index(),
+                    });
+                }
+            }
+            match op {
+                Op::Bit { index, .. } if *index >= 64 => return Err(MixedError::Range(k)),
+                Op::Trunc { frac, .. } if *frac == 0 || *frac >= 64 => {
+                    return Err(MixedError::Range(k));
+                }
+                Op::FromBits { bits, .. } if bits.is_empty() || bits.len() > 64 => {
+                    return Err(MixedError::Range(k));
+                }
+                _ => {}
+            }
+            drive(&mut driven, op.out(), k)?;
+        }
+        for port in &outputs {
+            for s in &port.slots {
+                let w = match *s {
+                    Slot::Bit(w) | Slot::Arith { wire: w, .. } => w,
+                };
+                if !driven.get(w.idx()).copied().unwrap_or(false) {
+                    return Err(MixedError::Output(port.name.clone()));
+                }
+            }
+        }
+        Ok(Self {
+            wires,
+            inputs,
+            outputs,
+            ops,
+        })
+    }
+
+    /// Number of wires.
+    pub fn num_wires(&self) -> usize {
+        self.wires as usize
+    }
+
+    /// The inputs, in order.
+    pub fn inputs(&self) -> &[Port] {
+        &self.inputs
+    }
+
+    /// The outputs, in order.
+    pub fn outputs(&self) -> &[Port] {
+        &self.outputs
+    }
+
+    /// The ops, in topological order.
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    /// Counts of the costly ops.
+    pub fn stats(&self) -> MixedStats {
+        let mut s = MixedStats {
+            ops: self.ops.len() as u64,
+            ..MixedStats::default()
+        };
+        let mut converted = std::collections::HashSet::new();
+        for op in &self.ops {
+            match op {
+                Op::Bool(Gate::And { .. }) => s.and += 1,
+                Op::Mul { .. } => s.mul += 1,
+                Op::Trunc { .. } => s.trunc += 1,
+                Op::Bit { a, .. } => {
+                    if converted.insert(*a) {
+                        s.a2b += 1;
+                    }
+                }
+                Op::FromBits { bits, .. } => s.b2a_bits += bits.len() as u64,
+                _ => {}
+            }
+        }
+        s
+    }
+
+    /// Evaluates in the clear: one value per input, one per output. This
+    /// is the meaning of the IR that every protocol run must match.
+    pub fn evaluate(&self, inputs: &[Bits]) -> Result<Vec<Bits>, EvalError> {
+        if inputs.len() != self.inputs.len() {
+            return Err(EvalError::InputCount {
+                expected: self.inputs.len(),
+                got: inputs.len(),
+            });
+        }
+        let mut w = vec![0u128; self.wires as usize];
+        for (index, (port, v)) in self.inputs.iter().zip(inputs).enumerate() {
+            if v.width() != port.width() {
+                return Err(EvalError::InputWidth {
+                    index,
+                    name: port.name.clone(),
+                    expected: port.width(),
+                    got: v.width(),
+                });
+            }
+            let mut at = 0;
+            for s in &port.slots {
+                match *s {
+                    Slot::Bit(x) => w[x.idx()] = u128::from(v.get(at)),
+                    Slot::Arith {
+                        wire,
+                        width,
+                        signed,
+                    } => {
+                        let bits: Vec<bool> = (at..at + width as usize).map(|i| v.get(i)).collect();
+                        w[wire.idx()] = from_bits(&bits, signed);
+                    }
+                }
+                at += s.width();
+            }
+        }
+        for op in &self.ops {
+            let r = match *op {
+                Op::Bool(g) => match g {
+                    Gate::Xor { a, b, .. } => w[a.idx()] ^ w[b.idx()],
+                    Gate::And { a, b, .. } => w[a.idx()] & w[b.idx()],
+                    Gate::Not { a, .. } => w[a.idx()] ^ 1,
+                    Gate::Const { value, .. } => u128::from(value),
+                },
+                Op::Const { value, .. } => value,
+                Op::Add { a, b, .. } => w[a.idx()].wrapping_add(w[b.idx()]),
+                Op::Sub { a, b, .. } => w[a.idx()].wrapping_sub(w[b.idx()]),
+                Op::MulConst { a, k, .. } => w[a.idx()].wrapping_mul(k),
+                Op::Mul { a, b, .. } => w[a.idx()].wrapping_mul(w[b.idx()]),
+                Op::Trunc { a, frac, .. } => ((w[a.idx()] as i128) >> frac) as u128,
+                Op::Bit { a, index, .. } => w[a.idx()] >> index & 1,
+                Op::FromBits {
+                    ref bits, signed, ..
+                } => {
+                    let b: Vec<bool> = bits.iter().map(|x| w[x.idx()] & 1 == 1).collect();
+                    from_bits(&b, signed)
+                }
+            };
+            w[op.out().idx()] = r;
+        }
+        Ok(self
+            .outputs
+            .iter()
+            .map(|port| {
+                let mut bits = Vec::with_capacity(port.width());
+                for s in &port.slots {
+                    match *s {
+                        Slot::Bit(x) => bits.push(w[x.idx()] & 1 == 1),
+                        Slot::Arith { wire, width, .. } => {
+                            bits.extend((0..width).map(|i| w[wire.idx()] >> i & 1 == 1))
+                        }
+                    }
+                }
+                Bits::from_bools(&bits)
+            })
+            .collect())
+    }
+}
+
+/// The ring element of `bits` (least significant first), sign-extended
+/// when `signed`.
+pub fn from_bits(bits: &[bool], signed: bool) -> u128 {
+    let mut v = 0u128;
+    for (i, &b) in bits.iter().enumerate() {
+        v |= u128::from(b) << i;
+    }
+    match bits.last() {
+        Some(true) if signed => v | (u128::MAX << (bits.len() - 1)),
+        _ => v,
+    }
+}
+
+/// Where a [`CircuitBuilder`](crate::CircuitBuilder) sends its gates while a
+/// compiler builds either a plain Boolean circuit or a mixed one.
+#[derive(Debug)]
+pub enum OpSink {
+    /// Boolean gates only.
+    Gates(Vec<Gate>),
+    /// Boolean gates and arithmetic ops, in order.
+    Ops(Vec<Op>),
+}
+
+impl GateSink for OpSink {
+    fn push(&mut self, gate: Gate) {
+        match self {
+            OpSink::Gates(g) => g.push(gate),
+            OpSink::Ops(o) => o.push(Op::Bool(gate)),
+        }
+    }
+}
+
+impl OpSink {
+    /// Appends an arithmetic op (ignored by a Boolean-only sink, which a
+    /// compiler in Boolean mode never gives one).
+    pub fn push_op(&mut self, op: Op) {
+        match self {
+            OpSink::Gates(_) => {}
+            OpSink::Ops(o) => o.push(op),
+        }
+    }
+}
+
+/// Removes the ops no output depends on (conversions made eagerly and never
+/// used, chiefly), renumbering nothing: dead wires stay undriven.
+pub fn prune(outputs: &[Port], ops: Vec<Op>, wires: u32) -> Vec<Op> {
+    let mut live = vec![false; wires as usize];
+    for port in outputs {
+        for s in &port.slots {
+            match *s {
+                Slot::Bit(w) | Slot::Arith { wire: w, .. } => live[w.idx()] = true,
+            }
+        }
+    }
+    let mut keep = vec![false; ops.len()];
+    for (k, op) in ops.iter().enumerate().rev() {
+        if live[op.out().idx()] {
+            keep[k] = true;
+            for w in op.inputs() {
+                live[w.idx()] = true;
+            }
+        }
+    }
+    ops.into_iter()
+        .zip(keep)
+        .filter_map(|(op, k)| k.then_some(op))
+        .collect()
+}
