@@ -444,7 +444,59 @@ pub enum OpSink {
     /// Boolean gates only.
     Gates(Vec<Gate>),
     /// Boolean gates and arithmetic ops, in order.
-    Ops(Vec<Op>),
+    Ops(MixedOps),
+}
+
+/// The ops of a mixed circuit being built, with the bit conversions that
+/// are declared but made only when something reads them.
+#[derive(Debug, Default)]
+pub struct MixedOps {
+    ops: Vec<Op>,
+    /// Blocks of bit wires standing for the low bits of a ring wire: first
+    /// wire -> (ring wire, width, bits made so far).
+    lazy: std::collections::BTreeMap<u32, (Wire, u32, u64)>,
+}
+
+impl MixedOps {
+    /// Declares wires `first..first + width` as the low bits of ring wire
+    /// `a`; each gets its [`Op::Bit`] just before its first reader.
+    pub fn declare_bits(&mut self, first: Wire, a: Wire, width: u32) {
+        self.lazy.insert(first.index(), (a, width.min(64), 0));
+    }
+
+    /// The ring wire whose bits are exactly `first..first + width`.
+    pub fn ring_of(&self, first: Wire, width: u32) -> Option<Wire> {
+        self.lazy
+            .get(&first.index())
+            .filter(|e| e.1 == width)
+            .map(|e| e.0)
+    }
+
+    /// Makes bit wire `w`'s conversion if it is a declared, unmade one.
+    pub fn need(&mut self, w: Wire) {
+        let Some((&first, entry)) = self.lazy.range_mut(..=w.index()).next_back() else {
+            return;
+        };
+        let index = w.index() - first;
+        if index >= entry.1 || entry.2 >> index & 1 == 1 {
+            return;
+        }
+        entry.2 |= 1 << index;
+        let a = entry.0;
+        self.ops.push(Op::Bit { a, index, out: w });
+    }
+
+    fn push(&mut self, op: Op) {
+        for w in op.inputs() {
+            self.need(w);
+        }
+        self.ops.push(op);
+    }
+
+    /// The ops, in order.
+    pub fn into_ops(self) -> Vec<Op> {
+        self.ops
+    }
 }
 
 impl GateSink for OpSink {
@@ -465,11 +517,126 @@ impl OpSink {
             OpSink::Ops(o) => o.push(op),
         }
     }
+
+    /// The mixed ops, if this sink takes them.
+    pub fn mixed(&mut self) -> Option<&mut MixedOps> {
+        match self {
+            OpSink::Gates(_) => None,
+            OpSink::Ops(o) => Some(o),
+        }
+    }
 }
 
-/// Removes the ops no output depends on (conversions made eagerly and never
-/// used, chiefly), renumbering nothing: dead wires stay undriven.
-pub fn prune(outputs: &[Port], ops: Vec<Op>, wires: u32) -> Vec<Op> {
+/// Removes the ops no output depends on, then numbers the wires that are
+/// left densely (inputs first). Returns the wire count and the renumbered
+/// inputs, outputs and ops.
+pub fn prune(
+    inputs: Vec<Port>,
+    outputs: Vec<Port>,
+    ops: Vec<Op>,
+    wires: u32,
+) -> (u32, Vec<Port>, Vec<Port>, Vec<Op>) {
+    let ops = prune_ops(&outputs, ops, wires);
+    let mut map = vec![u32::MAX; wires as usize];
+    let mut next = 0u32;
+    let mut new = |w: Wire, map: &mut Vec<u32>| -> Wire {
+        if let Some(m) = map.get_mut(w.idx()) {
+            if *m == u32::MAX {
+                *m = next;
+                next += 1;
+            }
+            return Wire::new(*m);
+        }
+        w
+    };
+    let remap_slots = |slots: Vec<Slot>, map: &mut Vec<u32>, new: &mut dyn FnMut(Wire, &mut Vec<u32>) -> Wire| -> Vec<Slot> {
+        slots
+            .into_iter()
+            .map(|s| match s {
+                Slot::Bit(w) => Slot::Bit(new(w, map)),
+                Slot::Arith { wire, width, signed } => Slot::Arith {
+                    wire: new(wire, map),
+                    width,
+                    signed,
+                },
+            })
+            .collect()
+    };
+    let inputs: Vec<Port> = inputs
+        .into_iter()
+        .map(|p| Port {
+            slots: remap_slots(p.slots, &mut map, &mut new),
+            ..p
+        })
+        .collect();
+    let get = |w: Wire, map: &[u32]| Wire::new(map.get(w.idx()).copied().unwrap_or(u32::MAX));
+    let mut out_ops = Vec::with_capacity(ops.len());
+    for op in ops {
+        let g = |w: Wire| get(w, &map);
+        let op = match op {
+            Op::Bool(gate) => Op::Bool(match gate {
+                Gate::Xor { a, b, out } => Gate::Xor { a: g(a), b: g(b), out },
+                Gate::And { a, b, out } => Gate::And { a: g(a), b: g(b), out },
+                Gate::Not { a, out } => Gate::Not { a: g(a), out },
+                c @ Gate::Const { .. } => c,
+            }),
+            Op::Add { a, b, out } => Op::Add { a: g(a), b: g(b), out },
+            Op::Sub { a, b, out } => Op::Sub { a: g(a), b: g(b), out },
+            Op::Mul { a, b, out } => Op::Mul { a: g(a), b: g(b), out },
+            Op::MulConst { a, k, out } => Op::MulConst { a: g(a), k, out },
+            Op::Trunc { a, frac, out } => Op::Trunc { a: g(a), frac, out },
+            Op::Bit { a, index, out } => Op::Bit { a: g(a), index, out },
+            Op::FromBits { bits, signed, out } => Op::FromBits {
+                bits: bits.into_iter().map(g).collect(),
+                signed,
+                out,
+            },
+            c @ Op::Const { .. } => c,
+        };
+        let out = new(op.out(), &mut map);
+        out_ops.push(with_out(op, out));
+    }
+    let outputs: Vec<Port> = outputs
+        .into_iter()
+        .map(|p| Port {
+            slots: p
+                .slots
+                .into_iter()
+                .map(|s| match s {
+                    Slot::Bit(w) => Slot::Bit(get(w, &map)),
+                    Slot::Arith { wire, width, signed } => Slot::Arith {
+                        wire: get(wire, &map),
+                        width,
+                        signed,
+                    },
+                })
+                .collect(),
+            ..p
+        })
+        .collect();
+    (next, inputs, outputs, out_ops)
+}
+
+fn with_out(op: Op, o: Wire) -> Op {
+    match op {
+        Op::Bool(g) => Op::Bool(match g {
+            Gate::Xor { a, b, .. } => Gate::Xor { a, b, out: o },
+            Gate::And { a, b, .. } => Gate::And { a, b, out: o },
+            Gate::Not { a, .. } => Gate::Not { a, out: o },
+            Gate::Const { value, .. } => Gate::Const { value, out: o },
+        }),
+        Op::Const { value, .. } => Op::Const { value, out: o },
+        Op::Add { a, b, .. } => Op::Add { a, b, out: o },
+        Op::Sub { a, b, .. } => Op::Sub { a, b, out: o },
+        Op::MulConst { a, k, .. } => Op::MulConst { a, k, out: o },
+        Op::Mul { a, b, .. } => Op::Mul { a, b, out: o },
+        Op::Trunc { a, frac, .. } => Op::Trunc { a, frac, out: o },
+        Op::Bit { a, index, .. } => Op::Bit { a, index, out: o },
+        Op::FromBits { bits, signed, .. } => Op::FromBits { bits, signed, out: o },
+    }
+}
+
+fn prune_ops(outputs: &[Port], ops: Vec<Op>, wires: u32) -> Vec<Op> {
     let mut live = vec![false; wires as usize];
     for port in outputs {
         for s in &port.slots {

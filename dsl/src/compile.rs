@@ -234,7 +234,7 @@ fn compile_here(
     let mut c = Compiler {
         nesting: 0,
         b: CircuitBuilder::with_sink(if arith {
-            OpSink::Ops(Vec::new())
+            OpSink::Ops(Default::default())
         } else {
             OpSink::Gates(Vec::new())
         }),

@@ -16,7 +16,7 @@ use super::*;
 pub(super) struct ArithState {
     /// The inputs, as ports.
     pub(super) inputs: Vec<Port>,
-    /// Words that stand for a ring wire.
+    /// Boolean words converted to a ring wire.
     of: HashMap<Vec<Bit>, Wire>,
 }
 
@@ -80,19 +80,31 @@ impl Compiler<'_> {
         }
     }
 
-    /// The low `width` bits of ring wire `a`, as a word that remembers `a`.
+    /// The low `width` bits of ring wire `a`, as a word of fresh wires whose
+    /// conversions (A2B) are made only if something reads them.
     fn ring_word(&mut self, a: Wire, width: u32) -> Word {
-        let bits: Vec<Bit> = (0..width)
-            .map(|index| Bit::Wire(self.op(|out| Op::Bit { a, index, out })))
-            .collect();
-        if let Some(st) = self.arith.as_mut() {
-            st.of.insert(bits.clone(), a);
+        let bits: Vec<Bit> = (0..width).map(|_| Bit::Wire(self.b.fresh_wire())).collect();
+        if let (Some(Bit::Wire(first)), Some(m)) = (bits.first(), self.b.sink_mut().mixed()) {
+            m.declare_bits(*first, a, width);
         }
         Word::from_bits(bits)
     }
 
-    fn ring_of_word(&self, w: &Word) -> Option<Wire> {
-        self.arith.as_ref()?.of.get(w.bits()).copied()
+    fn ring_of_word(&mut self, w: &Word) -> Option<Wire> {
+        let bits = w.bits();
+        if let Some(&Bit::Wire(first)) = bits.first() {
+            let contiguous = bits
+                .iter()
+                .enumerate()
+                .all(|(i, b)| *b == Bit::Wire(Wire::new(first.index().wrapping_add(i as u32))));
+            if contiguous {
+                let width = bits.len() as u32;
+                if let Some(a) = self.b.sink_mut().mixed().and_then(|m| m.ring_of(first, width)) {
+                    return Some(a);
+                }
+            }
+        }
+        self.arith.as_ref()?.of.get(bits).copied()
     }
 
     /// `w` as a ring operand: its constant, the ring wire it stands for,
@@ -356,16 +368,25 @@ impl Compiler<'_> {
         }
         let wires = u32::try_from(self.b.wires_used())
             .map_err(|_| Diagnostic::new(span, "the program needs more than 2^32 wires"))?;
-        let ops = match std::mem::replace(self.b.sink_mut(), OpSink::Ops(Vec::new())) {
-            OpSink::Ops(ops) => ops,
+        let ops = match std::mem::replace(self.b.sink_mut(), OpSink::Gates(Vec::new())) {
+            OpSink::Ops(mut m) => {
+                for p in &ports {
+                    for s in &p.slots {
+                        if let Slot::Bit(w) = s {
+                            m.need(*w);
+                        }
+                    }
+                }
+                m.into_ops()
+            }
             OpSink::Gates(g) => g.into_iter().map(Op::Bool).collect(),
         };
-        let ops = quorate_circuits::mixed::prune(&ports, ops, wires);
         let inputs = self
             .arith
             .as_mut()
             .map(|st| std::mem::take(&mut st.inputs))
             .unwrap_or_default();
+        let (wires, inputs, ports, ops) = quorate_circuits::mixed::prune(inputs, ports, ops, wires);
         MixedCircuit::new(wires, inputs, ports, ops)
             .map_err(|e| Diagnostic::new(span, format!("internal: {e}")))
     }
