@@ -19,9 +19,9 @@
 
 use thiserror::Error;
 
+use crate::Bits;
 use crate::circuit::{Gate, GateSink, Wire};
 use crate::eval::EvalError;
-use crate::Bits;
 
 /// An operation of the mixed IR. Each drives one wire, `out`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -549,12 +549,19 @@ pub fn prune(
         }
         w
     };
-    let remap_slots = |slots: Vec<Slot>, map: &mut Vec<u32>, new: &mut dyn FnMut(Wire, &mut Vec<u32>) -> Wire| -> Vec<Slot> {
+    let remap_slots = |slots: Vec<Slot>,
+                       map: &mut Vec<u32>,
+                       new: &mut dyn FnMut(Wire, &mut Vec<u32>) -> Wire|
+     -> Vec<Slot> {
         slots
             .into_iter()
             .map(|s| match s {
                 Slot::Bit(w) => Slot::Bit(new(w, map)),
-                Slot::Arith { wire, width, signed } => Slot::Arith {
+                Slot::Arith {
+                    wire,
+                    width,
+                    signed,
+                } => Slot::Arith {
                     wire: new(wire, map),
                     width,
                     signed,
@@ -575,17 +582,41 @@ pub fn prune(
         let g = |w: Wire| get(w, &map);
         let op = match op {
             Op::Bool(gate) => Op::Bool(match gate {
-                Gate::Xor { a, b, out } => Gate::Xor { a: g(a), b: g(b), out },
-                Gate::And { a, b, out } => Gate::And { a: g(a), b: g(b), out },
+                Gate::Xor { a, b, out } => Gate::Xor {
+                    a: g(a),
+                    b: g(b),
+                    out,
+                },
+                Gate::And { a, b, out } => Gate::And {
+                    a: g(a),
+                    b: g(b),
+                    out,
+                },
                 Gate::Not { a, out } => Gate::Not { a: g(a), out },
                 c @ Gate::Const { .. } => c,
             }),
-            Op::Add { a, b, out } => Op::Add { a: g(a), b: g(b), out },
-            Op::Sub { a, b, out } => Op::Sub { a: g(a), b: g(b), out },
-            Op::Mul { a, b, out } => Op::Mul { a: g(a), b: g(b), out },
+            Op::Add { a, b, out } => Op::Add {
+                a: g(a),
+                b: g(b),
+                out,
+            },
+            Op::Sub { a, b, out } => Op::Sub {
+                a: g(a),
+                b: g(b),
+                out,
+            },
+            Op::Mul { a, b, out } => Op::Mul {
+                a: g(a),
+                b: g(b),
+                out,
+            },
             Op::MulConst { a, k, out } => Op::MulConst { a: g(a), k, out },
             Op::Trunc { a, frac, out } => Op::Trunc { a: g(a), frac, out },
-            Op::Bit { a, index, out } => Op::Bit { a: g(a), index, out },
+            Op::Bit { a, index, out } => Op::Bit {
+                a: g(a),
+                index,
+                out,
+            },
             Op::FromBits { bits, signed, out } => Op::FromBits {
                 bits: bits.into_iter().map(g).collect(),
                 signed,
@@ -604,7 +635,11 @@ pub fn prune(
                 .into_iter()
                 .map(|s| match s {
                     Slot::Bit(w) => Slot::Bit(get(w, &map)),
-                    Slot::Arith { wire, width, signed } => Slot::Arith {
+                    Slot::Arith {
+                        wire,
+                        width,
+                        signed,
+                    } => Slot::Arith {
                         wire: get(wire, &map),
                         width,
                         signed,
@@ -632,7 +667,11 @@ fn with_out(op: Op, o: Wire) -> Op {
         Op::Mul { a, b, .. } => Op::Mul { a, b, out: o },
         Op::Trunc { a, frac, .. } => Op::Trunc { a, frac, out: o },
         Op::Bit { a, index, .. } => Op::Bit { a, index, out: o },
-        Op::FromBits { bits, signed, .. } => Op::FromBits { bits, signed, out: o },
+        Op::FromBits { bits, signed, .. } => Op::FromBits {
+            bits,
+            signed,
+            out: o,
+        },
     }
 }
 

@@ -633,7 +633,10 @@ impl<'a> Compiler<'a> {
             .finish_stream()
             .map_err(|e| Diagnostic::new(main.span, format!("internal: {e}")))?;
         let OpSink::Gates(gates) = sink else {
-            return Err(Diagnostic::new(main.span, "internal: mixed ops in a Boolean circuit"));
+            return Err(Diagnostic::new(
+                main.span,
+                "internal: mixed ops in a Boolean circuit",
+            ));
         };
         let circuit = Circuit::new(interface, gates)
             .map_err(|e| Diagnostic::new(main.span, format!("internal: {e}")))?;

@@ -13,7 +13,11 @@ fn random_value(ty: &Type, rng: &mut StdRng, out: &mut Vec<bool>) {
     match ty {
         Type::Bool => out.push(rng.random_bool(0.5)),
         Type::Int(t) => {
-            let lim: i128 = if t.bits >= 32 { 1 << 20 } else { 1 << (t.bits / 2 - 1) };
+            let lim: i128 = if t.bits >= 32 {
+                1 << 20
+            } else {
+                1 << (t.bits / 2 - 1)
+            };
             let v = if t.signed {
                 rng.random_range(-lim..lim)
             } else {

@@ -99,7 +99,12 @@ impl Compiler<'_> {
                 .all(|(i, b)| *b == Bit::Wire(Wire::new(first.index().wrapping_add(i as u32))));
             if contiguous {
                 let width = bits.len() as u32;
-                if let Some(a) = self.b.sink_mut().mixed().and_then(|m| m.ring_of(first, width)) {
+                if let Some(a) = self
+                    .b
+                    .sink_mut()
+                    .mixed()
+                    .and_then(|m| m.ring_of(first, width))
+                {
                     return Some(a);
                 }
             }
@@ -195,7 +200,9 @@ impl Compiler<'_> {
         use BinOp::*;
         self.arith.as_ref()?;
         let (x, y, signed, fix, width) = match (a, b) {
-            (Val::Int(t, x, sx), Val::Int(_, y, sy)) if *sx || *sy => (x, y, t.signed, None, t.bits),
+            (Val::Int(t, x, sx), Val::Int(_, y, sy)) if *sx || *sy => {
+                (x, y, t.signed, None, t.bits)
+            }
             (Val::Fix(x, sx), Val::Fix(y, sy)) if *sx || *sy => (x, y, true, Some(()), FIX_BITS),
             _ => return None,
         };
@@ -220,11 +227,18 @@ impl Compiler<'_> {
                 let d = self.ring_op(Sub, x, y, signed)?;
                 let bits = self.ring_word(d, width);
                 let e = self.b.eq(&bits, &Word::constant(0, width as usize));
-                Some(Val::Bool(if op == Eq { e } else { self.b.not_bit(e) }, true))
+                Some(Val::Bool(
+                    if op == Eq { e } else { self.b.not_bit(e) },
+                    true,
+                ))
             }
             Lt | Gt | Le | Ge if signed => {
                 // The sign of the difference: one A2B of one bit.
-                let (l, r) = if matches!(op, Lt | Ge) { (x, y) } else { (y, x) };
+                let (l, r) = if matches!(op, Lt | Ge) {
+                    (x, y)
+                } else {
+                    (y, x)
+                };
                 let d = self.ring_op(Sub, l, r, true)?;
                 let lt = Bit::Wire(self.op(|out| Op::Bit {
                     a: d,
@@ -232,7 +246,11 @@ impl Compiler<'_> {
                     out,
                 }));
                 Some(Val::Bool(
-                    if matches!(op, Lt | Gt) { lt } else { self.b.not_bit(lt) },
+                    if matches!(op, Lt | Gt) {
+                        lt
+                    } else {
+                        self.b.not_bit(lt)
+                    },
                     true,
                 ))
             }
@@ -317,8 +335,8 @@ impl Compiler<'_> {
     }
 
     fn slots_of(&mut self, v: &Val, out: &mut Vec<Slot>) {
-        let ring = |c: &mut Self, w: &Word, signed: bool, out: &mut Vec<Slot>| {
-            match c.ring_of_word(w) {
+        let ring =
+            |c: &mut Self, w: &Word, signed: bool, out: &mut Vec<Slot>| match c.ring_of_word(w) {
                 Some(wire) => out.push(Slot::Arith {
                     wire,
                     width: w.width() as u32,
@@ -330,8 +348,7 @@ impl Compiler<'_> {
                         out.push(Slot::Bit(wire));
                     }
                 }
-            }
-        };
+            };
         match v {
             Val::Lit(_) => {}
             Val::Bool(b, _) => {

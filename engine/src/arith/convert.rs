@@ -25,7 +25,7 @@
 use quorate_circuits::{Circuit, CircuitBuilder, Gate, Word};
 
 use super::gmw::BitShares;
-use super::{ArithError, Party, Shares};
+use super::{ArithError, Party, Ring, Shares};
 
 /// XOR shares of a vector of instances of each of several wires (or bits):
 /// `wires[w]` holds wire `w` of every instance, 64 instances a word.
@@ -174,7 +174,7 @@ impl Party {
     }
 
     /// B2A: additive shares (0 or 1) of the first `len` lanes of `bits`.
-    pub fn b2a(&mut self, bits: &BitShares, len: usize) -> Result<Shares<u64>, ArithError> {
+    pub fn b2a<R: Ring>(&mut self, bits: &BitShares, len: usize) -> Result<Shares<R>, ArithError> {
         if len > bits.len() * 64 {
             return Err(ArithError::Length(len, bits.len() * 64));
         }
@@ -183,21 +183,28 @@ impl Party {
         let words = bits.len();
         let mine: Vec<u64> = (0..words).map(|_| self.prg.block().0 as u64).collect();
         let lane = |v: &[u64], k: usize| v[k / 64] >> (k % 64) & 1;
-        let own = |party: usize, me: usize| -> Shares<u64> {
+        let ring = |b: u64| if b == 1 { R::one() } else { R::zero() };
+        let own = |party: usize, me: usize| -> Shares<R> {
             Shares::new(
                 (0..len)
-                    .map(|k| if party == me { lane(&mine, k) } else { 0 })
+                    .map(|k| {
+                        if party == me {
+                            ring(lane(&mine, k))
+                        } else {
+                            R::zero()
+                        }
+                    })
                     .collect(),
             )
         };
         let mut r = own(0, self.me);
         if self.n > 1 {
-            let mut triples = self.triples::<u64>(len * (self.n - 1))?;
+            let mut triples = self.triples::<R>(len * (self.n - 1))?;
             for i in 1..self.n {
                 let ri = own(i, self.me);
                 let prod = self.mul(&r, &ri, &mut triples)?;
                 // r ⊕ r_i = r + r_i - 2 r r_i
-                r = r.add(&ri)?.sub(&prod.scale(2))?;
+                r = r.add(&ri)?.sub(&prod.scale(R::one().double()))?;
             }
         }
         let masked = bits.xor(&BitShares::new(mine))?;
@@ -209,7 +216,7 @@ impl Party {
                     let rk = r.expose()[k];
                     if lane(&c, k) == 1 {
                         // 1 - r
-                        (if first { 1u64 } else { 0 }).wrapping_sub(rk)
+                        ring(u64::from(first)).sub(rk)
                     } else {
                         rk
                     }
