@@ -41,8 +41,8 @@ fn outputs(args: &[&str]) -> serde_json::Value {
     v["outputs"].clone()
 }
 
-/// Runs `file` in the clear, in memory with the default backend and with
-/// GMW, and (if `tls`) over loopback TLS, and checks they all agree;
+/// Runs `file` in the clear, in memory with the default backend, with
+/// GMW and with the arith backend (and its lowering in the clear), and (if `tls`) over loopback TLS, and checks they all agree;
 /// returns the outputs.
 fn agree(file: &str, inputs: &[String], tls: bool, seed: u64) -> serde_json::Value {
     let mut args = vec![file];
@@ -63,6 +63,19 @@ fn agree(file: &str, inputs: &[String], tls: bool, seed: u64) -> serde_json::Val
         outputs(&a),
         plain,
         "{file} seed {seed}: GMW and plaintext differ"
+    );
+    let mut a = args.clone();
+    a.extend(["--backend", "arith"]);
+    assert_eq!(
+        outputs(&a),
+        plain,
+        "{file} seed {seed}: arith and plaintext differ"
+    );
+    a.push("--plaintext");
+    assert_eq!(
+        outputs(&a),
+        plain,
+        "{file} seed {seed}: the arithmetic lowering's plaintext differs"
     );
     if tls {
         let mut a = args.clone();

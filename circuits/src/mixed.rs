@@ -334,11 +334,7 @@ impl MixedCircuit {
                 Op::Bool(Gate::And { .. }) => s.and += 1,
                 Op::Mul { .. } => s.mul += 1,
                 Op::Trunc { .. } => s.trunc += 1,
-                Op::Bit { a, .. } => {
-                    if converted.insert(*a) {
-                        s.a2b += 1;
-                    }
-                }
+                Op::Bit { a, .. } if converted.insert(*a) => s.a2b += 1,
                 Op::FromBits { bits, .. } => s.b2a_bits += bits.len() as u64,
                 _ => {}
             }

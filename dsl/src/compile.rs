@@ -1374,10 +1374,10 @@ impl<'a> Compiler<'a> {
     }
 
     fn unary(&mut self, op: UnOp, v: Val, span: Span) -> CResult<Val> {
-        if op == UnOp::Neg {
-            if let Some(r) = self.arith_neg(&v) {
-                return Ok(r);
-            }
+        if op == UnOp::Neg
+            && let Some(r) = self.arith_neg(&v)
+        {
+            return Ok(r);
         }
         match (op, v) {
             (UnOp::Neg, Val::Lit(x)) => {
@@ -1943,10 +1943,8 @@ impl<'a> Compiler<'a> {
                 _ => None,
             })
             .collect();
-        if secret {
-            if let Some(v) = self.arith_fix_dot(&words) {
-                return v;
-            }
+        if secret && let Some(v) = self.arith_fix_dot(&words) {
+            return v;
         }
         let n = (FIX_BITS + FIX_FRAC) as usize;
         let mut acc: Option<Word> = None;
@@ -1971,11 +1969,12 @@ impl<'a> Compiler<'a> {
             (Val::Int(t, ..), Val::Int(..)) => t.signed,
             _ => false,
         };
-        if ordered && (a.secret() || b.secret()) {
-            if let Some(Val::Bool(lt, _)) = self.arith_binary(BinOp::Lt, &a, &b) {
-                let (t, f) = if is_max { (b, a) } else { (a, b) };
-                return self.mux(lt, t, f, span);
-            }
+        if ordered
+            && (a.secret() || b.secret())
+            && let Some(Val::Bool(lt, _)) = self.arith_binary(BinOp::Lt, &a, &b)
+        {
+            let (t, f) = if is_max { (b, a) } else { (a, b) };
+            return self.mux(lt, t, f, span);
         }
         let secret = a.secret() || b.secret();
         let f = |c: &mut Self, x: &Word, y: &Word, sg| {

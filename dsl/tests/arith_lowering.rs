@@ -2,6 +2,8 @@
 //! inputs (within range: no value overflows its type), the mixed circuit's
 //! plaintext evaluator gives the Boolean circuit's outputs, bit for bit.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use quorate_circuits::Bits;
 use quorate_dsl::{Limits, Program, Type, compile, compile_arith};
 use rand::{RngExt, SeedableRng, rngs::StdRng};

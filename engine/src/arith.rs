@@ -28,6 +28,7 @@ pub mod convert;
 pub mod fixed;
 pub mod gmw;
 pub mod gmw_run;
+pub mod mixed_run;
 pub mod ring;
 
 use std::thread;
@@ -732,6 +733,104 @@ fn gilboa_pair<R: Ring>(p: &mut Peer, a: &[R], b: &[R]) -> Result<Vec<R>, ArithE
     }
     choices.zeroize();
     Ok(out)
+}
+
+/// Shares, between this party and peer `p`, of `c_k · v_k` where one side
+/// holds the bits `c` (the chooser) and the other the values `v` (the
+/// offerer): one random OT each, the offerer's correction `m0 - m1 + v`
+/// making the chooser's key `m0 + c v` (Gilboa's step for a single bit).
+/// The chooser passes `values` empty and `n_values` the peer's count; the
+/// offerer passes `choices` empty and its values.
+fn bit_products<R: Ring>(
+    p: &mut Peer,
+    choices: &[bool],
+    values: &[R],
+) -> Result<Vec<R>, ArithError> {
+    let (keys, mut pairs) = rot_duplex(
+        &mut p.ch,
+        &mut p.sender,
+        &mut p.receiver,
+        choices,
+        values.len(),
+    )?;
+    if !values.is_empty() {
+        let mut corrections = vec![0u8; values.len() * R::BYTES];
+        let mut out = Vec::with_capacity(values.len());
+        for ((pair, v), c) in pairs
+            .iter()
+            .zip(values)
+            .zip(corrections.chunks_exact_mut(R::BYTES))
+        {
+            let (m0, m1) = (R::from_key(pair[0], 0), R::from_key(pair[1], 0));
+            m0.sub(m1).add(*v).write(c);
+            out.push(R::zero().sub(m0));
+        }
+        pairs.zeroize();
+        p.ch.send_vec(corrections)?;
+        p.ch.flush()?;
+        return Ok(out);
+    }
+    let mut bytes = vec![0u8; choices.len() * R::BYTES];
+    p.ch.recv(&mut bytes)?;
+    let keys = keys.expose();
+    let mut out = Vec::with_capacity(choices.len());
+    for ((key, c), tau) in keys.iter().zip(choices).zip(bytes.chunks_exact(R::BYTES)) {
+        let mut v = R::from_key(*key, 0);
+        if *c {
+            let t = R::read(tau).ok_or_else(|| ArithError::Malformed {
+                peer: p.ch.peer_name().to_owned(),
+                what: "bit-product correction",
+            })?;
+            v = v.add(t);
+        }
+        out.push(v);
+    }
+    Ok(out)
+}
+
+impl Party {
+    /// Shares of `b_i · x` for every element, where the bits `b_i` are
+    /// party `i`'s own (`Some` there) and `x` is shared: party `i` takes
+    /// its own part locally and one OT per element from each other party.
+    pub(crate) fn own_bits_times<R: Ring>(
+        &mut self,
+        owner: usize,
+        bits: Option<&[bool]>,
+        x: &Shares<R>,
+    ) -> Result<Shares<R>, ArithError> {
+        let len = x.len();
+        if self.me == owner {
+            let bits =
+                bits.ok_or_else(|| ArithError::Setup("the owner must give its bits".into()))?;
+            if bits.len() != len {
+                return Err(ArithError::Length(bits.len(), len));
+            }
+            let parts = self.each_peer(|_, p| bit_products::<R>(p, bits, &[]))?;
+            let mut out: Vec<R> =
+                x.0.iter()
+                    .zip(bits)
+                    .map(|(v, b)| if *b { *v } else { R::zero() })
+                    .collect();
+            for part in parts.into_iter().flatten() {
+                add_into(&mut out, &part);
+            }
+            return Ok(Shares(out));
+        }
+        let mine = &x.0;
+        let parts = self.each_peer(|j, p| {
+            if j == owner {
+                bit_products::<R>(p, &[], mine)
+            } else {
+                Ok(Vec::new())
+            }
+        })?;
+        let out = parts
+            .into_iter()
+            .flatten()
+            .find(|v| !v.is_empty())
+            .unwrap_or_else(|| vec![R::zero(); len]);
+        Ok(Shares(out))
+    }
 }
 
 #[cfg(test)]

@@ -101,9 +101,9 @@ impl Backend {
     }
 }
 
-/// The backend that runs `p` when `asked` is requested: `auto` is yao for
-/// two parties and gmw for more (the language lowers to Boolean circuits
-/// only, so the arithmetic backend is not a choice yet).
+/// The Boolean backend that runs `p` when `asked` is requested: `auto` is
+/// yao for two parties and gmw for more. ([`load_for`] weighs these against
+/// the arithmetic lowering.)
 pub(crate) fn choose_backend(p: &Program, asked: Backend) -> CliResult<Backend> {
     let n = p.parties.len();
     match asked {
@@ -118,9 +118,13 @@ pub(crate) fn choose_backend(p: &Program, asked: Backend) -> CliResult<Backend> 
             "this program has {n} parties; the garbled-circuit backend (yao) runs two: \
              use --backend gmw (or auto)"
         ))),
+        Backend::Arith if p.mixed.is_some() && n <= arith::MAX_PARTIES => Ok(Backend::Arith),
+        Backend::Arith if n > arith::MAX_PARTIES => Err(fail(format!(
+            "this program has {n} parties; the arith backend runs at most {}",
+            arith::MAX_PARTIES
+        ))),
         Backend::Arith => Err(fail(
-            "the arith backend (additive shares, engine::arith) is not reachable from the \
-             language yet: programs compile to Boolean circuits, which --backend gmw or yao run",
+            "internal: the arith backend needs the arithmetic lowering (load_for)",
         )),
     }
 }
@@ -164,6 +168,80 @@ pub(crate) struct CompileArgs {
 /// Reads and compiles `path`, printing a diagnostic with the source line on
 /// failure.
 pub(crate) fn load(path: &Path, params: &[String]) -> CliResult<Program> {
+    load_with(path, params, false, Limits::default())
+}
+
+/// Compiles the program for the backend asked, and says which backend runs
+/// it. `auto` compiles the arithmetic lowering, estimates its traffic
+/// ([`arith_estimated_bytes`]), then compiles the Boolean lowering with a
+/// gate limit at which it would cost as much, and keeps the cheaper: yao
+/// for two parties or gmw for more, or arith.
+pub(crate) fn load_for(
+    path: &Path,
+    params: &[String],
+    asked: Backend,
+) -> CliResult<(Program, Backend)> {
+    match asked {
+        Backend::Arith => {
+            let p = load_with(path, params, true, Limits::default())?;
+            let b = choose_backend(&p, asked)?;
+            Ok((p, b))
+        }
+        Backend::Auto => {
+            let a = load_with(path, params, true, Limits::default())?;
+            let n = a.parties.len();
+            if n > arith::MAX_PARTIES {
+                return Err(fail(format!(
+                    "this program has {n} parties; at most {} are supported",
+                    arith::MAX_PARTIES
+                )));
+            }
+            let est_a = arith_estimated_bytes(&a);
+            let per_and = if n == 2 {
+                32
+            } else {
+                gmw_bytes_per_and(n as u64)
+            };
+            // All gates count against the limit, and XOR gates are free: allow
+            // many per AND.
+            let cap = (est_a / per_and)
+                .saturating_mul(16)
+                .clamp(10_000, Limits::default().max_gates);
+            let limits = Limits {
+                max_gates: cap,
+                ..Limits::default()
+            };
+            match load_with(path, params, false, limits) {
+                Ok(b) => {
+                    let kind = choose_backend(&b, Backend::Auto)?;
+                    let est_b = if kind == Backend::Gmw {
+                        gmw_estimated_bytes(&b)
+                    } else {
+                        estimated_bytes(&b)
+                    };
+                    if est_b <= est_a {
+                        Ok((b, kind))
+                    } else {
+                        Ok((a, Backend::Arith))
+                    }
+                }
+                Err(_) => Ok((a, Backend::Arith)),
+            }
+        }
+        _ => {
+            let p = load(path, params)?;
+            let b = choose_backend(&p, asked)?;
+            Ok((p, b))
+        }
+    }
+}
+
+fn load_with(
+    path: &Path,
+    params: &[String],
+    arith_lowering: bool,
+    limits: Limits,
+) -> CliResult<Program> {
     let src = std::fs::read_to_string(path)
         .map_err(|e| fail(format!("{}: {e}", shown(path.display()))))?;
     let mut kv = Vec::new();
@@ -173,8 +251,12 @@ pub(crate) fn load(path: &Path, params: &[String]) -> CliResult<Program> {
         };
         kv.push((k.trim().to_owned(), v.trim().to_owned()));
     }
-    compile(&src, &kv, Limits::default())
-        .map_err(|d| CliError::Diagnostic(d.render(&path.display().to_string(), &src)))
+    let compiled = if arith_lowering {
+        quorate_dsl::compile_arith(&src, &kv, limits)
+    } else {
+        compile(&src, &kv, limits)
+    };
+    compiled.map_err(|d| CliError::Diagnostic(d.render(&path.display().to_string(), &src)))
 }
 
 /// The hash both sides check in the handshake: the circuit, every input's
@@ -192,7 +274,17 @@ fn program_hash(p: &Program) -> CliResult<ProgramHash> {
         meta.push_str(&format!("param {k}={v}\n"));
     }
     h.write_all(meta.as_bytes()).map_err(fail)?;
-    bristol::write(&p.circuit, &mut h).map_err(fail)?;
+    match &p.mixed {
+        Some(m) => {
+            for port in m.inputs().iter().chain(m.outputs()) {
+                writeln!(h, "{port:?}").map_err(fail)?;
+            }
+            for op in m.ops() {
+                writeln!(h, "{op:?}").map_err(fail)?;
+            }
+        }
+        None => bristol::write(&p.circuit, &mut h).map_err(fail)?,
+    }
     Ok(h.finish())
 }
 
@@ -377,17 +469,20 @@ struct Ran {
 }
 
 pub(crate) fn run(args: &RunArgs) -> CliResult {
-    let program = load(&args.file, &args.params)?;
+    let (program, backend) = load_for(&args.file, &args.params, args.backend)?;
     let ran = if args.plaintext {
         let values: Vec<Bits> = input_values(&program, &args.inputs, None)?
             .into_iter()
             .flatten()
             .collect();
         let start = Instant::now();
-        let outs = program.eval_plain(&values).map_err(fail)?;
+        let outs = match &program.mixed {
+            Some(m) => m.evaluate(&values).map_err(fail)?,
+            None => program.eval_plain(&values).map_err(fail)?,
+        };
         Ran {
             outputs: outs.into_iter().map(Some).collect(),
-            ands: program.circuit.stats().and,
+            ands: ands_of(&program),
             traffic: None,
             setup: Duration::ZERO,
             time: start.elapsed(),
@@ -395,16 +490,23 @@ pub(crate) fn run(args: &RunArgs) -> CliResult {
             backend: Backend::Auto,
         }
     } else if let Some(party) = &args.party {
-        run_party(args, &program, party)?
+        run_party(args, &program, party, backend)?
     } else {
-        run_all(args, &program)?
+        run_all(args, &program, backend)?
     };
     report(args, &program, &ran)
 }
 
-fn run_all(args: &RunArgs, p: &Program) -> CliResult<Ran> {
-    if choose_backend(p, args.backend)? == Backend::Gmw {
-        return run_gmw_all(args, p);
+/// AND gates of whichever lowering `p` holds.
+fn ands_of(p: &Program) -> u64 {
+    p.mixed
+        .as_ref()
+        .map_or(p.circuit.stats().and, |m| m.stats().and)
+}
+
+fn run_all(args: &RunArgs, p: &Program, backend: Backend) -> CliResult<Ran> {
+    if matches!(backend, Backend::Gmw | Backend::Arith) {
+        return run_gmw_all(args, p, backend);
     }
     let values = input_values(p, &args.inputs, None)?;
     let mine = |party: usize| -> Vec<Bits> {
@@ -472,8 +574,9 @@ fn inputs_of(p: &Program, values: &[Option<Bits>], k: usize) -> Vec<Option<Bits>
         .collect()
 }
 
-/// Runs every party with GMW in this process, over memory or loopback TLS.
-fn run_gmw_all(args: &RunArgs, p: &Program) -> CliResult<Ran> {
+/// Runs every party with GMW, or the arith backend, in this process, over
+/// memory or loopback TLS.
+fn run_gmw_all(args: &RunArgs, p: &Program, backend: Backend) -> CliResult<Ran> {
     let values = input_values(p, &args.inputs, None)?;
     let names: Vec<&str> = p.parties.iter().map(String::as_str).collect();
     let session = SessionId::random().map_err(fail)?;
@@ -487,19 +590,22 @@ fn run_gmw_all(args: &RunArgs, p: &Program) -> CliResult<Ran> {
     let out = arith::run_parties(rows, &session, |mut party| {
         let setup = start.elapsed();
         let mine = inputs_of(p, &values, party.id());
-        let o = party.run_circuit(&p.circuit, &mine, &to)?;
+        let o = match &p.mixed {
+            Some(m) => party.run_mixed(m, &mine, &to)?.outputs,
+            None => party.run_circuit(&p.circuit, &mine, &to)?.outputs,
+        };
         Ok((o, setup, party.traffic().0))
     })
     .map_err(fail)?;
     let time = start.elapsed();
     let setup = out.iter().map(|o| o.1).max().unwrap_or_default();
     let outputs = (0..p.outputs.len())
-        .map(|k| out.iter().find_map(|o| o.0.outputs[k].clone()))
+        .map(|k| out.iter().find_map(|o| o.0[k].clone()))
         .collect();
     let sent: u64 = out.iter().map(|o| o.2).sum();
     Ok(Ran {
         outputs,
-        ands: p.circuit.stats().and,
+        ands: ands_of(p),
         traffic: Some(Traffic {
             sent,
             received: sent,
@@ -507,12 +613,19 @@ fn run_gmw_all(args: &RunArgs, p: &Program) -> CliResult<Ran> {
         setup,
         time: time.saturating_sub(setup),
         mode: if args.tcp { "tls" } else { "memory" },
-        backend: Backend::Gmw,
+        backend,
     })
 }
 
-/// Runs this party with GMW against the others over TLS.
-fn run_gmw_party(args: &RunArgs, p: &Program, me: usize, key: &Path) -> CliResult<Ran> {
+/// Runs this party with GMW, or the arith backend, against the others over
+/// TLS.
+fn run_gmw_party(
+    args: &RunArgs,
+    p: &Program,
+    me: usize,
+    key: &Path,
+    backend: Backend,
+) -> CliResult<Ran> {
     let values = input_values(p, &args.inputs, Some(me))?;
     let Some(parties_path) = &args.parties else {
         return Err(fail("--party needs --parties FILE"));
@@ -555,18 +668,29 @@ fn run_gmw_party(args: &RunArgs, p: &Program, me: usize, key: &Path) -> CliResul
     let mut party = arith::Party::setup(me, rows, &session).map_err(fail)?;
     let setup = start.elapsed();
     let mine = inputs_of(p, &values, me);
-    let o = party
-        .run_circuit(&p.circuit, &mine, &recipients(p))
-        .map_err(fail)?;
+    let outputs = match &p.mixed {
+        Some(m) => {
+            party
+                .run_mixed(m, &mine, &recipients(p))
+                .map_err(fail)?
+                .outputs
+        }
+        None => {
+            party
+                .run_circuit(&p.circuit, &mine, &recipients(p))
+                .map_err(fail)?
+                .outputs
+        }
+    };
     let (sent, received) = party.traffic();
     Ok(Ran {
-        outputs: o.outputs,
-        ands: o.ands,
+        outputs,
+        ands: ands_of(p),
         traffic: Some(Traffic { sent, received }),
         setup,
         time: start.elapsed().saturating_sub(setup),
         mode: "party",
-        backend: Backend::Gmw,
+        backend,
     })
 }
 
@@ -586,8 +710,7 @@ fn default_key(parties: &Path, name: &str) -> CliResult<PathBuf> {
     })
 }
 
-fn run_party(args: &RunArgs, p: &Program, party: &str) -> CliResult<Ran> {
-    let backend = choose_backend(p, args.backend)?;
+fn run_party(args: &RunArgs, p: &Program, party: &str, backend: Backend) -> CliResult<Ran> {
     let Some(me) = p.party(party) else {
         return Err(fail(format!(
             "--party {}: the program's parties are {}",
@@ -602,8 +725,8 @@ fn run_party(args: &RunArgs, p: &Program, party: &str) -> CliResult<Ran> {
         Some(k) => k.clone(),
         None => default_key(parties_path, party)?,
     };
-    if backend == Backend::Gmw {
-        return run_gmw_party(args, p, me, &key);
+    if matches!(backend, Backend::Gmw | Backend::Arith) {
+        return run_gmw_party(args, p, me, &key, backend);
     }
     let values: Vec<Bits> = input_values(p, &args.inputs, Some(me))?
         .into_iter()
@@ -675,8 +798,9 @@ fn report(args: &RunArgs, p: &Program, r: &Ran) -> CliResult {
     }
     let traffic = match r.traffic {
         Some(_) if r.mode == "party" => format!("; sent {sent} bytes, received {received} bytes"),
-        Some(_) if r.backend == Backend::Gmw => format!(
-            "; gmw, {} parties sent {sent} bytes in all",
+        Some(_) if matches!(r.backend, Backend::Gmw | Backend::Arith) => format!(
+            "; {}, {} parties sent {sent} bytes in all",
+            r.backend.name(),
             p.parties.len()
         ),
         Some(_) => format!(
@@ -688,9 +812,16 @@ fn report(args: &RunArgs, p: &Program, r: &Ran) -> CliResult {
         ),
         None => " (plaintext: no cryptography)".to_owned(),
     };
+    let ring = p.mixed.as_ref().map_or(String::new(), |m| {
+        let s = m.stats();
+        format!(
+            "{} ring products, {} truncations, {} A2B, {} B2A bits, ",
+            s.mul, s.trunc, s.a2b, s.b2a_bits
+        )
+    });
     let _ = writeln!(
         std::io::stderr(),
-        "{} AND gates{traffic}; setup {:.1} ms, run {:.2} ms",
+        "{ring}{} AND gates{traffic}; setup {:.1} ms, run {:.2} ms",
         r.ands,
         r.setup.as_secs_f64() * 1e3,
         r.time.as_secs_f64() * 1e3
@@ -715,7 +846,7 @@ fn estimated_bytes(p: &Program) -> u64 {
 }
 
 pub(crate) fn compile_cmd(args: &CompileArgs) -> CliResult {
-    let p = load(&args.file, &args.params)?;
+    let (p, chosen) = load_for(&args.file, &args.params, args.backend)?;
     let s = *p.circuit.stats();
     let mut out = Out::new();
     if let Some(emit) = args.emit {
@@ -737,13 +868,14 @@ pub(crate) fn compile_cmd(args: &CompileArgs) -> CliResult {
     if !args.stats && args.emit.is_some() {
         return Ok(());
     }
-    let backend = choose_backend(&p, args.backend).map(|b| {
-        let bytes = match b {
+    let backend: CliResult<(Backend, u64)> = Ok((
+        chosen,
+        match chosen {
             Backend::Gmw => gmw_estimated_bytes(&p),
+            Backend::Arith => arith_estimated_bytes(&p),
             _ => estimated_bytes(&p),
-        };
-        (b, bytes)
-    });
+        },
+    ));
     let est = backend.as_ref().map_or(0, |b| b.1);
     if args.json {
         return out.json(&json!({
@@ -757,6 +889,17 @@ pub(crate) fn compile_cmd(args: &CompileArgs) -> CliResult {
             "backend": backend.as_ref().map_or(Json::Null, |b| json!(b.0.name())),
             "backend_reason": backend.as_ref().map_or_else(|e| e.to_string(), |b| backend_why(&p, b.0).to_owned()),
             "rounds": p.circuit.stats().and_depth,
+            "arith": p.mixed.as_ref().map_or(Json::Null, |m| {
+                let ms = m.stats();
+                json!({
+                    "ring_products": ms.mul,
+                    "truncations": ms.trunc,
+                    "a2b": ms.a2b,
+                    "b2a_bits": ms.b2a_bits,
+                    "and_gates": ms.and,
+                    "ops": ms.ops,
+                })
+            }),
             "interface": ir_json(&p),
         }));
     }
@@ -779,11 +922,21 @@ pub(crate) fn compile_cmd(args: &CompileArgs) -> CliResult {
     for (k, v) in &p.params {
         out.line(format!("param        {k} = {v}"))?;
     }
-    out.line(format!("AND gates    {}", s.and))?;
-    out.line(format!("XOR gates    {}", s.xor))?;
-    out.line(format!("AND depth    {}", s.and_depth))?;
-    out.line(format!("input bits   {}", s.input_bits))?;
-    out.line(format!("output bits  {}", s.output_bits))?;
+    if let Some(m) = &p.mixed {
+        let ms = m.stats();
+        out.line(format!("ring products {}", ms.mul))?;
+        out.line(format!("truncations  {}", ms.trunc))?;
+        out.line(format!("A2B          {}", ms.a2b))?;
+        out.line(format!("B2A bits     {}", ms.b2a_bits))?;
+        out.line(format!("AND gates    {}", ms.and))?;
+        out.line(format!("ops          {}", ms.ops))?;
+    } else {
+        out.line(format!("AND gates    {}", s.and))?;
+        out.line(format!("XOR gates    {}", s.xor))?;
+        out.line(format!("AND depth    {}", s.and_depth))?;
+        out.line(format!("input bits   {}", s.input_bits))?;
+        out.line(format!("output bits  {}", s.output_bits))?;
+    }
     match &backend {
         Ok((b, bytes)) => out.line(format!(
             "backend      {} ({}; about {} bytes, {:.2} MiB)",
@@ -800,6 +953,10 @@ pub(crate) fn compile_cmd(args: &CompileArgs) -> CliResult {
 /// Why `b` runs `p`, for `compile --stats`.
 fn backend_why(p: &Program, b: Backend) -> &'static str {
     match (b, p.parties.len()) {
+        (Backend::Arith, _) => {
+            "additive shares: integer and fix arithmetic costs per product, not per bit; \
+             comparisons through GMW"
+        }
         (Backend::Yao, _) => "two parties: constant rounds, 32 bytes per AND gate",
         _ => "more than two parties, or asked: XOR shares, one round per AND layer",
     }
@@ -814,13 +971,47 @@ fn gmw_estimated_bytes(p: &Program) -> u64 {
     let s = p.circuit.stats();
     let n = p.parties.len() as u64;
     let pairs = n * n.saturating_sub(1);
-    let per_and = pairs * 16 + (pairs * 3).div_ceil(8);
+    let per_and = gmw_bytes_per_and(n);
     let recipients: u64 = p
         .outputs
         .iter()
         .map(|o| o.ty.width() * o.to.len() as u64)
         .sum();
     s.and * per_and + 16 * pairs + (recipients * n.saturating_sub(1)).div_ceil(8)
+}
+
+/// GMW bytes per AND gate among `n` parties (see [`gmw_estimated_bytes`]).
+fn gmw_bytes_per_and(n: u64) -> u64 {
+    let pairs = n * n.saturating_sub(1);
+    pairs * 16 + (pairs * 3).div_ceil(8)
+}
+
+/// Estimated bytes for an arith run, all parties' traffic. Per ordered
+/// pair of parties: a `Z_2^128` Beaver triple costs 128 random OTs (16
+/// bytes each) and Gilboa corrections of 128..1 bits (1032 bytes), its use
+/// 32 bytes opened; a daBit `N - 1` triples and a bit; an exact truncation
+/// 16 bytes opened, a GMW correction of `(N-1)(f+5)+f` AND gates and five
+/// daBits; an A2B `63(N-1)` AND gates; an output 16 bytes per recipient.
+pub(crate) fn arith_estimated_bytes(p: &Program) -> u64 {
+    let Some(m) = &p.mixed else {
+        return 0;
+    };
+    let s = m.stats();
+    let n = p.parties.len() as u64;
+    let pairs = n * n.saturating_sub(1);
+    let per_and = gmw_bytes_per_and(n);
+    let triple = pairs * (128 * 16 + 1032);
+    let mul = triple + pairs * 32;
+    let dabit = n.saturating_sub(1) * mul + pairs.div_ceil(8);
+    let trunc = pairs * 16 + (n.saturating_sub(1) * 21 + 16) * per_and + 5 * dabit;
+    let a2b = 63 * n.saturating_sub(1) * per_and;
+    let outputs: u64 = m
+        .outputs()
+        .iter()
+        .zip(&p.outputs)
+        .map(|(port, o)| port.slots.len() as u64 * 16 * o.to.len() as u64)
+        .sum();
+    s.mul * mul + s.trunc * trunc + s.a2b * a2b + s.b2a_bits * dabit + s.and * per_and + outputs
 }
 
 fn ir_json(p: &Program) -> Json {

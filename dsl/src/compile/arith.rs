@@ -284,7 +284,12 @@ impl Compiler<'_> {
             (Val::Fix(x, _), Val::Fix(y, _)) => (x, y, true, FIX_BITS),
             _ => return None,
         };
-        if self.ring_of_word(x).is_none() && self.ring_of_word(y).is_none() {
+        // Worth it when neither branch needs converting bit by bit: each is
+        // a ring value or a constant. Otherwise a Boolean mux (one A2B of
+        // the ring branch) is cheaper than a B2A of every bit.
+        let ready = |c: &mut Self, w: &Word| w.as_const().is_some() || c.ring_of_word(w).is_some();
+        if !(ready(self, x) && ready(self, y)) || (x.as_const().is_some() && y.as_const().is_some())
+        {
             return None;
         }
         let d = self.ring_op(BinOp::Sub, x, y, signed)?;

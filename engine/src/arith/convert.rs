@@ -12,12 +12,13 @@
 //!   D. Escudero, S. Ghosh, M. Keller, R. Rachuri and P. Scholl, "Improved
 //!   primitives for MPC over mixed arithmetic-binary circuits", CRYPTO 2020,
 //!   section 3: shares fed as inputs to a binary adder).
-//! - **B2A** ([`Party::b2a`]) with doubly shared random bits ("daBits",
-//!   D. Rotaru and T. Wood, "MArBled circuits", INDOCRYPT 2019, section 3):
-//!   each party picks random bits `r_i`, XOR-shared trivially and added as
-//!   arithmetic bits with `u ⊕ v = u + v - 2uv`, one Beaver product per
-//!   party after the first; then `c = b ⊕ r` is opened and
-//!   `[b] = c + [r] - 2c[r]`, locally.
+//! - **B2A** ([`Party::b2a`]): the XOR shares themselves are added as
+//!   arithmetic bits with `u ⊕ v = u + v - 2uv`, one party at a time; each
+//!   product of the running shared sum with one party's own bit is a
+//!   correlated OT per other party (as in Gilboa's product, one bit wide),
+//!   not a Beaver triple. This is the doubly-shared-bit idea of D. Rotaru
+//!   and T. Wood, "MArBled circuits", INDOCRYPT 2019, section 3, applied to
+//!   the bits to convert rather than to random ones.
 //! - Through Yao for two parties: a two-party program runs its comparisons
 //!   in garbled circuits already (`quorate run --backend yao`); these
 //!   conversions serve the N-party arithmetic backend.
@@ -174,55 +175,38 @@ impl Party {
     }
 
     /// B2A: additive shares (0 or 1) of the first `len` lanes of `bits`.
+    ///
+    /// The bit is `b = ⊕ b_i` of the parties' XOR shares, and
+    /// `a ⊕ b_i = a + b_i - 2 a b_i` adds one party's share at a time to an
+    /// arithmetic `a`: the product of the shared `a` with party `i`'s own
+    /// bit costs one OT per element from each other party
+    /// ([`Party::own_bits_times`]), `(N - 1)^2` OTs per bit in all and
+    /// `N - 1` rounds.
     pub fn b2a<R: Ring>(&mut self, bits: &BitShares, len: usize) -> Result<Shares<R>, ArithError> {
         if len > bits.len() * 64 {
             return Err(ArithError::Length(len, bits.len() * 64));
         }
-        // daBits: r = ⊕ r_i, XOR-shared as each party's own bits, and added
-        // up arithmetically one party at a time.
-        let words = bits.len();
-        let mine: Vec<u64> = (0..words).map(|_| self.prg.block().0 as u64).collect();
-        let lane = |v: &[u64], k: usize| v[k / 64] >> (k % 64) & 1;
-        let ring = |b: u64| if b == 1 { R::one() } else { R::zero() };
-        let own = |party: usize, me: usize| -> Shares<R> {
-            Shares::new(
-                (0..len)
-                    .map(|k| {
-                        if party == me {
-                            ring(lane(&mine, k))
-                        } else {
-                            R::zero()
-                        }
-                    })
-                    .collect(),
-            )
-        };
-        let mut r = own(0, self.me);
-        if self.n > 1 {
-            let mut triples = self.triples::<R>(len * (self.n - 1))?;
-            for i in 1..self.n {
-                let ri = own(i, self.me);
-                let prod = self.mul(&r, &ri, &mut triples)?;
-                // r ⊕ r_i = r + r_i - 2 r r_i
-                r = r.add(&ri)?.sub(&prod.scale(R::one().double()))?;
-            }
+        let ring = |b: bool| if b { R::one() } else { R::zero() };
+        let mine: Vec<bool> = (0..len)
+            .map(|k| bits.expose()[k / 64] >> (k % 64) & 1 == 1)
+            .collect();
+        let mut acc = Shares::new(if self.me == 0 {
+            mine.iter().map(|&b| ring(b)).collect()
+        } else {
+            vec![R::zero(); len]
+        });
+        let two = R::one().double();
+        for i in 1..self.n {
+            let own = (self.me == i).then_some(mine.as_slice());
+            let prod = self.own_bits_times(i, own, &acc)?;
+            let with = if self.me == i {
+                acc.add(&Shares::new(mine.iter().map(|&b| ring(b)).collect()))?
+            } else {
+                acc
+            };
+            acc = with.sub(&prod.scale(two))?;
         }
-        let masked = bits.xor(&BitShares::new(mine))?;
-        let c = self.open_bits(&masked)?;
-        let first = self.me == 0;
-        Ok(Shares::new(
-            (0..len)
-                .map(|k| {
-                    let rk = r.expose()[k];
-                    if lane(&c, k) == 1 {
-                        // 1 - r
-                        ring(u64::from(first)).sub(rk)
-                    } else {
-                        rk
-                    }
-                })
-                .collect(),
-        ))
+        Ok(acc)
     }
 }
 
