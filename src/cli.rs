@@ -2,9 +2,11 @@
 
 mod bench;
 mod circuit;
+mod example_data;
 mod keys;
 mod mpc;
 mod run;
+mod tables;
 
 use std::fmt;
 use std::io::{self, Write};
@@ -54,6 +56,9 @@ enum Command {
 quorate compile examples/psi_small.quo --emit bristol -o psi.txt"
     )]
     Compile(run::CompileArgs),
+    /// Make input files for the examples (CSV and Arrow IPC).
+    #[command(subcommand)]
+    ExampleData(example_data::ExampleData),
 }
 
 /// Why a command stopped.
@@ -232,6 +237,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Keys(cmd) => keys::run(cmd),
         Command::Run(args) => run::run(&args),
         Command::Compile(args) => run::compile_cmd(&args),
+        Command::ExampleData(cmd) => example_data::run(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

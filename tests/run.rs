@@ -85,10 +85,6 @@ fn agree(file: &str, inputs: &[String], tls: bool, seed: u64) -> serde_json::Val
     plain
 }
 
-fn list(xs: impl IntoIterator<Item = String>) -> String {
-    format!("[{}]", xs.into_iter().collect::<Vec<_>>().join(","))
-}
-
 #[test]
 fn millionaires_mpc_equals_plaintext() {
     let (mut r, seed) = rng();
@@ -142,36 +138,58 @@ fn dark_pool_mpc_equals_plaintext() {
 #[test]
 fn joint_risk_mpc_equals_plaintext() {
     let (mut r, seed) = rng();
-    let exposures = |r: &mut StdRng| -> Vec<f64> {
-        (0..8)
-            .map(|_| f64::from(r.random_range(0..4_000_000u32)) + 0.25)
-            .collect()
-    };
-    let (a, b) = (exposures(&mut r), exposures(&mut r));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let data_seed = r.random::<u64>().to_string();
+    let o = quorate(&[
+        "example-data",
+        "joint-risk",
+        "--customers",
+        "8",
+        "--out",
+        data,
+        "--seed",
+        &data_seed,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Arrow IPC for two banks, CSV for the third.
     let out = agree(
         &example("joint_risk.quo"),
         &[
-            format!(
-                "bank_a.exposure_a={}",
-                list(a.iter().map(|x| x.to_string()))
-            ),
-            format!(
-                "bank_b.exposure_b={}",
-                list(b.iter().map(|x| x.to_string()))
-            ),
+            format!("bank_a.features_a=@{data}/bank_a.arrow"),
+            format!("bank_b.features_b=@{data}/bank_b.csv"),
+            format!("bank_c.features_c=@{data}/bank_c.arrow"),
         ],
         true,
         seed,
     );
-    // The weights 0.6 and 0.4 are rounded to 16 fractional bits; scores far
-    // from the threshold decide the same in floating point.
+    // The same model in floating point decides every customer whose
+    // probability is not within rounding of the threshold.
+    let read = |bank: &str| -> Vec<Vec<f64>> {
+        std::fs::read_to_string(format!("{data}/{bank}.csv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').skip(1).map(|c| c.parse().unwrap()).collect())
+            .collect()
+    };
+    let w = [
+        [0.42, -0.31, 0.18, 0.27, -0.12, 0.35, 0.08, -0.22],
+        [0.25, 0.19, -0.28, 0.33, 0.11, -0.17, 0.29, 0.05],
+        [-0.15, 0.38, 0.21, -0.09, 0.31, 0.14, -0.26, 0.23],
+    ];
+    let banks = [read("bank_a"), read("bank_b"), read("bank_c")];
     let mut flagged = 0;
     for i in 0..8 {
-        let score = 0.6 * a[i] + 0.4 * b[i];
-        if (score - 1e6).abs() > 100.0 {
+        let mut z = -1.1;
+        for (b, wb) in banks.iter().zip(&w) {
+            z += b[i].iter().zip(wb).map(|(x, w)| x * w).sum::<f64>();
+        }
+        let p = 0.5 + z * (0.15012 - 0.001593 * z * z);
+        if (p - 0.7).abs() > 1e-3 {
             assert_eq!(
                 out["flags"][i],
-                serde_json::json!(score > 1e6),
+                serde_json::json!(p > 0.7),
                 "seed {seed} row {i}"
             );
         }
@@ -580,5 +598,8 @@ fn backends_that_cannot_run_a_program_say_why() {
     assert_eq!(v["backend"], "gmw");
     let gmw_bytes = v["estimated_bytes"].as_u64().unwrap();
     assert!(gmw_bytes > 644 * 20 * 16);
-    assert!(gmw_bytes <= arith_bytes, "auto took gmw: {gmw_bytes} vs {arith_bytes}");
+    assert!(
+        gmw_bytes <= arith_bytes,
+        "auto took gmw: {gmw_bytes} vs {arith_bytes}"
+    );
 }

@@ -332,7 +332,18 @@ fn value_of(text: &str, ty: &Type, what: &str) -> CliResult<Bits> {
                 "{what}: @FILE gives an array, but the input is {ty}"
             )));
         };
-        let items = csv_column(path, elem, *n)?;
+        let items = match &**elem {
+            // A table: one column per element of each row.
+            Type::Array(_, cols) => super::tables::read_rows(path, *cols, *n)?
+                .into_iter()
+                .map(|row| format!("[{}]", row.join(", ")))
+                .collect(),
+            _ if super::tables::is_arrow(path) => super::tables::read_rows(path, 1, *n)?
+                .into_iter()
+                .flatten()
+                .collect(),
+            _ => csv_column(path, elem, *n)?,
+        };
         let refs: Vec<&str> = items.iter().map(String::as_str).collect();
         return parse_elements(&refs, ty)
             .map_err(|e| fail(format!("{what} from {}: {e}", shown(path))));
