@@ -41,8 +41,11 @@ aes_2pc_us_memory, aes_2pc_us_tls, millionaires_us_memory, setup_ms, bytes_per_a
     #[command(
         after_help = "JSON keys: triples_per_s_2p, triples_per_s_3p, bytes_per_triple (all parties' \
 traffic, 2 parties), bytes_per_triple_3p, dot_1m_3p_s (the whole dot product of --dot elements: \
-triples, inputs, multiplication, opening), dot_1m_3p_online_s (after the triples), triples, dot, \
-runs. Rates and times are medians."
+triples, inputs, multiplication, opening), dot_1m_3p_online_s (after the triples), \
+joint_risk_100k_s (examples/joint_risk.quo for --customers customers x 3 banks x 8 features, \
+--backend arith, in memory, after setup), joint_risk_100k_s_tls (the same over loopback TLS), \
+joint_risk_setup_ms, joint_risk_peak_rss_bytes (this process: all three parties), triples, dot, \
+customers, runs. Rates and times are medians."
     )]
     Arith(ArithArgs),
 }
@@ -55,6 +58,9 @@ pub(crate) struct ArithArgs {
     /// Elements of the 3-party dot product.
     #[arg(long, default_value_t = 1_000_000, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1 << 26))]
     dot: usize,
+    /// Customers of the joint risk run (0 skips it).
+    #[arg(long, default_value_t = 100_000, value_parser = RangedU64ValueParser::<usize>::new().range(0..=10_000_000))]
+    customers: usize,
     /// Runs of each measurement; medians are reported.
     #[arg(long, default_value_t = 3, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1000))]
     runs: usize,
@@ -577,6 +583,26 @@ fn arith(args: &ArithArgs) -> CliResult {
         online.push(out.iter().map(|o| o.2).fold(0.0, f64::max));
     }
     let (dot_s, dot_online_s) = (median(total), median(online));
+    let (mut jr_mem, mut jr_tls, mut jr_setup) = (Vec::new(), Vec::new(), Vec::new());
+    if args.customers > 0 {
+        let prog = joint_risk_program(args.customers)?;
+        for tcp in [false, true] {
+            progress(
+                args.json,
+                &format!(
+                    "3 banks: joint risk for {} customers{} x {runs} runs ...",
+                    args.customers,
+                    if tcp { " over loopback TLS" } else { "" }
+                ),
+            );
+            for _ in 0..runs {
+                let (secs, setup) = joint_risk_run(&prog, tcp)?;
+                if tcp { &mut jr_tls } else { &mut jr_mem }.push(secs);
+                jr_setup.push(setup);
+            }
+        }
+    }
+    let jr = (!jr_mem.is_empty()).then(|| (median(jr_mem), median(jr_tls), median(jr_setup)));
     let mut out = Out::new();
     if args.json {
         return out.json(&json!({
@@ -586,6 +612,11 @@ fn arith(args: &ArithArgs) -> CliResult {
             "bytes_per_triple_3p": bytes[1],
             "dot_1m_3p_s": dot_s,
             "dot_1m_3p_online_s": dot_online_s,
+            "joint_risk_100k_s": jr.map(|j| j.0),
+            "joint_risk_100k_s_tls": jr.map(|j| j.1),
+            "joint_risk_setup_ms": jr.map(|j| j.2 * 1e3),
+            "joint_risk_peak_rss_bytes": peak_rss(),
+            "customers": args.customers,
             "triples": n,
             "dot": len,
             "runs": runs,
@@ -600,5 +631,96 @@ fn arith(args: &ArithArgs) -> CliResult {
     out.line(format!(
         "dot product, {len} x 3 parties   {dot_s:.2} s ({dot_online_s:.3} s after the triples)"
     ))?;
+    if let Some((m, t, setup)) = jr {
+        out.line(format!(
+            "joint risk, {} customers x 3 banks x 8 features   {m:.2} s in memory, {t:.2} s over \
+             TLS (after a {:.0} ms setup); peak RSS {} MiB",
+            args.customers,
+            setup * 1e3,
+            peak_rss().map_or("?".to_owned(), |b| (b >> 20).to_string())
+        ))?;
+    }
     Ok(())
+}
+
+/// The joint risk example compiled for `customers` customers, with
+/// random standardised features for each bank.
+struct JointRisk {
+    program: quorate_dsl::Program,
+    inputs: Vec<quorate_circuits::Bits>,
+    want: Vec<quorate_circuits::Bits>,
+}
+
+fn joint_risk_program(customers: usize) -> Result<JointRisk, CliError> {
+    let src = include_str!("../../examples/joint_risk.quo");
+    let params = [("N".to_owned(), customers.to_string())];
+    let program = quorate_dsl::compile_arith(src, &params, quorate_dsl::Limits::default())
+        .map_err(|d| fail(d.render("examples/joint_risk.quo", src)))?;
+    let mixed = program
+        .mixed
+        .as_ref()
+        .ok_or_else(|| fail("no arithmetic lowering"))?;
+    let mut prg = quorate_engine::prg::Prg::from_entropy().map_err(fail)?;
+    let inputs: Vec<quorate_circuits::Bits> = (0..3)
+        .map(|_| {
+            let mut bits = quorate_circuits::Bits::zeros(customers * 8 * 64);
+            for k in 0..customers * 8 {
+                // A feature in [-2, 2) with 16 fractional bits.
+                let raw = (prg.block().0 as u64 % (4 << 16)) as i64 - (2 << 16);
+                for b in 0..64 {
+                    bits.set(k * 64 + b, raw >> b & 1 == 1);
+                }
+            }
+            bits
+        })
+        .collect();
+    let want = mixed.evaluate(&inputs).map_err(fail)?;
+    Ok(JointRisk {
+        program,
+        inputs,
+        want,
+    })
+}
+
+/// One run among three parties in this process: seconds after setup, and
+/// the setup's seconds. Checks the outputs against the plaintext.
+fn joint_risk_run(jr: &JointRisk, tcp: bool) -> Result<(f64, f64), CliError> {
+    let p = &jr.program;
+    let mixed = p
+        .mixed
+        .as_ref()
+        .ok_or_else(|| fail("no arithmetic lowering"))?;
+    let names: Vec<&str> = p.parties.iter().map(String::as_str).collect();
+    let session = SessionId::random().map_err(fail)?;
+    let rows = if tcp {
+        tls::loopback_mesh(&names, &session, &program_hash(b"quorate bench arith")).map_err(fail)?
+    } else {
+        memory::mesh(&names)
+    };
+    let to: Vec<Vec<usize>> = p.outputs.iter().map(|o| o.to.clone()).collect();
+    let start = Instant::now();
+    let out = arith::run_parties(rows, &session, |mut party| {
+        let setup = start.elapsed().as_secs_f64();
+        let me = party.id();
+        let mine: Vec<Option<quorate_circuits::Bits>> = p
+            .inputs
+            .iter()
+            .zip(&jr.inputs)
+            .map(|(i, v)| (i.party == me).then(|| v.clone()))
+            .collect();
+        let t = Instant::now();
+        let o = party.run_mixed(mixed, &mine, &to)?;
+        Ok((o.outputs, t.elapsed().as_secs_f64(), setup))
+    })
+    .map_err(fail)?;
+    for (outs, _, _) in &out {
+        for (got, want) in outs.iter().zip(&jr.want) {
+            if got.as_ref() != Some(want) {
+                return Err(fail("the joint risk outputs differ from the plaintext"));
+            }
+        }
+    }
+    let secs = out.iter().map(|o| o.1).fold(0.0, f64::max);
+    let setup = out.iter().map(|o| o.2).fold(0.0, f64::max);
+    Ok((secs, setup))
 }
