@@ -188,7 +188,13 @@ pub(crate) fn load_for(
             Ok((p, b))
         }
         Backend::Auto => {
-            let a = load_with(path, params, true, Limits::default())?;
+            // A program the arithmetic lowering cannot take (or a compile
+            // error, which the Boolean compile then reports) goes Boolean.
+            let Ok(a) = load_with(path, params, true, Limits::default()) else {
+                let p = load(path, params)?;
+                let b = choose_backend(&p, asked)?;
+                return Ok((p, b));
+            };
             let n = a.parties.len();
             if n > arith::MAX_PARTIES {
                 return Err(fail(format!(
