@@ -125,13 +125,19 @@ impl Party {
                 BOUND_BITS - 1
             )));
         }
+        let (r, c) = self.masked_open(x)?;
+        Ok(Shares::new(self.shifted(&r, &c, frac)))
+    }
+
+    /// Step 1 of both truncations: this party's mask `r_i < 2^121`, and
+    /// the opened `c = x + 2^80 + Σ r_i`.
+    fn masked_open(&mut self, x: &Shares<u128>) -> Result<(Vec<u128>, Vec<u128>), ArithError> {
         let r: Vec<u128> = (0..x.len())
             .map(|_| {
                 let v: u128 = super::Ring::random(&mut self.prg);
                 v >> (128 - MASK_BITS)
             })
             .collect();
-        let shift = 1u128 << BOUND_BITS;
         let first = self.me == 0;
         let masked = Shares::new(
             x.expose()
@@ -139,24 +145,30 @@ impl Party {
                 .zip(&r)
                 .map(|(&v, &m)| {
                     let v = v.wrapping_add(m);
-                    if first { v.wrapping_add(shift) } else { v }
+                    if first { v.wrapping_add(1 << BOUND_BITS) } else { v }
                 })
                 .collect(),
         );
         let c = self.open(&masked)?;
-        Ok(Shares::new(
-            c.iter()
-                .zip(&r)
-                .map(|(&c, &m)| {
-                    let mine = (m >> frac).wrapping_neg();
-                    if first {
-                        mine.wrapping_add(c >> frac).wrapping_sub(shift >> frac)
-                    } else {
-                        mine
-                    }
-                })
-                .collect(),
-        ))
+        Ok((r, c))
+    }
+
+    /// Step 2: shares of `⌊c / 2^f⌋ - Σ ⌊r_i / 2^f⌋ - 2^(80-f)`: party `i`
+    /// holds `-⌊r_i / 2^f⌋`, party 0 adds the public part.
+    fn shifted(&self, r: &[u128], c: &[u128], frac: u32) -> Vec<u128> {
+        let first = self.me == 0;
+        c.iter()
+            .zip(r)
+            .map(|(&c, &m)| {
+                let mine = (m >> frac).wrapping_neg();
+                if first {
+                    mine.wrapping_add(c >> frac)
+                        .wrapping_sub(1 << (BOUND_BITS - frac))
+                } else {
+                    mine
+                }
+            })
+            .collect()
     }
 
     /// `⌊x / 2^frac⌋` exactly, for `|x| < 2^80` (see the module
@@ -176,25 +188,8 @@ impl Party {
             return Ok(Shares::new(Vec::new()));
         }
         let f = frac as usize;
-        let r: Vec<u128> = (0..len)
-            .map(|_| {
-                let v: u128 = super::Ring::random(&mut self.prg);
-                v >> (128 - MASK_BITS)
-            })
-            .collect();
-        let shift = 1u128 << BOUND_BITS;
         let first = self.me == 0;
-        let masked = Shares::new(
-            x.expose()
-                .iter()
-                .zip(&r)
-                .map(|(&v, &m)| {
-                    let v = v.wrapping_add(m);
-                    if first { v.wrapping_add(shift) } else { v }
-                })
-                .collect(),
-        );
-        let c = self.open(&masked)?;
+        let (r, c) = self.masked_open(x)?;
         // The correction's inputs: each party's own low mask bits, and γ
         // (public: party 0 holds it, the others zeros).
         let words = len.div_ceil(64);
@@ -232,20 +227,8 @@ impl Party {
             let tj: Shares<u128> = self.b2a(bits, len)?;
             t = t.add(&tj.scale(1u128 << j))?;
         }
-        Ok(Shares::new(
-            c.iter()
-                .zip(&r)
-                .zip(t.expose())
-                .map(|((&c, &m), &t)| {
-                    let mine = (m >> frac).wrapping_neg().wrapping_sub(t);
-                    if first {
-                        mine.wrapping_add(c >> frac).wrapping_sub(shift >> frac)
-                    } else {
-                        mine
-                    }
-                })
-                .collect(),
-        ))
+        let base = self.shifted(&r, &c, frac);
+        Shares::new(base).sub(&t)
     }
 
     /// The fixed-point product: [`mul`](Party::mul) then
