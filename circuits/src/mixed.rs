@@ -535,93 +535,35 @@ pub fn prune(
     let ops = prune_ops(&outputs, ops, wires);
     let mut map = vec![u32::MAX; wires as usize];
     let mut next = 0u32;
-    let mut new = |w: Wire, map: &mut Vec<u32>| -> Wire {
-        if let Some(m) = map.get_mut(w.idx()) {
+    // A driven wire gets the next number; a read one keeps the number its
+    // driver got (every read wire is driven earlier).
+    let mut fresh = |w: Wire, map: &mut [u32]| match map.get_mut(w.idx()) {
+        Some(m) => {
             if *m == u32::MAX {
                 *m = next;
                 next += 1;
             }
-            return Wire::new(*m);
+            Wire::new(*m)
         }
-        w
+        None => w,
     };
-    let remap_slots = |slots: Vec<Slot>,
-                       map: &mut Vec<u32>,
-                       new: &mut dyn FnMut(Wire, &mut Vec<u32>) -> Wire|
-     -> Vec<Slot> {
-        slots
-            .into_iter()
-            .map(|s| match s {
-                Slot::Bit(w) => Slot::Bit(new(w, map)),
-                Slot::Arith {
-                    wire,
-                    width,
-                    signed,
-                } => Slot::Arith {
-                    wire: new(wire, map),
-                    width,
-                    signed,
-                },
-            })
-            .collect()
-    };
+    let read = |w: Wire, map: &[u32]| Wire::new(map.get(w.idx()).copied().unwrap_or(u32::MAX));
     let inputs: Vec<Port> = inputs
         .into_iter()
         .map(|p| Port {
-            slots: remap_slots(p.slots, &mut map, &mut new),
+            slots: p
+                .slots
+                .into_iter()
+                .map(|s| s.map(|w| fresh(w, &mut map)))
+                .collect(),
             ..p
         })
         .collect();
-    let get = |w: Wire, map: &[u32]| Wire::new(map.get(w.idx()).copied().unwrap_or(u32::MAX));
     let mut out_ops = Vec::with_capacity(ops.len());
     for op in ops {
-        let g = |w: Wire| get(w, &map);
-        let op = match op {
-            Op::Bool(gate) => Op::Bool(match gate {
-                Gate::Xor { a, b, out } => Gate::Xor {
-                    a: g(a),
-                    b: g(b),
-                    out,
-                },
-                Gate::And { a, b, out } => Gate::And {
-                    a: g(a),
-                    b: g(b),
-                    out,
-                },
-                Gate::Not { a, out } => Gate::Not { a: g(a), out },
-                c @ Gate::Const { .. } => c,
-            }),
-            Op::Add { a, b, out } => Op::Add {
-                a: g(a),
-                b: g(b),
-                out,
-            },
-            Op::Sub { a, b, out } => Op::Sub {
-                a: g(a),
-                b: g(b),
-                out,
-            },
-            Op::Mul { a, b, out } => Op::Mul {
-                a: g(a),
-                b: g(b),
-                out,
-            },
-            Op::MulConst { a, k, out } => Op::MulConst { a: g(a), k, out },
-            Op::Trunc { a, frac, out } => Op::Trunc { a: g(a), frac, out },
-            Op::Bit { a, index, out } => Op::Bit {
-                a: g(a),
-                index,
-                out,
-            },
-            Op::FromBits { bits, signed, out } => Op::FromBits {
-                bits: bits.into_iter().map(g).collect(),
-                signed,
-                out,
-            },
-            c @ Op::Const { .. } => c,
-        };
-        let out = new(op.out(), &mut map);
-        out_ops.push(with_out(op, out));
+        let op = op.map_inputs(|w| read(w, &map));
+        let out = fresh(op.out(), &mut map);
+        out_ops.push(op.with_out(out));
     }
     let outputs: Vec<Port> = outputs
         .into_iter()
@@ -629,18 +571,7 @@ pub fn prune(
             slots: p
                 .slots
                 .into_iter()
-                .map(|s| match s {
-                    Slot::Bit(w) => Slot::Bit(get(w, &map)),
-                    Slot::Arith {
-                        wire,
-                        width,
-                        signed,
-                    } => Slot::Arith {
-                        wire: get(wire, &map),
-                        width,
-                        signed,
-                    },
-                })
+                .map(|s| s.map(|w| read(w, &map)))
                 .collect(),
             ..p
         })
@@ -648,26 +579,94 @@ pub fn prune(
     (next, inputs, outputs, out_ops)
 }
 
-fn with_out(op: Op, o: Wire) -> Op {
-    match op {
-        Op::Bool(g) => Op::Bool(match g {
-            Gate::Xor { a, b, .. } => Gate::Xor { a, b, out: o },
-            Gate::And { a, b, .. } => Gate::And { a, b, out: o },
-            Gate::Not { a, .. } => Gate::Not { a, out: o },
-            Gate::Const { value, .. } => Gate::Const { value, out: o },
-        }),
-        Op::Const { value, .. } => Op::Const { value, out: o },
-        Op::Add { a, b, .. } => Op::Add { a, b, out: o },
-        Op::Sub { a, b, .. } => Op::Sub { a, b, out: o },
-        Op::MulConst { a, k, .. } => Op::MulConst { a, k, out: o },
-        Op::Mul { a, b, .. } => Op::Mul { a, b, out: o },
-        Op::Trunc { a, frac, .. } => Op::Trunc { a, frac, out: o },
-        Op::Bit { a, index, .. } => Op::Bit { a, index, out: o },
-        Op::FromBits { bits, signed, .. } => Op::FromBits {
-            bits,
-            signed,
-            out: o,
-        },
+impl Slot {
+    /// The slot with its wire replaced by `f`'s.
+    fn map(self, mut f: impl FnMut(Wire) -> Wire) -> Slot {
+        match self {
+            Slot::Bit(w) => Slot::Bit(f(w)),
+            Slot::Arith {
+                wire,
+                width,
+                signed,
+            } => Slot::Arith {
+                wire: f(wire),
+                width,
+                signed,
+            },
+        }
+    }
+}
+
+impl Op {
+    /// The op with every wire it reads replaced by `f`'s.
+    fn map_inputs(self, mut f: impl FnMut(Wire) -> Wire) -> Op {
+        match self {
+            Op::Bool(g) => Op::Bool(match g {
+                Gate::Xor { a, b, out } => Gate::Xor {
+                    a: f(a),
+                    b: f(b),
+                    out,
+                },
+                Gate::And { a, b, out } => Gate::And {
+                    a: f(a),
+                    b: f(b),
+                    out,
+                },
+                Gate::Not { a, out } => Gate::Not { a: f(a), out },
+                c @ Gate::Const { .. } => c,
+            }),
+            Op::Add { a, b, out } => Op::Add {
+                a: f(a),
+                b: f(b),
+                out,
+            },
+            Op::Sub { a, b, out } => Op::Sub {
+                a: f(a),
+                b: f(b),
+                out,
+            },
+            Op::Mul { a, b, out } => Op::Mul {
+                a: f(a),
+                b: f(b),
+                out,
+            },
+            Op::MulConst { a, k, out } => Op::MulConst { a: f(a), k, out },
+            Op::Trunc { a, frac, out } => Op::Trunc { a: f(a), frac, out },
+            Op::Bit { a, index, out } => Op::Bit {
+                a: f(a),
+                index,
+                out,
+            },
+            Op::FromBits { bits, signed, out } => Op::FromBits {
+                bits: bits.into_iter().map(f).collect(),
+                signed,
+                out,
+            },
+            c @ Op::Const { .. } => c,
+        }
+    }
+
+    /// The op driving `o` instead.
+    fn with_out(mut self, o: Wire) -> Op {
+        match &mut self {
+            Op::Bool(g) => {
+                *g = match *g {
+                    Gate::Xor { a, b, .. } => Gate::Xor { a, b, out: o },
+                    Gate::And { a, b, .. } => Gate::And { a, b, out: o },
+                    Gate::Not { a, .. } => Gate::Not { a, out: o },
+                    Gate::Const { value, .. } => Gate::Const { value, out: o },
+                }
+            }
+            Op::Const { out, .. }
+            | Op::Add { out, .. }
+            | Op::Sub { out, .. }
+            | Op::MulConst { out, .. }
+            | Op::Mul { out, .. }
+            | Op::Trunc { out, .. }
+            | Op::Bit { out, .. }
+            | Op::FromBits { out, .. } => *out = o,
+        }
+        self
     }
 }
 

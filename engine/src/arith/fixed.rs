@@ -145,7 +145,11 @@ impl Party {
                 .zip(&r)
                 .map(|(&v, &m)| {
                     let v = v.wrapping_add(m);
-                    if first { v.wrapping_add(1 << BOUND_BITS) } else { v }
+                    if first {
+                        v.wrapping_add(1 << BOUND_BITS)
+                    } else {
+                        v
+                    }
                 })
                 .collect(),
         );

@@ -49,10 +49,16 @@ pub(super) fn plan(circuit: &Circuit) -> Plan {
     Plan { linear, ands }
 }
 
-fn pack(bits: impl ExactSizeIterator<Item = bool>) -> Vec<u64> {
-    let mut words = vec![0u64; bits.len().div_ceil(64)];
+/// Bits packed 64 to a word, the first in bit 0 of word 0.
+pub(super) fn pack(bits: impl Iterator<Item = bool>) -> Vec<u64> {
+    let mut words = Vec::with_capacity(bits.size_hint().0.div_ceil(64));
     for (i, b) in bits.enumerate() {
-        words[i / 64] |= u64::from(b) << (i % 64);
+        if i % 64 == 0 {
+            words.push(0);
+        }
+        if let Some(w) = words.last_mut() {
+            *w |= u64::from(b) << (i % 64);
+        }
     }
     words
 }

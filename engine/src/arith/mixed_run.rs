@@ -19,6 +19,7 @@ use quorate_circuits::mixed::{MixedStats, Op, Slot};
 use quorate_circuits::{Bits, Gate, MixedCircuit, Wire};
 
 use super::gmw::BitShares;
+use super::gmw_run::pack;
 use super::{ArithError, Party, Shares};
 
 /// What a run of a mixed circuit did.
@@ -30,19 +31,6 @@ pub struct MixedOutcome {
     pub stats: MixedStats,
     /// Levels of interactive ops.
     pub levels: u32,
-}
-
-fn pack(bits: impl Iterator<Item = bool>) -> Vec<u64> {
-    let mut words = Vec::new();
-    for (i, b) in bits.enumerate() {
-        if i % 64 == 0 {
-            words.push(0);
-        }
-        if let Some(w) = words.last_mut() {
-            *w |= u64::from(b) << (i % 64);
-        }
-    }
-    words
 }
 
 fn lane(words: &[u64], i: usize) -> bool {
