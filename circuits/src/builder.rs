@@ -50,42 +50,136 @@ impl Bit {
 
 /// A word: bits, least significant first. Whether it is signed is up to the
 /// gadget applied to it ([`crate::gadgets::Signedness`]).
-#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
-pub struct Word(Vec<Bit>);
+///
+/// A word whose bits are consecutive wires (a value made by another kind of
+/// op, whose bits are made only if something reads them) is stored as the
+/// range alone, so a program with millions of such values does not hold a
+/// list of bits for each.
+#[derive(Clone, Debug)]
+pub struct Word(Repr);
+
+#[derive(Clone, Debug)]
+enum Repr {
+    Bits(Vec<Bit>),
+    /// Wires `first..first + width`.
+    Run {
+        first: u32,
+        width: u32,
+    },
+}
+
+impl Default for Word {
+    fn default() -> Self {
+        Word(Repr::Bits(Vec::new()))
+    }
+}
+
+impl PartialEq for Word {
+    fn eq(&self, other: &Self) -> bool {
+        self.width() == other.width() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Word {}
+
+impl std::hash::Hash for Word {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.width().hash(state);
+        for b in self.iter() {
+            b.hash(state);
+        }
+    }
+}
 
 impl Word {
     /// A word of these bits, least significant first.
     pub fn from_bits(bits: Vec<Bit>) -> Self {
-        Self(bits)
+        Self(Repr::Bits(bits))
+    }
+
+    /// The word of wires `first..first + width`, stored without a list of
+    /// its bits.
+    ///
+    /// # Panics
+    /// If the last wire's index does not fit in 32 bits.
+    pub fn wire_run(first: Wire, width: u32) -> Self {
+        assert!(
+            first.index().checked_add(width).is_some(),
+            "wire run past 2^32"
+        );
+        Self(Repr::Run {
+            first: first.index(),
+            width,
+        })
+    }
+
+    /// The first wire and width, if this word is a run of consecutive wires.
+    pub fn as_wire_run(&self) -> Option<(Wire, u32)> {
+        match &self.0 {
+            Repr::Run { first, width } => Some((Wire::new(*first), *width)),
+            Repr::Bits(bits) => {
+                let Some(&Bit::Wire(first)) = bits.first() else {
+                    return None;
+                };
+                let width = u32::try_from(bits.len()).ok()?;
+                bits.iter()
+                    .enumerate()
+                    .all(|(i, b)| {
+                        first
+                            .index()
+                            .checked_add(i as u32)
+                            .is_some_and(|w| *b == Bit::Wire(Wire::new(w)))
+                    })
+                    .then_some((first, width))
+            }
+        }
     }
 
     /// The public constant `value`, truncated to `width` bits or
     /// zero-extended past 64.
     pub fn constant(value: u64, width: usize) -> Self {
-        Self(
-            (0..width)
-                .map(|i| Bit::Const(i < 64 && value >> i & 1 == 1))
-                .collect(),
-        )
+        (0..width)
+            .map(|i| Bit::Const(i < 64 && value >> i & 1 == 1))
+            .collect()
     }
 
     /// The signed public constant `value` in `width` bits, sign-extended past 64.
     pub fn constant_signed(value: i64, width: usize) -> Self {
-        Self(
-            (0..width)
-                .map(|i| Bit::Const(value >> i.min(63) & 1 == 1))
-                .collect(),
-        )
+        (0..width)
+            .map(|i| Bit::Const(value >> i.min(63) & 1 == 1))
+            .collect()
     }
 
     /// Width in bits.
     pub fn width(&self) -> usize {
-        self.0.len()
+        match &self.0 {
+            Repr::Bits(bits) => bits.len(),
+            Repr::Run { width, .. } => *width as usize,
+        }
+    }
+
+    /// Bit `i`, if `i < width`.
+    pub fn get(&self, i: usize) -> Option<Bit> {
+        match &self.0 {
+            Repr::Bits(bits) => bits.get(i).copied(),
+            Repr::Run { first, width } => {
+                (i < *width as usize).then(|| Bit::Wire(Wire::new(first.wrapping_add(i as u32))))
+            }
+        }
     }
 
     /// The bits, least significant first.
-    pub fn bits(&self) -> &[Bit] {
-        &self.0
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Bit> + '_ {
+        (0..self.width()).map(|i| self.get(i).unwrap_or(Bit::ZERO))
+    }
+
+    /// The bits, least significant first (borrowed unless the word is a
+    /// run of wires).
+    pub fn bits(&self) -> std::borrow::Cow<'_, [Bit]> {
+        match &self.0 {
+            Repr::Bits(bits) => std::borrow::Cow::Borrowed(bits),
+            Repr::Run { .. } => std::borrow::Cow::Owned(self.iter().collect()),
+        }
     }
 
     /// Bit `i`.
@@ -93,7 +187,10 @@ impl Word {
     /// # Panics
     /// If `i >= width`.
     pub fn bit(&self, i: usize) -> Bit {
-        self.0[i]
+        match self.get(i) {
+            Some(b) => b,
+            None => panic!("bit {i} of a {}-bit word", self.width()),
+        }
     }
 
     /// The most significant bit: the sign of a signed word.
@@ -101,7 +198,7 @@ impl Word {
     /// # Panics
     /// If the word is empty.
     pub fn msb(&self) -> Bit {
-        self.0[self.0.len() - 1]
+        self.bit(self.width().wrapping_sub(1))
     }
 
     /// The value, if every bit is a constant and the width is at most 64.
@@ -109,28 +206,34 @@ impl Word {
         if self.width() > 64 {
             return None;
         }
-        self.0.iter().enumerate().try_fold(0u64, |acc, (i, b)| {
+        self.iter().enumerate().try_fold(0u64, |acc, (i, b)| {
             b.as_const().map(|v| acc | u64::from(v) << i)
         })
     }
 
     /// Bits `range` as a word.
+    ///
+    /// # Panics
+    /// If `range` is not within the word.
     pub fn slice(&self, range: std::ops::Range<usize>) -> Word {
-        Word(self.0[range].to_vec())
+        assert!(
+            range.start <= range.end && range.end <= self.width(),
+            "bits {range:?} of a {}-bit word",
+            self.width()
+        );
+        range.map(|i| self.bit(i)).collect()
     }
 
     /// `self` in the low bits, `high` above it.
     pub fn concat(&self, high: &Word) -> Word {
-        Word(self.0.iter().chain(&high.0).copied().collect())
+        self.iter().chain(high.iter()).collect()
     }
 
     /// Zero-extends or truncates to `width` bits.
     pub fn zext(&self, width: usize) -> Word {
-        Word(
-            (0..width)
-                .map(|i| self.0.get(i).copied().unwrap_or(Bit::ZERO))
-                .collect(),
-        )
+        (0..width)
+            .map(|i| self.get(i).unwrap_or(Bit::ZERO))
+            .collect()
     }
 
     /// Sign-extends or truncates to `width` bits.
@@ -139,36 +242,29 @@ impl Word {
     /// If the word is empty.
     pub fn sext(&self, width: usize) -> Word {
         let sign = self.msb();
-        Word(
-            (0..width)
-                .map(|i| self.0.get(i).copied().unwrap_or(sign))
-                .collect(),
-        )
+        (0..width).map(|i| self.get(i).unwrap_or(sign)).collect()
     }
 
     /// Shift left by a public amount: free. Amounts of the width or more give 0.
     pub fn shl(&self, k: usize) -> Word {
-        let n = self.width();
-        Word(
-            (0..n)
-                .map(|i| if i >= k { self.0[i - k] } else { Bit::ZERO })
-                .collect(),
-        )
+        (0..self.width())
+            .map(|i| {
+                i.checked_sub(k)
+                    .and_then(|j| self.get(j))
+                    .unwrap_or(Bit::ZERO)
+            })
+            .collect()
     }
 
     /// Logical shift right by a public amount (zeros come in): free.
     pub fn shr_logical(&self, k: usize) -> Word {
-        let n = self.width();
-        Word(
-            (0..n)
-                .map(|i| {
-                    i.checked_add(k)
-                        .and_then(|j| self.0.get(j))
-                        .copied()
-                        .unwrap_or(Bit::ZERO)
-                })
-                .collect(),
-        )
+        (0..self.width())
+            .map(|i| {
+                i.checked_add(k)
+                    .and_then(|j| self.get(j))
+                    .unwrap_or(Bit::ZERO)
+            })
+            .collect()
     }
 
     /// Arithmetic shift right by a public amount (copies of the sign come
@@ -177,18 +273,10 @@ impl Word {
     /// # Panics
     /// If the word is empty.
     pub fn shr_arithmetic(&self, k: usize) -> Word {
-        let n = self.width();
         let sign = self.msb();
-        Word(
-            (0..n)
-                .map(|i| {
-                    i.checked_add(k)
-                        .and_then(|j| self.0.get(j))
-                        .copied()
-                        .unwrap_or(sign)
-                })
-                .collect(),
-        )
+        (0..self.width())
+            .map(|i| i.checked_add(k).and_then(|j| self.get(j)).unwrap_or(sign))
+            .collect()
     }
 
     /// Rotate left by a public amount (taken modulo the width): free.
@@ -198,7 +286,7 @@ impl Word {
             return self.clone();
         }
         let k = k % n;
-        Word((0..n).map(|i| self.0[(i + n - k) % n]).collect())
+        (0..n).map(|i| self.bit((i + n - k) % n)).collect()
     }
 
     /// Rotate right by a public amount (taken modulo the width): free.
@@ -213,7 +301,7 @@ impl Word {
 
 impl FromIterator<Bit> for Word {
     fn from_iter<I: IntoIterator<Item = Bit>>(iter: I) -> Self {
-        Word(iter.into_iter().collect())
+        Word(Repr::Bits(iter.into_iter().collect()))
     }
 }
 
@@ -359,6 +447,13 @@ impl<S: GateSink> CircuitBuilder<S> {
     /// mixed circuit, pushed through [`CircuitBuilder::sink_mut`]).
     pub fn fresh_wire(&mut self) -> Wire {
         self.fresh()
+    }
+
+    /// `n` consecutive fresh wires; returns the first.
+    pub fn fresh_wires(&mut self, n: u32) -> Wire {
+        let first = self.fresh();
+        self.next_wire += u64::from(n.saturating_sub(1));
+        first
     }
 
     /// The sink, for a caller that interleaves its own ops with the gates.

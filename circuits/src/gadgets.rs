@@ -108,66 +108,62 @@ impl<S: GateSink> CircuitBuilder<S> {
 
     /// `!x`, bitwise. Free.
     pub fn not(&mut self, x: &Word) -> Word {
-        x.bits().iter().map(|&b| self.not_bit(b)).collect()
+        x.iter().map(|b| self.not_bit(b)).collect()
     }
 
     /// `x ^ y`, bitwise. Free.
     pub fn xor(&mut self, x: &Word, y: &Word) -> Word {
         same_width("xor", x, y);
-        x.bits()
-            .iter()
-            .zip(y.bits())
-            .map(|(&a, &b)| self.xor_bit(a, b))
+        x.iter()
+            .zip(y.iter())
+            .map(|(a, b)| self.xor_bit(a, b))
             .collect()
     }
 
     /// `x & y`, bitwise: `n` AND.
     pub fn and(&mut self, x: &Word, y: &Word) -> Word {
         same_width("and", x, y);
-        x.bits()
-            .iter()
-            .zip(y.bits())
-            .map(|(&a, &b)| self.and_bit(a, b))
+        x.iter()
+            .zip(y.iter())
+            .map(|(a, b)| self.and_bit(a, b))
             .collect()
     }
 
     /// `x | y`, bitwise: `n` AND.
     pub fn or(&mut self, x: &Word, y: &Word) -> Word {
         same_width("or", x, y);
-        x.bits()
-            .iter()
-            .zip(y.bits())
-            .map(|(&a, &b)| self.or_bit(a, b))
+        x.iter()
+            .zip(y.iter())
+            .map(|(a, b)| self.or_bit(a, b))
             .collect()
     }
 
     /// `if s { t } else { f }`: `n` AND.
     pub fn mux(&mut self, s: Bit, t: &Word, f: &Word) -> Word {
         same_width("mux", t, f);
-        t.bits()
-            .iter()
-            .zip(f.bits())
-            .map(|(&a, &b)| self.mux_bit(s, a, b))
+        t.iter()
+            .zip(f.iter())
+            .map(|(a, b)| self.mux_bit(s, a, b))
             .collect()
     }
 
     /// `x + y` modulo `2^n`: `n - 1` AND.
     pub fn add(&mut self, x: &Word, y: &Word) -> Word {
         same_width("add", x, y);
-        self.ripple(x.bits(), y.bits(), Bit::ZERO, false).0
+        self.ripple(&x.bits(), &y.bits(), Bit::ZERO, false).0
     }
 
     /// `x + y + cin` with the carry out (the unsigned overflow): `n` AND.
     pub fn add_carry(&mut self, x: &Word, y: &Word, cin: Bit) -> (Word, Bit) {
         same_width("add_carry", x, y);
-        self.ripple(x.bits(), y.bits(), cin, true)
+        self.ripple(&x.bits(), &y.bits(), cin, true)
     }
 
     /// `x - y` modulo `2^n`, as `x + !y + 1`: `n - 1` AND.
     pub fn sub(&mut self, x: &Word, y: &Word) -> Word {
         same_width("sub", x, y);
         let ny = self.not(y);
-        self.ripple(x.bits(), ny.bits(), Bit::ONE, false).0
+        self.ripple(&x.bits(), &ny.bits(), Bit::ONE, false).0
     }
 
     /// `-x` modulo `2^n`: `n - 2` AND for `n >= 2`, none for `n = 1`.
@@ -181,7 +177,7 @@ impl<S: GateSink> CircuitBuilder<S> {
         let n = x.width();
         let mut c = s;
         let mut out = Vec::with_capacity(n);
-        for (i, &b) in x.bits().iter().enumerate() {
+        for (i, b) in x.iter().enumerate() {
             let y = self.xor_bit(b, s);
             out.push(self.xor_bit(y, c));
             if i + 1 < n {
@@ -206,7 +202,7 @@ impl<S: GateSink> CircuitBuilder<S> {
         if n == 0 {
             return Word::default();
         }
-        let zeros = |w: &Word| w.bits().iter().filter(|&&b| b == Bit::ZERO).count();
+        let zeros = |w: &Word| w.iter().filter(|&b| b == Bit::ZERO).count();
         let (x, y) = if zeros(x) > zeros(y) { (y, x) } else { (x, y) };
         let (xb, yb) = (x.bits(), y.bits());
         let mut acc: Vec<Bit> = xb.iter().map(|&a| self.and_bit(a, yb[0])).collect();
@@ -214,7 +210,7 @@ impl<S: GateSink> CircuitBuilder<S> {
             // Row j, x * y_j shifted by j, truncated to the low n columns.
             let row: Vec<Bit> = (0..n - j).map(|i| self.and_bit(xb[i], yb[j])).collect();
             let (sum, _) = self.ripple(&acc[j..], &row, Bit::ZERO, false);
-            acc[j..].copy_from_slice(sum.bits());
+            acc[j..].copy_from_slice(&sum.bits());
         }
         Word::from_bits(acc)
     }
@@ -250,7 +246,7 @@ impl<S: GateSink> CircuitBuilder<S> {
         for j in 1..n {
             let row: Vec<Bit> = (0..n).map(|i| pp(self, i, j)).collect();
             let (sum, carry) = self.ripple(&acc[j..j + n], &row, Bit::ZERO, true);
-            acc[j..j + n].copy_from_slice(sum.bits());
+            acc[j..j + n].copy_from_slice(&sum.bits());
             acc[j + n] = carry;
         }
         if signed {
@@ -308,12 +304,12 @@ impl<S: GateSink> CircuitBuilder<S> {
             return (Word::default(), Word::default());
         }
         match signedness {
-            Signedness::Unsigned => self.udivrem(x.bits(), y.bits(), want_rem),
+            Signedness::Unsigned => self.udivrem(&x.bits(), &y.bits(), want_rem),
             Signedness::Signed => {
                 let (sx, sy) = (x.msb(), y.msb());
                 let ax = self.abs(x);
                 let ay = self.abs(y);
-                let (uq, ur) = self.udivrem(ax.bits(), ay.bits(), want_rem);
+                let (uq, ur) = self.udivrem(&ax.bits(), &ay.bits(), want_rem);
                 // Negate the quotient when the signs differ, unless y = 0:
                 // then the unsigned quotient, all ones, is already -1.
                 let differ = self.xor_bit(sx, sy);
@@ -385,12 +381,12 @@ impl<S: GateSink> CircuitBuilder<S> {
     /// `x != y`: `n - 1` AND.
     pub fn ne(&mut self, x: &Word, y: &Word) -> Bit {
         let d = self.xor(x, y);
-        self.or_reduce(d.bits())
+        self.or_reduce(&d.bits())
     }
 
     /// `x == 0`: `n - 1` AND.
     pub fn is_zero(&mut self, x: &Word) -> Bit {
-        let any = self.or_reduce(x.bits());
+        let any = self.or_reduce(&x.bits());
         self.not_bit(any)
     }
 

@@ -533,21 +533,20 @@ pub fn prune(
     wires: u32,
 ) -> (u32, Vec<Port>, Vec<Port>, Vec<Op>) {
     let ops = prune_ops(&outputs, ops, wires);
-    let mut map = vec![u32::MAX; wires as usize];
+    // Old number -> new. A map, not a table over every old number: a
+    // program may reserve far more wire numbers than it ends up using.
+    let mut map: WireMap = WireMap::default();
+    map.reserve(ops.len() + inputs.iter().map(|p| p.slots.len()).sum::<usize>());
     let mut next = 0u32;
     // A driven wire gets the next number; a read one keeps the number its
     // driver got (every read wire is driven earlier).
-    let mut fresh = |w: Wire, map: &mut [u32]| match map.get_mut(w.idx()) {
-        Some(m) => {
-            if *m == u32::MAX {
-                *m = next;
-                next += 1;
-            }
-            Wire::new(*m)
-        }
-        None => w,
+    let mut fresh = |w: Wire, map: &mut WireMap| {
+        Wire::new(*map.entry(w.index()).or_insert_with(|| {
+            next += 1;
+            next - 1
+        }))
     };
-    let read = |w: Wire, map: &[u32]| Wire::new(map.get(w.idx()).copied().unwrap_or(u32::MAX));
+    let read = |w: Wire, map: &WireMap| Wire::new(map.get(&w.index()).copied().unwrap_or(u32::MAX));
     let inputs: Vec<Port> = inputs
         .into_iter()
         .map(|p| Port {
@@ -670,21 +669,57 @@ impl Op {
     }
 }
 
+/// Wire numbers to wire numbers, hashed by one multiplication (the keys are
+/// small distinct integers, not adversarial: they come from the compiler).
+type WireMap = std::collections::HashMap<u32, u32, std::hash::BuildHasherDefault<WireHasher>>;
+
+/// Fibonacci hashing of a `u32`.
+#[derive(Default)]
+struct WireHasher(u64);
+
+impl std::hash::Hasher for WireHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
 fn prune_ops(outputs: &[Port], ops: Vec<Op>, wires: u32) -> Vec<Op> {
-    let mut live = vec![false; wires as usize];
+    // One bit per wire number.
+    let mut live = vec![0u64; (wires as usize).div_ceil(64)];
+    let mut mark = |w: Wire| {
+        if let Some(word) = live.get_mut(w.idx() / 64) {
+            *word |= 1 << (w.idx() % 64);
+        }
+    };
     for port in outputs {
         for s in &port.slots {
             match *s {
-                Slot::Bit(w) | Slot::Arith { wire: w, .. } => live[w.idx()] = true,
+                Slot::Bit(w) | Slot::Arith { wire: w, .. } => mark(w),
             }
         }
     }
     let mut keep = vec![false; ops.len()];
     for (k, op) in ops.iter().enumerate().rev() {
-        if live[op.out().idx()] {
+        let out = op.out().idx();
+        if live
+            .get(out / 64)
+            .is_some_and(|word| word >> (out % 64) & 1 == 1)
+        {
             keep[k] = true;
             for w in op.inputs() {
-                live[w.idx()] = true;
+                if let Some(word) = live.get_mut(w.idx() / 64) {
+                    *word |= 1 << (w.idx() % 64);
+                }
             }
         }
     }

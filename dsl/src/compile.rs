@@ -150,7 +150,7 @@ impl Val {
         match self {
             Val::Lit(_) => {}
             Val::Bool(b, _) => out.push(*b),
-            Val::Int(_, w, _) | Val::Fix(w, _) => out.extend_from_slice(w.bits()),
+            Val::Int(_, w, _) | Val::Fix(w, _) => out.extend_from_slice(&w.bits()),
             Val::Array(v) | Val::Tuple(v) => v.iter().for_each(|x| x.flatten(out)),
         }
     }
@@ -542,7 +542,7 @@ impl<'a> Compiler<'a> {
                     .input(PartyId(idx as u16), &p.name.text, width)
                     .map_err(|e| Diagnostic::new(p.name.span, e.to_string()))?;
                 let mut at = 0;
-                unflatten(&ty, word.bits(), &mut at, true)
+                unflatten(&ty, &word.bits(), &mut at, true)
             };
             scope.insert(
                 p.name.text.clone(),

@@ -327,7 +327,7 @@ mod tests {
         let mut b = CircuitBuilder::new();
         let p = b.party("p");
         let x = b.input(p, "x", 8).unwrap();
-        let s = sbox(&mut b, x.bits());
+        let s = sbox(&mut b, &x.bits());
         assert_eq!(b.and_count(), 32);
         b.output("s", &Word::from_bits(s));
         let c = b.finish().unwrap();

@@ -83,33 +83,32 @@ impl Compiler<'_> {
     /// The low `width` bits of ring wire `a`, as a word of fresh wires whose
     /// conversions (A2B) are made only if something reads them.
     fn ring_word(&mut self, a: Wire, width: u32) -> Word {
-        let bits: Vec<Bit> = (0..width).map(|_| Bit::Wire(self.b.fresh_wire())).collect();
-        if let (Some(Bit::Wire(first)), Some(m)) = (bits.first(), self.b.sink_mut().mixed()) {
-            m.declare_bits(*first, a, width);
+        if width == 0 {
+            return Word::default();
         }
-        Word::from_bits(bits)
+        let first = self.b.fresh_wires(width);
+        if first.index().checked_add(width).is_none() {
+            // Wire ids ran out; finishing reports it.
+            return Word::from_bits(vec![Bit::Wire(first); width as usize]);
+        }
+        if let Some(m) = self.b.sink_mut().mixed() {
+            m.declare_bits(first, a, width);
+        }
+        Word::wire_run(first, width)
     }
 
     fn ring_of_word(&mut self, w: &Word) -> Option<Wire> {
-        let bits = w.bits();
-        if let Some(&Bit::Wire(first)) = bits.first() {
-            let contiguous = bits
-                .iter()
-                .enumerate()
-                .all(|(i, b)| *b == Bit::Wire(Wire::new(first.index().wrapping_add(i as u32))));
-            if contiguous {
-                let width = bits.len() as u32;
-                if let Some(a) = self
-                    .b
-                    .sink_mut()
-                    .mixed()
-                    .and_then(|m| m.ring_of(first, width))
-                {
-                    return Some(a);
-                }
+        if let Some((first, width)) = w.as_wire_run() {
+            if let Some(a) = self
+                .b
+                .sink_mut()
+                .mixed()
+                .and_then(|m| m.ring_of(first, width))
+            {
+                return Some(a);
             }
         }
-        self.arith.as_ref()?.of.get(bits).copied()
+        self.arith.as_ref()?.of.get(&*w.bits()).copied()
     }
 
     /// `w` as a ring operand: its constant, the ring wire it stands for,
@@ -348,7 +347,7 @@ impl Compiler<'_> {
                     signed,
                 }),
                 None => {
-                    for &b in w.bits() {
+                    for b in w.iter() {
                         let wire = c.b.wire_of(b);
                         out.push(Slot::Bit(wire));
                     }
