@@ -148,6 +148,15 @@ pub enum Slot {
 }
 
 impl Slot {
+    /// The slot's wire.
+    pub fn wire(&self) -> Wire {
+        match *self {
+            Slot::Bit(w) | Slot::Arith { wire: w, .. } => w,
+        }
+    }
+}
+
+impl Slot {
     /// Bits this slot stands for.
     pub fn width(&self) -> usize {
         match self {
@@ -378,27 +387,7 @@ impl MixedCircuit {
             }
         }
         for op in &self.ops {
-            let r = match *op {
-                Op::Bool(g) => match g {
-                    Gate::Xor { a, b, .. } => w[a.idx()] ^ w[b.idx()],
-                    Gate::And { a, b, .. } => w[a.idx()] & w[b.idx()],
-                    Gate::Not { a, .. } => w[a.idx()] ^ 1,
-                    Gate::Const { value, .. } => u128::from(value),
-                },
-                Op::Const { value, .. } => value,
-                Op::Add { a, b, .. } => w[a.idx()].wrapping_add(w[b.idx()]),
-                Op::Sub { a, b, .. } => w[a.idx()].wrapping_sub(w[b.idx()]),
-                Op::MulConst { a, k, .. } => w[a.idx()].wrapping_mul(k),
-                Op::Mul { a, b, .. } => w[a.idx()].wrapping_mul(w[b.idx()]),
-                Op::Trunc { a, frac, .. } => ((w[a.idx()] as i128) >> frac) as u128,
-                Op::Bit { a, index, .. } => w[a.idx()] >> index & 1,
-                Op::FromBits {
-                    ref bits, signed, ..
-                } => {
-                    let b: Vec<bool> = bits.iter().map(|x| w[x.idx()] & 1 == 1).collect();
-                    from_bits(&b, signed)
-                }
-            };
+            let r = op.eval(|x| w[x.idx()]);
             w[op.out().idx()] = r;
         }
         Ok(self
@@ -666,6 +655,39 @@ impl Op {
             | Op::FromBits { out, .. } => *out = o,
         }
         self
+    }
+}
+
+impl Op {
+    /// The op's value in the clear, given each input wire's value (a bit
+    /// wire's is 0 or 1): what every backend must compute for it.
+    pub fn eval(&self, w: impl Fn(Wire) -> u128) -> u128 {
+        match *self {
+            Op::Bool(g) => match g {
+                Gate::Xor { a, b, .. } => w(a) ^ w(b),
+                Gate::And { a, b, .. } => w(a) & w(b),
+                Gate::Not { a, .. } => w(a) ^ 1,
+                Gate::Const { value, .. } => u128::from(value),
+            },
+            Op::Const { value, .. } => value,
+            Op::Add { a, b, .. } => w(a).wrapping_add(w(b)),
+            Op::Sub { a, b, .. } => w(a).wrapping_sub(w(b)),
+            Op::MulConst { a, k, .. } => w(a).wrapping_mul(k),
+            Op::Mul { a, b, .. } => w(a).wrapping_mul(w(b)),
+            Op::Trunc { a, frac, .. } => ((w(a) as i128) >> frac) as u128,
+            Op::Bit { a, index, .. } => w(a) >> index & 1,
+            Op::FromBits {
+                ref bits, signed, ..
+            } => {
+                let b: Vec<bool> = bits.iter().map(|&x| w(x) & 1 == 1).collect();
+                from_bits(&b, signed)
+            }
+        }
+    }
+
+    /// Whether the op drives a bit wire (rather than a ring wire).
+    pub fn drives_bit(&self) -> bool {
+        matches!(self, Op::Bool(_) | Op::Bit { .. })
     }
 }
 

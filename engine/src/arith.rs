@@ -480,6 +480,48 @@ impl Party {
         Ok(mine)
     }
 
+    /// A fresh sharing of zero: `len` ring elements that sum to zero and
+    /// `words` 64-bit words whose XOR is zero. Each pair of parties agrees
+    /// on a seed (the lower-numbered one sends it); the lower adds its
+    /// stream, the higher subtracts it (both XOR it into the bits). Adding
+    /// it to shares before they are opened makes them uniform given the
+    /// opened value, whatever local operations made them.
+    pub(crate) fn zero_sharing<R: Ring>(
+        &mut self,
+        len: usize,
+        words: usize,
+    ) -> Result<(Vec<R>, Vec<u64>), ArithError> {
+        let me = self.me;
+        let streams = self.each_peer(|j, p| {
+            let mut seed = [Block::ZERO];
+            if me < j {
+                seed[0] = Seed::from_entropy().map_err(ArithError::Entropy)?.expose();
+                p.ch.send_blocks(&seed)?;
+                p.ch.flush()?;
+            } else {
+                p.ch.recv_blocks(&mut seed)?;
+            }
+            let mut prg = Prg::new(&Seed::new(seed[0]), 1);
+            seed.zeroize();
+            let ring: Vec<R> = (0..len).map(|_| R::random(&mut prg)).collect();
+            let bits: Vec<u64> = (0..words).map(|_| u64::random(&mut prg)).collect();
+            Ok((j, ring, bits))
+        })?;
+        let mut ring = vec![R::zero(); len];
+        let mut bits = vec![0u64; words];
+        for (j, mut r, mut b) in streams.into_iter().flatten() {
+            for (acc, v) in ring.iter_mut().zip(&r) {
+                *acc = if me < j { acc.add(*v) } else { acc.sub(*v) };
+            }
+            for (acc, v) in bits.iter_mut().zip(&b) {
+                *acc ^= v;
+            }
+            r.zeroize();
+            b.zeroize();
+        }
+        Ok((ring, bits))
+    }
+
     /// Opens `x` to every party.
     pub fn open<R: Ring>(&mut self, x: &Shares<R>) -> Result<Vec<R>, ArithError> {
         let mine = encode(&x.0);

@@ -150,7 +150,7 @@ fn random_circuit(seed: Vec<u8>) -> Circuit {
     let mut b = CircuitBuilder::new();
     let (p, q) = (b.party("g"), b.party("e"));
     let mut pool: Vec<quorate_circuits::Bit> = b.input(p, "x", 8).unwrap().bits().to_vec();
-    pool.extend_from_slice(b.input(q, "y", 8).unwrap().bits());
+    pool.extend_from_slice(&b.input(q, "y", 8).unwrap().bits());
     for chunk in seed.chunks(3) {
         let (k, i, j) = (
             chunk[0] % 4,

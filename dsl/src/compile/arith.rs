@@ -98,15 +98,14 @@ impl Compiler<'_> {
     }
 
     fn ring_of_word(&mut self, w: &Word) -> Option<Wire> {
-        if let Some((first, width)) = w.as_wire_run() {
-            if let Some(a) = self
+        if let Some((first, width)) = w.as_wire_run()
+            && let Some(a) = self
                 .b
                 .sink_mut()
                 .mixed()
                 .and_then(|m| m.ring_of(first, width))
-            {
-                return Some(a);
-            }
+        {
+            return Some(a);
         }
         self.arith.as_ref()?.of.get(&*w.bits()).copied()
     }

@@ -31,7 +31,15 @@ pub struct MixedOutcome {
     pub stats: MixedStats,
     /// Levels of interactive ops.
     pub levels: u32,
+    /// Ops that one party (or every party, on public values) computed in
+    /// the clear, because all their inputs were its own.
+    pub local_ops: usize,
 }
+
+/// [`Party::local_prepass`]'s mark of a wire every party must compute on.
+const SHARED: u8 = u8::MAX;
+/// Its mark of a public wire.
+const PUBLIC: u8 = u8::MAX - 1;
 
 fn lane(words: &[u64], i: usize) -> bool {
     words.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1)
@@ -96,12 +104,20 @@ impl Party {
         }
         let mut ring = vec![0u128; c.num_wires()];
         let mut bits = vec![false; c.num_wires()];
-        self.share_inputs_mixed(c, inputs, &mut ring, &mut bits)?;
+        let known = self.local_prepass(c, inputs, &mut ring, &mut bits);
+        let local_ops = c
+            .ops()
+            .iter()
+            .filter(|op| known[op.out().idx()] != SHARED)
+            .count();
 
-        // Levels.
+        // Levels, of the ops that need every party.
         let mut level = vec![0u32; c.num_wires()];
         let mut levels: Vec<(Vec<usize>, Vec<usize>)> = Vec::new();
         for (k, op) in c.ops().iter().enumerate() {
+            if known[op.out().idx()] != SHARED {
+                continue;
+            }
             let base = op
                 .inputs()
                 .iter()
@@ -120,6 +136,7 @@ impl Party {
                 levels[l].1.push(k);
             }
         }
+        drop(known);
         drop(level);
         let ops = c.ops();
         let first = self.me == 0;
@@ -148,17 +165,39 @@ impl Party {
             }
         }
 
+        // A fresh sharing of zero on every output before it is opened: a
+        // wire computed locally (say the sum of two parties' inputs) has
+        // shares that would tell each input apart.
+        let (ring_total, bit_total) = c.outputs().iter().fold((0, 0), |(r, b), port| {
+            let nb = port
+                .slots
+                .iter()
+                .filter(|s| matches!(s, Slot::Bit(_)))
+                .count();
+            (r + port.slots.len() - nb, b + nb.div_ceil(64))
+        });
+        let (zero_ring, zero_bits) = if ring_total + bit_total > 0 {
+            self.zero_sharing::<u128>(ring_total, bit_total)?
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let (mut zr, mut zb) = (zero_ring.iter(), zero_bits.iter());
         let mut outputs = Vec::with_capacity(c.outputs().len());
         for (port, recipients) in c.outputs().iter().zip(to) {
-            let bit_words = pack(port.slots.iter().filter_map(|s| match s {
+            let mut bit_words = pack(port.slots.iter().filter_map(|s| match s {
                 Slot::Bit(w) => Some(bits[w.idx()]),
                 Slot::Arith { .. } => None,
             }));
+            for (w, z) in bit_words.iter_mut().zip(&mut zb) {
+                *w ^= z;
+            }
             let ring_vals: Vec<u128> = port
                 .slots
                 .iter()
                 .filter_map(|s| match s {
-                    Slot::Arith { wire, .. } => Some(ring[wire.idx()]),
+                    Slot::Arith { wire, .. } => {
+                        Some(ring[wire.idx()].wrapping_add(zr.next().copied().unwrap_or(0)))
+                    }
                     Slot::Bit(_) => None,
                 })
                 .collect();
@@ -205,77 +244,90 @@ impl Party {
         Ok(MixedOutcome {
             outputs,
             stats: c.stats(),
+            local_ops,
             levels: levels.len().saturating_sub(1) as u32,
         })
     }
 
-    /// Shares every input: each owner's ring values in one batch, its bits
-    /// in another.
-    fn share_inputs_mixed(
-        &mut self,
+    /// Computes in the clear every wire that one party can compute alone:
+    /// its inputs and what is made only from them and public constants
+    /// (a bank's weighted sum of its own features, with its rounding, costs
+    /// nothing). Returns each wire's mark: the party that knows it,
+    /// [`PUBLIC`], or [`SHARED`].
+    ///
+    /// Such a wire enters the shared computation trivially shared (its
+    /// knower holds the value, everyone else 0; party 0 holds public
+    /// values). That is safe because every protocol that reads shares
+    /// opens them only masked by fresh randomness (Beaver triples, the
+    /// truncation's mask, GMW's bit triples, OT), and outputs get a fresh
+    /// sharing of zero before they are opened.
+    fn local_prepass(
+        &self,
         c: &MixedCircuit,
         inputs: &[Option<Bits>],
         ring: &mut [u128],
         bits: &mut [bool],
-    ) -> Result<(), ArithError> {
-        for owner in 0..self.n {
-            let mut ring_wires: Vec<Wire> = Vec::new();
-            let mut ring_vals: Vec<u128> = Vec::new();
-            let mut bit_wires: Vec<Wire> = Vec::new();
-            let mut bit_vals: Vec<bool> = Vec::new();
-            for (port, v) in c.inputs().iter().zip(inputs) {
-                if port.party != owner {
-                    continue;
-                }
-                let mut at = 0;
-                for s in &port.slots {
-                    match *s {
-                        Slot::Bit(w) => {
-                            bit_wires.push(w);
-                            if let Some(v) = v {
-                                bit_vals.push(v.get(at));
-                            }
+    ) -> Vec<u8> {
+        let me = self.me as u8;
+        let mut known = vec![SHARED; c.num_wires()];
+        // Pass one: values in `ring` (a bit as 0 or 1) where this party
+        // knows them.
+        for (port, v) in c.inputs().iter().zip(inputs) {
+            let mut at = 0;
+            for s in &port.slots {
+                let w = s.wire();
+                known[w.idx()] = port.party as u8;
+                if let Some(v) = v {
+                    ring[w.idx()] = match *s {
+                        Slot::Bit(_) => u128::from(v.get(at)),
+                        Slot::Arith { width, signed, .. } => {
+                            let b: Vec<bool> =
+                                (at..at + width as usize).map(|i| v.get(i)).collect();
+                            quorate_circuits::mixed::from_bits(&b, signed)
                         }
-                        Slot::Arith {
-                            wire,
-                            width,
-                            signed,
-                        } => {
-                            ring_wires.push(wire);
-                            if let Some(v) = v {
-                                let b: Vec<bool> =
-                                    (at..at + width as usize).map(|i| v.get(i)).collect();
-                                ring_vals.push(quorate_circuits::mixed::from_bits(&b, signed));
-                            }
-                        }
-                    }
-                    at += s.width();
+                    };
                 }
-            }
-            let mine = owner == self.me;
-            if !ring_wires.is_empty() {
-                let s = self.input::<u128>(
-                    owner,
-                    mine.then_some(ring_vals.as_slice()),
-                    ring_wires.len(),
-                )?;
-                for (w, v) in ring_wires.iter().zip(s.expose()) {
-                    ring[w.idx()] = *v;
-                }
-            }
-            if !bit_wires.is_empty() {
-                let words = pack(bit_vals.iter().copied());
-                let s = self.input_bits(
-                    owner,
-                    mine.then_some(words.as_slice()),
-                    bit_wires.len().div_ceil(64),
-                )?;
-                for (i, w) in bit_wires.iter().enumerate() {
-                    bits[w.idx()] = lane(s.expose(), i);
-                }
+                at += s.width();
             }
         }
-        Ok(())
+        for op in c.ops() {
+            let mark = op
+                .inputs()
+                .iter()
+                .fold(PUBLIC, |m, w| match (m, known[w.idx()]) {
+                    (PUBLIC, k) | (k, PUBLIC) => k,
+                    (a, b) if a == b => a,
+                    _ => SHARED,
+                });
+            known[op.out().idx()] = mark;
+            if mark == PUBLIC || mark == me {
+                ring[op.out().idx()] = op.eval(|x| ring[x.idx()]);
+            }
+        }
+        // Pass two: the values become shares.
+        let mut share = |w: Wire, is_bit: bool, ring: &mut [u128]| {
+            let k = known[w.idx()];
+            if k == SHARED {
+                return;
+            }
+            let holder = if k == PUBLIC { 0 } else { k };
+            let v = if me == holder { ring[w.idx()] } else { 0 };
+            if is_bit {
+                bits[w.idx()] = v & 1 == 1;
+                ring[w.idx()] = 0;
+            } else {
+                ring[w.idx()] = v;
+            }
+        };
+        for port in c.inputs() {
+            for s in &port.slots {
+                share(s.wire(), matches!(s, Slot::Bit(_)), ring);
+            }
+        }
+        for op in c.ops() {
+            share(op.out(), op.drives_bit(), ring);
+        }
+        known
     }
 
     /// One level's interactive ops, a batch per kind.
@@ -398,5 +450,185 @@ impl Party {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quorate_circuits::mixed::Port;
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::super::tests::run;
+    use super::*;
+
+    fn w(i: u32) -> Wire {
+        Wire::new(i)
+    }
+
+    fn arith(wire: u32) -> Vec<Slot> {
+        vec![Slot::Arith {
+            wire: w(wire),
+            width: 64,
+            signed: true,
+        }]
+    }
+
+    /// Party 0's `x`, party 1's `y`, party 2's (or party 0's, with two
+    /// parties) bit `b`:
+    /// - `t = floor(3x / 2^4)` and its sign: party 0's alone;
+    /// - `s = x + y`: a local sum of two parties' values, opened;
+    /// - `p = floor((t + y)^2 / 2^8)`, and its sign, and `b` xor it.
+    fn circuit(parties: usize) -> MixedCircuit {
+        let b_owner = if parties > 2 { 2 } else { 0 };
+        let inputs = vec![
+            Port {
+                name: "x".into(),
+                party: 0,
+                slots: arith(0),
+            },
+            Port {
+                name: "y".into(),
+                party: 1,
+                slots: arith(1),
+            },
+            Port {
+                name: "b".into(),
+                party: b_owner,
+                slots: vec![Slot::Bit(w(2))],
+            },
+        ];
+        let ops = vec![
+            Op::MulConst {
+                a: w(0),
+                k: 3,
+                out: w(3),
+            },
+            Op::Trunc {
+                a: w(3),
+                frac: 4,
+                out: w(4),
+            },
+            Op::Bit {
+                a: w(4),
+                index: 63,
+                out: w(5),
+            },
+            Op::Add {
+                a: w(0),
+                b: w(1),
+                out: w(6),
+            },
+            Op::Add {
+                a: w(4),
+                b: w(1),
+                out: w(7),
+            },
+            Op::Mul {
+                a: w(7),
+                b: w(7),
+                out: w(8),
+            },
+            Op::Trunc {
+                a: w(8),
+                frac: 8,
+                out: w(9),
+            },
+            Op::Bit {
+                a: w(9),
+                index: 63,
+                out: w(10),
+            },
+            Op::Bool(Gate::Xor {
+                a: w(10),
+                b: w(2),
+                out: w(11),
+            }),
+        ];
+        let outputs = vec![
+            Port {
+                name: "t".into(),
+                party: 0,
+                slots: arith(4),
+            },
+            Port {
+                name: "t_sign".into(),
+                party: 0,
+                slots: vec![Slot::Bit(w(5))],
+            },
+            Port {
+                name: "s".into(),
+                party: 0,
+                slots: arith(6),
+            },
+            Port {
+                name: "p".into(),
+                party: 0,
+                slots: arith(9),
+            },
+            Port {
+                name: "mixed".into(),
+                party: 0,
+                slots: vec![Slot::Bit(w(10)), Slot::Bit(w(11))],
+            },
+        ];
+        MixedCircuit::new(12, inputs, outputs, ops).unwrap()
+    }
+
+    #[test]
+    fn local_and_shared_ops_match_the_evaluator_for_2_to_4_parties() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for parties in 2..=4 {
+            let c = circuit(parties);
+            let x: i64 = rng.random_range(-(1 << 30)..1 << 30);
+            let y: i64 = rng.random_range(-(1 << 30)..1 << 30);
+            let b: bool = rng.random();
+            let values = [
+                Bits::from_u64(x as u64, 64),
+                Bits::from_u64(y as u64, 64),
+                Bits::from_bools(&[b]),
+            ];
+            let want = c.evaluate(&values).unwrap();
+            // Every output to the last party only.
+            let to = vec![vec![parties - 1]; c.outputs().len()];
+            let results = run(parties, |mut p| {
+                let me = p.id();
+                let mine: Vec<Option<Bits>> = c
+                    .inputs()
+                    .iter()
+                    .zip(&values)
+                    .map(|(port, v)| (port.party == me).then(|| v.clone()))
+                    .collect();
+                p.run_mixed(&c, &mine, &to)
+            });
+            for (i, r) in results.into_iter().enumerate() {
+                let o = r.unwrap();
+                // MulConst, Trunc and Bit on x are party 0's alone.
+                assert_eq!(o.local_ops, 3, "{parties} parties");
+                if i == parties - 1 {
+                    let got: Vec<Bits> = o.outputs.into_iter().map(Option::unwrap).collect();
+                    assert_eq!(got, want, "{parties} parties, x {x}, y {y}, b {b}");
+                } else {
+                    assert!(o.outputs.iter().all(Option::is_none));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn zero_sharings_sum_to_zero_and_are_not_zero() {
+        for parties in 2..=4 {
+            let results = run(parties, |mut p| p.zero_sharing::<u128>(5, 2));
+            let parts: Vec<(Vec<u128>, Vec<u64>)> =
+                results.into_iter().map(Result::unwrap).collect();
+            for k in 0..5 {
+                let sum = parts.iter().fold(0u128, |a, p| a.wrapping_add(p.0[k]));
+                assert_eq!(sum, 0);
+            }
+            for k in 0..2 {
+                assert_eq!(parts.iter().fold(0u64, |a, p| a ^ p.1[k]), 0);
+            }
+            assert!(parts.iter().all(|p| p.0.iter().all(|&v| v != 0)));
+        }
     }
 }
