@@ -697,14 +697,18 @@ impl<'a> Compiler<'a> {
                 let n = self.public_int(&lv, len.span, "an array length")?;
                 let n = array_len(n, len.span)?;
                 let t = Type::Array(Box::new(e), n);
-                if t.width() > self.limits.max_value_bits {
+                // The Boolean lowering holds a value bit by bit; the
+                // arithmetic one holds an integer or `fix` as one wire, so
+                // it counts values (each as 8 bits of the budget).
+                let (size, limit, unit) = if self.arith.is_some() {
+                    (t.leaves(), self.limits.max_value_bits / 8, "values")
+                } else {
+                    (t.width(), self.limits.max_value_bits, "bits")
+                };
+                if size > limit {
                     return Err(Diagnostic::new(
                         *span,
-                        format!(
-                            "{t} has {} bits, more than the limit of {}",
-                            t.width(),
-                            self.limits.max_value_bits
-                        ),
+                        format!("{t} has {size} {unit}, more than the limit of {limit}"),
                     ));
                 }
                 Ok(t)
@@ -1097,13 +1101,16 @@ impl<'a> Compiler<'a> {
                 let nv = self.expr(n)?;
                 let k = self.public_int(&nv, n.span, "an array length")?;
                 let k = array_len(k, n.span)?;
-                if weight(&v).saturating_mul(k as u64) > self.limits.max_value_bits {
+                let arith = self.arith.is_some();
+                let (limit, unit) = if arith {
+                    (self.limits.max_value_bits / 8, "values")
+                } else {
+                    (self.limits.max_value_bits, "bits")
+                };
+                if weight(&v, arith).saturating_mul(k as u64) > limit {
                     return Err(Diagnostic::new(
                         e.span,
-                        format!(
-                            "this array is larger than the limit of {} bits",
-                            self.limits.max_value_bits
-                        ),
+                        format!("this array is larger than the limit of {limit} {unit}"),
                     ));
                 }
                 Ok(Val::Array(vec![v; k]))
@@ -2076,14 +2083,17 @@ impl<'a> Compiler<'a> {
 
 /// The bits a value holds, counting an untyped literal as 64 and anything
 /// as at least 1: what an array of it costs.
-fn weight(v: &Val) -> u64 {
+/// A value's size: bits, or with `arith` scalar values.
+fn weight(v: &Val, arith: bool) -> u64 {
     match v {
+        Val::Lit(_) if arith => 1,
         Val::Lit(_) => 64,
         Val::Bool(..) => 1,
+        Val::Int(..) | Val::Fix(..) if arith => 1,
         Val::Int(_, w, _) | Val::Fix(w, _) => w.width() as u64,
         Val::Array(items) | Val::Tuple(items) => items
             .iter()
-            .map(weight)
+            .map(|x| weight(x, arith))
             .fold(0u64, u64::saturating_add)
             .max(1),
     }

@@ -85,6 +85,16 @@ impl Type {
         })
     }
 
+    /// Scalar values (bools, integers, `fix`) in a value of this type
+    /// (saturating).
+    pub fn leaves(&self) -> u64 {
+        match self {
+            Type::Bool | Type::Int(_) | Type::Fix => 1,
+            Type::Array(t, n) => t.leaves().saturating_mul(*n as u64),
+            Type::Tuple(ts) => ts.iter().map(Type::leaves).fold(0, u64::saturating_add),
+        }
+    }
+
     /// Bits in a value of this type (saturating).
     pub fn width(&self) -> u64 {
         match self {

@@ -1019,7 +1019,9 @@ pub(crate) fn arith_estimated_bytes(p: &Program) -> u64 {
     let per_and = gmw_bytes_per_and(n);
     let triple = pairs * (128 * 16 + 1032);
     let mul = triple + pairs * 32;
-    let dabit = n.saturating_sub(1) * mul + pairs.div_ceil(8);
+    // B2A of a bit: one OT (16 bytes of extension, a 16-byte correction)
+    // per bit for each of the (N - 1)^2 (party, peer) steps.
+    let dabit = n.saturating_sub(1).pow(2) * 32;
     let trunc = pairs * 16 + (n.saturating_sub(1) * 21 + 16) * per_and + 5 * dabit;
     let a2b = 63 * n.saturating_sub(1) * per_and;
     let outputs: u64 = m

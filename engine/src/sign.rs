@@ -1,0 +1,71 @@
+//! Threshold signing on secp256k1: keys that no machine ever holds whole.
+//!
+//! - [`frost`]: FROST(secp256k1, SHA-256) exactly as RFC 9591, and key
+//!   import by splitting (RFC 9591 appendix C).
+//!
+//! Every round is a sans-IO function: it takes the messages of the round
+//! before and returns this party's next messages, so the same code runs in
+//! memory, over TLS, or from a signer node's state machine.
+//!
+//! What every input from a peer is checked for (`../shared/SIGNING-CHECKS.md`):
+//! points canonical, on the curve and not the identity; scalars canonical
+//! (below the group order); identifiers non-zero and pairwise distinct;
+//! every vector exactly the length the protocol says. A failed check names
+//! the party it came from.
+
+mod encoding;
+pub mod frost;
+mod secret;
+
+pub use encoding::{
+    Identifier, point_from_bytes, point_to_bytes, scalar_from_bytes, scalar_to_bytes,
+};
+pub use secret::SecretScalar;
+
+use thiserror::Error;
+
+/// Why a signing protocol stopped.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignError {
+    /// A peer sent bytes that are not a valid point or scalar.
+    #[error("party {party}: {what} is not a valid {kind}")]
+    Malformed {
+        /// The party it came from (its identifier), 0 if unknown.
+        party: u16,
+        /// What the value was.
+        what: &'static str,
+        /// "point" or "scalar" or another kind.
+        kind: &'static str,
+    },
+    /// A vector had the wrong length.
+    #[error("party {party}: {what} has {got} entries, the protocol says {expected}")]
+    Length {
+        /// The party it came from, 0 if unknown.
+        party: u16,
+        /// What the vector was.
+        what: &'static str,
+        /// The length the protocol says.
+        expected: usize,
+        /// The length received.
+        got: usize,
+    },
+    /// Identifiers must be non-zero and pairwise distinct.
+    #[error("bad participant set: {0}")]
+    Participants(String),
+    /// A peer's message failed a check of the protocol: the run aborts and
+    /// names the culprit.
+    #[error("party {culprit} cheated or is faulty: {reason}; the run is aborted")]
+    Culprit {
+        /// The identifier of the party whose message failed.
+        culprit: u16,
+        /// Which check failed.
+        reason: String,
+    },
+    /// Parameters out of range.
+    #[error("{0}")]
+    Parameters(String),
+    /// The aggregated signature does not verify; nothing is released.
+    #[error("the aggregated signature does not verify; nothing is released")]
+    InvalidSignature,
+}
