@@ -1,5 +1,7 @@
 //! Threshold signing on secp256k1: keys that no machine ever holds whole.
 //!
+//! - [`dkg`]: t-of-n distributed key generation (Feldman VSS with a
+//!   commitment round and proofs of knowledge);
 //! - [`frost`]: FROST(secp256k1, SHA-256) exactly as RFC 9591, and key
 //!   import by splitting (RFC 9591 appendix C).
 //!
@@ -13,6 +15,7 @@
 //! every vector exactly the length the protocol says. A failed check names
 //! the party it came from.
 
+pub mod dkg;
 mod encoding;
 pub mod frost;
 mod secret;
