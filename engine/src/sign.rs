@@ -1,5 +1,6 @@
 //! Threshold signing on secp256k1: keys that no machine ever holds whole.
 //!
+//! - [`bip340`]: the standard BIP-340 verifier;
 //! - [`dkg`]: t-of-n distributed key generation (Feldman VSS with a
 //!   commitment round and proofs of knowledge);
 //! - [`frost`]: FROST(secp256k1, SHA-256) exactly as RFC 9591, and key
@@ -15,6 +16,7 @@
 //! every vector exactly the length the protocol says. A failed check names
 //! the party it came from.
 
+pub mod bip340;
 pub mod dkg;
 mod encoding;
 pub mod frost;
