@@ -3,7 +3,7 @@
 //! intermediate value of both rounds and the final signature.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
+mod common;
 
 use k256::ProjectivePoint;
 use quorate_engine::sign::frost::{self, CommitmentList};
@@ -12,28 +12,8 @@ use quorate_engine::sign::{
 };
 use serde_json::Value;
 
-fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("QUORATE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
-    if dir.join("vectors").is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "the shared vectors are missing: expected {}",
-        dir.display()
-    );
-    eprintln!("skipped: {} not found (set QUORATE_SHARED)", dir.display());
-    None
-}
-
-fn hex(s: &Value) -> Vec<u8> {
-    let s = s.as_str().unwrap();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
+fn hexv(v: &Value) -> Vec<u8> {
+    common::hex(v.as_str().unwrap())
 }
 
 fn id(v: &Value) -> Identifier {
@@ -42,20 +22,20 @@ fn id(v: &Value) -> Identifier {
 
 #[test]
 fn rfc9591_secp256k1_vectors() {
-    let Some(dir) = shared() else { return };
+    let Some(dir) = common::shared() else { return };
     let text =
         std::fs::read_to_string(dir.join("vectors/rfc9591-frost-secp256k1-sha256.json")).unwrap();
     let v: Value = serde_json::from_str(&text).unwrap();
     let inputs = &v["inputs"];
-    let group_secret = scalar_from_bytes(&hex(&inputs["group_secret_key"])).unwrap();
-    let group_key = point_from_bytes(&hex(&inputs["group_public_key"])).unwrap();
+    let group_secret = scalar_from_bytes(&hexv(&inputs["group_secret_key"])).unwrap();
+    let group_key = point_from_bytes(&hexv(&inputs["group_public_key"])).unwrap();
     assert_eq!(ProjectivePoint::GENERATOR * group_secret, group_key);
-    let msg = hex(&inputs["message"]);
+    let msg = hexv(&inputs["message"]);
 
     // The dealer's polynomial gives the listed shares.
     let mut coeffs = vec![SecretScalar::new(group_secret)];
     for c in inputs["share_polynomial_coefficients"].as_array().unwrap() {
-        coeffs.push(SecretScalar::new(scalar_from_bytes(&hex(c)).unwrap()));
+        coeffs.push(SecretScalar::new(scalar_from_bytes(&hexv(c)).unwrap()));
     }
     let shares: Vec<(Identifier, SecretScalar)> = inputs["participant_shares"]
         .as_array()
@@ -64,7 +44,7 @@ fn rfc9591_secp256k1_vectors() {
         .map(|p| {
             (
                 id(&p["identifier"]),
-                SecretScalar::new(scalar_from_bytes(&hex(&p["participant_share"])).unwrap()),
+                SecretScalar::new(scalar_from_bytes(&hexv(&p["participant_share"])).unwrap()),
             )
         })
         .collect();
@@ -82,19 +62,19 @@ fn rfc9591_secp256k1_vectors() {
     let mut nonces = Vec::new();
     for o in r1 {
         let i = id(&o["identifier"]);
-        let hr: [u8; 32] = hex(&o["hiding_nonce_randomness"]).try_into().unwrap();
-        let br: [u8; 32] = hex(&o["binding_nonce_randomness"]).try_into().unwrap();
+        let hr: [u8; 32] = hexv(&o["hiding_nonce_randomness"]).try_into().unwrap();
+        let br: [u8; 32] = hexv(&o["binding_nonce_randomness"]).try_into().unwrap();
         let n = frost::commit_with(i, share_of(i), &hr, &br);
         let c = n.commitments();
         assert_eq!(
             point_to_bytes(&c.hiding).to_vec(),
-            hex(&o["hiding_nonce_commitment"])
+            hexv(&o["hiding_nonce_commitment"])
         );
         assert_eq!(
             point_to_bytes(&c.binding).to_vec(),
-            hex(&o["binding_nonce_commitment"])
+            hexv(&o["binding_nonce_commitment"])
         );
-        let hiding = scalar_from_bytes(&hex(&o["hiding_nonce"])).unwrap();
+        let hiding = scalar_from_bytes(&hexv(&o["hiding_nonce"])).unwrap();
         assert_eq!(ProjectivePoint::GENERATOR * hiding, c.hiding);
         nonces.push(n);
     }
@@ -102,9 +82,9 @@ fn rfc9591_secp256k1_vectors() {
     let factors = frost::binding_factors(&group_key, &list, &msg);
     for (o, (i, rho)) in r1.iter().zip(&factors) {
         assert_eq!(*i, id(&o["identifier"]));
-        assert_eq!(scalar_to_bytes(rho).to_vec(), hex(&o["binding_factor"]));
+        assert_eq!(scalar_to_bytes(rho).to_vec(), hexv(&o["binding_factor"]));
         // The binding factor's input as the RFC lists it.
-        let input = hex(&o["binding_factor_input"]);
+        let input = hexv(&o["binding_factor_input"]);
         assert_eq!(&input[..33], &point_to_bytes(&group_key));
         assert_eq!(&input[33..65], &frost::h4(&msg));
         assert_eq!(&input[65..97], &frost::h5(&list.encode()));
@@ -117,7 +97,7 @@ fn rfc9591_secp256k1_vectors() {
     for (o, n) in r2.iter().zip(nonces) {
         let i = id(&o["identifier"]);
         let z = frost::sign(i, share_of(i), &group_key, n, &msg, &list).unwrap();
-        assert_eq!(scalar_to_bytes(&z).to_vec(), hex(&o["sig_share"]));
+        assert_eq!(scalar_to_bytes(&z).to_vec(), hexv(&o["sig_share"]));
         let vs = ProjectivePoint::GENERATOR * share_of(i).expose();
         frost::verify_share(i, &vs, &z, &list, &group_key, &msg).unwrap();
         zs.push((i, z));
@@ -127,7 +107,7 @@ fn rfc9591_secp256k1_vectors() {
         .map(|(i, s)| (*i, ProjectivePoint::GENERATOR * s.expose()))
         .collect();
     let sig = frost::aggregate(&list, &msg, &group_key, &zs, &vss).unwrap();
-    assert_eq!(sig.to_bytes().to_vec(), hex(&v["final_output"]["sig"]));
+    assert_eq!(sig.to_bytes().to_vec(), hexv(&v["final_output"]["sig"]));
     assert!(frost::verify(&group_key, &msg, &sig));
     assert_eq!(frost::Signature::from_bytes(&sig.to_bytes()).unwrap(), sig);
 }

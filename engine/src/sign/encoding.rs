@@ -105,19 +105,6 @@ pub(crate) fn peer_point(
     })
 }
 
-/// A scalar from a peer, or an error naming it.
-pub(crate) fn peer_scalar(
-    party: Identifier,
-    what: &'static str,
-    bytes: &[u8],
-) -> Result<Scalar, SignError> {
-    scalar_from_bytes(bytes).ok_or(SignError::Malformed {
-        party: party.get(),
-        what,
-        kind: "scalar",
-    })
-}
-
 /// A uniform scalar: 64 bytes from the operating system reduced modulo the
 /// order (bias below 2^-256).
 pub(crate) fn random_scalar() -> Result<Scalar, getrandom::Error> {

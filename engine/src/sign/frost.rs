@@ -34,7 +34,8 @@ use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::encoding::{
-    check_distinct, peer_point, peer_scalar, point_to_bytes, random_bytes, scalar_to_bytes,
+    check_distinct, peer_point, point_from_bytes, point_to_bytes, random_bytes, scalar_from_bytes,
+    scalar_to_bytes,
 };
 use super::{Identifier, SecretScalar, SignError};
 
@@ -346,10 +347,14 @@ impl Signature {
                 got: b.len(),
             });
         }
-        let nobody = Identifier(0);
+        let malformed = |what, kind| SignError::Malformed {
+            party: 0,
+            what,
+            kind,
+        };
         Ok(Self {
-            r: peer_point(nobody, "signature R", &b[..33])?,
-            z: peer_scalar(nobody, "signature z", &b[33..])?,
+            r: point_from_bytes(&b[..33]).ok_or(malformed("signature R", "point"))?,
+            z: scalar_from_bytes(&b[33..]).ok_or(malformed("signature z", "scalar"))?,
         })
     }
 }

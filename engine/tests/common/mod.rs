@@ -20,3 +20,15 @@ pub(crate) fn shared() -> Option<PathBuf> {
     eprintln!("skipped: {} not found (set QUORATE_SHARED)", dir.display());
     None
 }
+
+/// Bytes from hex digits (either case).
+///
+/// # Panics
+/// On an odd length or a non-hex digit: test vectors are trusted input.
+pub(crate) fn hex(s: &str) -> Vec<u8> {
+    assert!(s.len().is_multiple_of(2), "odd-length hex: {s}");
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))
+        .collect()
+}
