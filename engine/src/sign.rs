@@ -3,7 +3,8 @@
 //! - [`bip340`]: the standard BIP-340 verifier;
 //! - [`dkg`]: t-of-n distributed key generation (Feldman VSS with a
 //!   commitment round and proofs of knowledge);
-//! - [`frost`]: FROST(secp256k1, SHA-256) exactly as RFC 9591, and key
+//! - [`frost`]: FROST(secp256k1, SHA-256) exactly as RFC 9591, its
+//!   BIP-340/taproot form (x-only keys, even y, BIP-341's key tweak), and key
 //!   import by splitting (RFC 9591 appendix C).
 //!
 //! Every round is a sans-IO function: it takes the messages of the round

@@ -6,7 +6,7 @@
 mod common;
 
 use k256::ProjectivePoint;
-use quorate_engine::sign::frost::{self, CommitmentList};
+use quorate_engine::sign::frost::{self, CommitmentList, Suite};
 use quorate_engine::sign::{
     Identifier, SecretScalar, point_from_bytes, point_to_bytes, scalar_from_bytes, scalar_to_bytes,
 };
@@ -22,13 +22,30 @@ fn id(v: &Value) -> Identifier {
 
 #[test]
 fn rfc9591_secp256k1_vectors() {
+    check_vectors(
+        "vectors/rfc9591-frost-secp256k1-sha256.json",
+        Suite::Rfc9591,
+    );
+}
+
+/// The taproot (BIP-340) ciphersuite's vectors from the Zcash Foundation's
+/// `frost-secp256k1-tr`: same rounds, x-only challenge, 64-byte signature.
+#[test]
+fn frost_secp256k1_tr_vectors() {
+    check_vectors("vectors/frost-secp256k1-tr/vectors.json", Suite::Taproot);
+}
+
+fn check_vectors(file: &str, suite: Suite) {
     let Some(dir) = common::shared() else { return };
-    let text =
-        std::fs::read_to_string(dir.join("vectors/rfc9591-frost-secp256k1-sha256.json")).unwrap();
+    let text = std::fs::read_to_string(dir.join(file)).unwrap();
     let v: Value = serde_json::from_str(&text).unwrap();
     let inputs = &v["inputs"];
     let group_secret = scalar_from_bytes(&hexv(&inputs["group_secret_key"])).unwrap();
-    let group_key = point_from_bytes(&hexv(&inputs["group_public_key"])).unwrap();
+    let key_field = match suite {
+        Suite::Rfc9591 => "group_public_key",
+        Suite::Taproot => "verifying_key_key",
+    };
+    let group_key = point_from_bytes(&hexv(&inputs[key_field])).unwrap();
     assert_eq!(ProjectivePoint::GENERATOR * group_secret, group_key);
     let msg = hexv(&inputs["message"]);
 
@@ -64,7 +81,7 @@ fn rfc9591_secp256k1_vectors() {
         let i = id(&o["identifier"]);
         let hr: [u8; 32] = hexv(&o["hiding_nonce_randomness"]).try_into().unwrap();
         let br: [u8; 32] = hexv(&o["binding_nonce_randomness"]).try_into().unwrap();
-        let n = frost::commit_with(i, share_of(i), &hr, &br);
+        let n = frost::commit_with(suite, i, share_of(i), &hr, &br);
         let c = n.commitments();
         assert_eq!(
             point_to_bytes(&c.hiding).to_vec(),
@@ -79,15 +96,15 @@ fn rfc9591_secp256k1_vectors() {
         nonces.push(n);
     }
     let list = CommitmentList::new(nonces.iter().map(|n| n.commitments()).collect()).unwrap();
-    let factors = frost::binding_factors(&group_key, &list, &msg);
+    let factors = frost::binding_factors(suite, &group_key, &list, &msg);
     for (o, (i, rho)) in r1.iter().zip(&factors) {
         assert_eq!(*i, id(&o["identifier"]));
         assert_eq!(scalar_to_bytes(rho).to_vec(), hexv(&o["binding_factor"]));
         // The binding factor's input as the RFC lists it.
         let input = hexv(&o["binding_factor_input"]);
         assert_eq!(&input[..33], &point_to_bytes(&group_key));
-        assert_eq!(&input[33..65], &frost::h4(&msg));
-        assert_eq!(&input[65..97], &frost::h5(&list.encode()));
+        assert_eq!(&input[33..65], &suite.h4(&msg));
+        assert_eq!(&input[65..97], &suite.h5(&list.encode()));
         assert_eq!(&input[97..], &i.to_bytes());
     }
 
@@ -99,15 +116,29 @@ fn rfc9591_secp256k1_vectors() {
         let z = frost::sign(i, share_of(i), &group_key, n, &msg, &list).unwrap();
         assert_eq!(scalar_to_bytes(&z).to_vec(), hexv(&o["sig_share"]));
         let vs = ProjectivePoint::GENERATOR * share_of(i).expose();
-        frost::verify_share(i, &vs, &z, &list, &group_key, &msg).unwrap();
+        frost::verify_share(suite, i, &vs, &z, &list, &group_key, &msg).unwrap();
         zs.push((i, z));
     }
     let vss: Vec<(Identifier, ProjectivePoint)> = shares
         .iter()
         .map(|(i, s)| (*i, ProjectivePoint::GENERATOR * s.expose()))
         .collect();
-    let sig = frost::aggregate(&list, &msg, &group_key, &zs, &vss).unwrap();
-    assert_eq!(sig.to_bytes().to_vec(), hexv(&v["final_output"]["sig"]));
-    assert!(frost::verify(&group_key, &msg, &sig));
-    assert_eq!(frost::Signature::from_bytes(&sig.to_bytes()).unwrap(), sig);
+    let sig = frost::aggregate(suite, &list, &msg, &group_key, &zs, &vss).unwrap();
+    assert_eq!(sig.encode(suite), hexv(&v["final_output"]["sig"]));
+    assert!(frost::verify(suite, &group_key, &msg, &sig));
+    match suite {
+        Suite::Rfc9591 => {
+            assert_eq!(frost::Signature::from_bytes(&sig.to_bytes()).unwrap(), sig)
+        }
+        Suite::Taproot => {
+            let b = sig.to_bip340_bytes();
+            assert_eq!(frost::Signature::from_bip340_bytes(&b).unwrap(), sig);
+            // The standard BIP-340 verifier accepts it.
+            assert!(quorate_engine::sign::bip340::verify(
+                &frost::x_only(&group_key),
+                &msg,
+                &b
+            ));
+        }
+    }
 }

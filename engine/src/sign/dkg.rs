@@ -574,7 +574,7 @@ pub fn run_local(t: u16, n: u16, epoch: u64) -> Result<Vec<KeyShare>, SignError>
 mod tests {
     use rand::seq::SliceRandom;
 
-    use super::super::frost::{self, CommitmentList};
+    use super::super::frost::{self, CommitmentList, Suite};
     use super::*;
 
     fn ids(n: u16) -> Vec<Identifier> {
@@ -596,7 +596,7 @@ mod tests {
                 signers.truncate(usize::from(t));
                 let nonces: Vec<_> = signers
                     .iter()
-                    .map(|k| frost::commit(k.identifier, &k.secret).unwrap())
+                    .map(|k| frost::commit(Suite::Rfc9591, k.identifier, &k.secret).unwrap())
                     .collect();
                 let list =
                     CommitmentList::new(nonces.iter().map(|n| n.commitments()).collect()).unwrap();
@@ -608,6 +608,7 @@ mod tests {
                     zs.push((k.identifier, z));
                 }
                 let sig = frost::aggregate(
+                    Suite::Rfc9591,
                     &list,
                     msg.as_bytes(),
                     &pk,
@@ -615,7 +616,10 @@ mod tests {
                     &keys[0].verification_shares,
                 )
                 .unwrap();
-                assert!(frost::verify(&pk, msg.as_bytes(), &sig), "{t}-of-{n}");
+                assert!(
+                    frost::verify(Suite::Rfc9591, &pk, msg.as_bytes(), &sig),
+                    "{t}-of-{n}"
+                );
                 // t - 1 shares do not interpolate to the key.
                 let few: Vec<Identifier> = signers[1..].iter().map(|k| k.identifier).collect();
                 let guess = signers[1..].iter().fold(Scalar::ZERO, |acc, k| {

@@ -23,6 +23,24 @@
 //! Plain two-round Schnorr without binding factors is open to the ROS
 //! attack (Benhamouda et al. 2021); the binding factors here are what
 //! prevents it.
+//!
+//! The same rounds also sign BIP-340 signatures ([`Suite::Taproot`]), as the
+//! Zcash Foundation's `FROST(secp256k1, SHA-256)`-TR ciphersuite does (not an
+//! RFC; its known-answer vectors are in `../shared/vectors/frost-secp256k1-tr`):
+//! - the context string is `FROST-secp256k1-SHA256-TR-v1`;
+//! - `H2` is BIP-340's tagged hash `BIP0340/challenge` over `x(R) || x(PK) || m`,
+//!   reduced modulo the order (BIP-340, "Default Signing", step 5);
+//! - the group key is used with an even y: if `PK` has an odd y, the key, every
+//!   key share and every verifying share are negated ([`KeyAdjust`], BIP-340's
+//!   "Default Signing" step 2 applied to a sharing, which is linear);
+//! - the BIP-341 key tweak `t = hash_TapTweak(x(P) || merkle_root)` is added to
+//!   every key share (the Lagrange coefficients of any signing set sum to one),
+//!   and the tweaked key is made even in turn ([`taproot_adjust`]);
+//! - if the group commitment `R` has an odd y, each signer negates its nonces
+//!   (BIP-340's step 4 on a sharing of `k`) and share verification negates the
+//!   signer's commitment share;
+//! - the signature is `x(R) || z`, 64 bytes, and is checked with the standard
+//!   BIP-340 verifier before it is released.
 
 use k256::elliptic_curve::array::Array;
 use k256::elliptic_curve::consts::{U16, U48};
@@ -42,6 +60,57 @@ use super::{Identifier, SecretScalar, SignError};
 /// The ciphersuite's context string (section 6.5).
 pub const CONTEXT: &[u8] = b"FROST-secp256k1-SHA256-v1";
 
+/// The taproot ciphersuite's context string.
+pub const CONTEXT_TR: &[u8] = b"FROST-secp256k1-SHA256-TR-v1";
+
+/// Which ciphersuite a signing session runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Suite {
+    /// FROST(secp256k1, SHA-256) of RFC 9591: 65-byte signatures `R || z`.
+    Rfc9591,
+    /// The BIP-340 form: x-only even-y keys, 64-byte signatures.
+    Taproot,
+}
+
+impl Suite {
+    /// The context string of the ciphersuite.
+    pub fn context(self) -> &'static [u8] {
+        match self {
+            Suite::Rfc9591 => CONTEXT,
+            Suite::Taproot => CONTEXT_TR,
+        }
+    }
+
+    /// `H1`: binding factors.
+    pub fn h1(self, msg: &[&[u8]]) -> Scalar {
+        hash_to_scalar(self.context(), b"rho", msg)
+    }
+
+    /// `H2`: the challenge hash (`chal` under RFC 9591, BIP-340's tagged
+    /// challenge hash under taproot).
+    pub fn h2(self, msg: &[&[u8]]) -> Scalar {
+        match self {
+            Suite::Rfc9591 => hash_to_scalar(self.context(), b"chal", msg),
+            Suite::Taproot => reduce32(tagged_hash(b"BIP0340/challenge", msg)),
+        }
+    }
+
+    /// `H3`: nonces.
+    pub fn h3(self, msg: &[&[u8]]) -> Scalar {
+        hash_to_scalar(self.context(), b"nonce", msg)
+    }
+
+    /// `H4`: the message digest.
+    pub fn h4(self, msg: &[u8]) -> [u8; 32] {
+        sha(self.context(), b"msg", msg)
+    }
+
+    /// `H5`: the commitment list digest.
+    pub fn h5(self, msg: &[u8]) -> [u8; 32] {
+        sha(self.context(), b"com", msg)
+    }
+}
+
 /// A 48-byte `hash_to_field` output reduced modulo the group order.
 struct Reduced(Scalar);
 
@@ -53,52 +122,160 @@ impl Reduce<Array<u8, U48>> for Reduced {
     }
 }
 
-/// `hash_to_field(msg, 1)` under `CONTEXT || tag`.
-fn hash_to_scalar(tag: &[u8], msg: &[&[u8]]) -> Scalar {
-    match hash_to_field::<1, ExpandMsgXmd<Sha256>, U16, Reduced, U48>(msg, &[CONTEXT, tag]) {
+/// `hash_to_field(msg, 1)` under `context || tag`.
+fn hash_to_scalar(context: &[u8], tag: &[u8], msg: &[&[u8]]) -> Scalar {
+    match hash_to_field::<1, ExpandMsgXmd<Sha256>, U16, Reduced, U48>(msg, &[context, tag]) {
         Ok([r]) => r.0,
         // Only a DST over 255 bytes or an empty one fails: ours is fixed.
         Err(_) => Scalar::ZERO,
     }
 }
 
-/// `H1`: binding factors.
-pub fn h1(msg: &[&[u8]]) -> Scalar {
-    hash_to_scalar(b"rho", msg)
+/// A 32-byte big-endian integer modulo the group order.
+fn reduce32(d: [u8; 32]) -> Scalar {
+    let mut wide = WideBytes::default();
+    wide[32..].copy_from_slice(&d);
+    <Scalar as Reduce<WideBytes>>::reduce(&wide)
 }
 
-/// `H2`: the challenge.
-pub fn h2(msg: &[&[u8]]) -> Scalar {
-    hash_to_scalar(b"chal", msg)
-}
-
-/// `H3`: nonces.
-pub fn h3(msg: &[&[u8]]) -> Scalar {
-    hash_to_scalar(b"nonce", msg)
-}
-
-fn sha(tag: &[u8], msg: &[u8]) -> [u8; 32] {
+/// BIP-340's `hash_tag(x) = SHA256(SHA256(tag) || SHA256(tag) || x)`.
+pub fn tagged_hash(tag: &[u8], msg: &[&[u8]]) -> [u8; 32] {
+    let t = Sha256::digest(tag);
     let mut h = Sha256::new();
-    h.update(CONTEXT);
+    h.update(t);
+    h.update(t);
+    for m in msg {
+        h.update(m);
+    }
+    h.finalize().into()
+}
+
+fn sha(context: &[u8], tag: &[u8], msg: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(context);
     h.update(tag);
     h.update(msg);
     h.finalize().into()
 }
 
-/// `H4`: the message digest.
-pub fn h4(msg: &[u8]) -> [u8; 32] {
-    sha(b"msg", msg)
+/// `H1` of RFC 9591.
+pub fn h1(msg: &[&[u8]]) -> Scalar {
+    Suite::Rfc9591.h1(msg)
 }
 
-/// `H5`: the commitment list digest.
+/// `H4` of RFC 9591.
+pub fn h4(msg: &[u8]) -> [u8; 32] {
+    Suite::Rfc9591.h4(msg)
+}
+
+/// `H5` of RFC 9591.
 pub fn h5(msg: &[u8]) -> [u8; 32] {
-    sha(b"com", msg)
+    Suite::Rfc9591.h5(msg)
+}
+
+/// True if the point's affine y is odd (the identity counts as even).
+pub fn has_odd_y(p: &ProjectivePoint) -> bool {
+    point_to_bytes(p)[0] == 0x03
+}
+
+/// The 32-byte x coordinate of a point (BIP-340's `bytes(P)`).
+pub fn x_only(p: &ProjectivePoint) -> [u8; 32] {
+    let mut x = [0u8; 32];
+    x.copy_from_slice(&point_to_bytes(p)[1..]);
+    x
+}
+
+/// An affine change of a shared key that every signer applies to its own
+/// share: `s_i -> factor · s_i + offset`, with the group key and every
+/// verifying share changed to match (`Y -> factor · Y + G · offset`).
+/// Because the Lagrange coefficients of any signing set sum to one, the
+/// shares stay a sharing of `factor · s + offset`. Used for BIP-340's even
+/// y, BIP-341's tweak and BIP-32's child keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyAdjust {
+    /// `1` or `-1` (even-y negation).
+    pub factor: Scalar,
+    /// Added to every share.
+    pub offset: Scalar,
+}
+
+impl KeyAdjust {
+    /// No change.
+    pub const IDENTITY: KeyAdjust = KeyAdjust {
+        factor: Scalar::ONE,
+        offset: Scalar::ZERO,
+    };
+
+    /// The adjusted group key or verifying share.
+    pub fn point(&self, p: &ProjectivePoint) -> ProjectivePoint {
+        p * &self.factor + ProjectivePoint::GENERATOR * self.offset
+    }
+
+    /// The adjusted key share.
+    pub fn share(&self, s: &SecretScalar) -> SecretScalar {
+        SecretScalar::new(self.factor * s.expose() + self.offset)
+    }
+
+    /// `self` after `first`: the composition of both changes.
+    pub fn after(&self, first: &KeyAdjust) -> KeyAdjust {
+        KeyAdjust {
+            factor: self.factor * first.factor,
+            offset: self.factor * first.offset + self.offset,
+        }
+    }
+
+    /// Negation if `p` (already adjusted by `self`) has an odd y.
+    fn even_y(self, p: &ProjectivePoint) -> KeyAdjust {
+        if has_odd_y(&self.point(p)) {
+            KeyAdjust {
+                factor: -Scalar::ONE,
+                offset: Scalar::ZERO,
+            }
+            .after(&self)
+        } else {
+            self
+        }
+    }
+}
+
+/// BIP-341's `taproot_tweak_pubkey` as a [`KeyAdjust`] of the shared key
+/// `group_key`: first even y (BIP-340's `lift_x`), then, if `merkle_root` is
+/// given (empty for a key-path-only output, which BIP-341 recommends
+/// committing to), `t = int(hash_TapTweak(x(P) || merkle_root))` added, then
+/// even y of the output key `Q` for signing (BIP-340 signs with the key whose
+/// y is even). `None` gives BIP-340's plain x-only key.
+///
+/// Fails only if `t` is not below the order (probability about 2^-128), as
+/// BIP-341 says.
+pub fn taproot_adjust(
+    group_key: &ProjectivePoint,
+    merkle_root: Option<&[u8]>,
+) -> Result<KeyAdjust, SignError> {
+    let even = KeyAdjust::IDENTITY.even_y(group_key);
+    let Some(root) = merkle_root else {
+        return Ok(even);
+    };
+    let t = taptweak(group_key, root)?;
+    let tweaked = KeyAdjust {
+        factor: Scalar::ONE,
+        offset: t,
+    }
+    .after(&even);
+    Ok(tweaked.even_y(group_key))
+}
+
+/// BIP-341's tweak `int(hash_TapTweak(x(P) || merkle_root))`, refused if
+/// not below the order.
+pub fn taptweak(internal_key: &ProjectivePoint, merkle_root: &[u8]) -> Result<Scalar, SignError> {
+    let h = tagged_hash(b"TapTweak", &[&x_only(internal_key), merkle_root]);
+    scalar_from_bytes(&h)
+        .ok_or_else(|| SignError::Parameters("the taproot tweak is not below the order".into()))
 }
 
 /// `nonce_generate` with the random bytes given (section 4.1).
-fn nonce_from(random: &[u8; 32], secret: &Scalar) -> Scalar {
+fn nonce_from(suite: Suite, random: &[u8; 32], secret: &Scalar) -> Scalar {
     let mut enc = scalar_to_bytes(secret);
-    let k = h3(&[random, &enc]);
+    let k = suite.h3(&[random, &enc]);
     enc.zeroize();
     k
 }
@@ -111,6 +288,8 @@ pub struct SigningNonces {
     binding: Scalar,
     #[zeroize(skip)]
     commitments: SigningCommitments,
+    #[zeroize(skip)]
+    suite: Suite,
 }
 
 impl SigningNonces {
@@ -172,13 +351,14 @@ impl SigningCommitments {
 /// Round one (section 5.1): fresh nonces from the OS generator (each bound
 /// to the key share, as `nonce_generate` asks) and their commitments.
 pub fn commit(
+    suite: Suite,
     identifier: Identifier,
     key_share: &SecretScalar,
 ) -> Result<SigningNonces, SignError> {
     let entropy = |_| SignError::Parameters("the OS random generator failed".into());
     let mut hr = random_bytes().map_err(entropy)?;
     let mut br = random_bytes().map_err(entropy)?;
-    let n = commit_with(identifier, key_share, &hr, &br);
+    let n = commit_with(suite, identifier, key_share, &hr, &br);
     hr.zeroize();
     br.zeroize();
     Ok(n)
@@ -187,14 +367,16 @@ pub fn commit(
 /// [`commit`] with the random bytes given: for known-answer tests only.
 #[doc(hidden)]
 pub fn commit_with(
+    suite: Suite,
     identifier: Identifier,
     key_share: &SecretScalar,
     hiding_randomness: &[u8; 32],
     binding_randomness: &[u8; 32],
 ) -> SigningNonces {
-    let hiding = nonce_from(hiding_randomness, key_share.expose());
-    let binding = nonce_from(binding_randomness, key_share.expose());
+    let hiding = nonce_from(suite, hiding_randomness, key_share.expose());
+    let binding = nonce_from(suite, binding_randomness, key_share.expose());
     SigningNonces {
+        suite,
         hiding,
         binding,
         commitments: SigningCommitments {
@@ -263,18 +445,19 @@ impl CommitmentList {
 /// `compute_binding_factors` (section 4.4): one factor per signer, in the
 /// list's order.
 pub fn binding_factors(
+    suite: Suite,
     group_key: &ProjectivePoint,
     list: &CommitmentList,
     msg: &[u8],
 ) -> Vec<(Identifier, Scalar)> {
     let pk = point_to_bytes(group_key);
-    let msg_hash = h4(msg);
-    let com_hash = h5(&list.encode());
+    let msg_hash = suite.h4(msg);
+    let com_hash = suite.h5(&list.encode());
     list.0
         .iter()
         .map(|c| {
             let id = c.identifier.to_bytes();
-            (c.identifier, h1(&[&pk, &msg_hash, &com_hash, &id]))
+            (c.identifier, suite.h1(&[&pk, &msg_hash, &com_hash, &id]))
         })
         .collect()
 }
@@ -292,9 +475,29 @@ pub fn group_commitment(
         })
 }
 
-/// `compute_challenge` (section 4.6): `H2(R || PK || msg)`.
-pub fn challenge(r: &ProjectivePoint, group_key: &ProjectivePoint, msg: &[u8]) -> Scalar {
-    h2(&[&point_to_bytes(r), &point_to_bytes(group_key), msg])
+/// `compute_challenge` (section 4.6): `H2(R || PK || msg)`; under taproot
+/// only the x coordinates are hashed (BIP-340).
+pub fn challenge(
+    suite: Suite,
+    r: &ProjectivePoint,
+    group_key: &ProjectivePoint,
+    msg: &[u8],
+) -> Scalar {
+    match suite {
+        Suite::Rfc9591 => suite.h2(&[&point_to_bytes(r), &point_to_bytes(group_key), msg]),
+        Suite::Taproot => suite.h2(&[&x_only(r), &x_only(group_key), msg]),
+    }
+}
+
+/// The group commitment as it enters the signature: under taproot, with an
+/// even y; and the sign each signer's nonce part takes (`-1` if `R` was
+/// negated).
+fn signing_commitment(suite: Suite, r: ProjectivePoint) -> (ProjectivePoint, Scalar) {
+    if suite == Suite::Taproot && has_odd_y(&r) {
+        (-r, -Scalar::ONE)
+    } else {
+        (r, Scalar::ONE)
+    }
 }
 
 /// `derive_interpolating_value` (section 4.2): the Lagrange coefficient of
@@ -322,7 +525,7 @@ pub fn lagrange_at_zero(ids: &[Identifier], x_i: Identifier) -> Result<Scalar, S
 /// A FROST signature: the group commitment `R` and the response `z`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Signature {
-    /// `R`.
+    /// `R` (with an even y under taproot).
     pub r: ProjectivePoint,
     /// `z`.
     pub z: Scalar,
@@ -347,30 +550,84 @@ impl Signature {
                 got: b.len(),
             });
         }
-        let malformed = |what, kind| SignError::Malformed {
-            party: 0,
-            what,
-            kind,
-        };
         Ok(Self {
             r: point_from_bytes(&b[..33]).ok_or(malformed("signature R", "point"))?,
             z: scalar_from_bytes(&b[33..]).ok_or(malformed("signature z", "scalar"))?,
         })
     }
+
+    /// BIP-340's encoding `bytes(R) || bytes(z)`: 64 bytes, `R` x-only.
+    pub fn to_bip340_bytes(&self) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        out[..32].copy_from_slice(&x_only(&self.r));
+        out[32..].copy_from_slice(&scalar_to_bytes(&self.z));
+        out
+    }
+
+    /// Parses BIP-340's 64-byte form (`R` lifted with an even y).
+    pub fn from_bip340_bytes(b: &[u8]) -> Result<Self, SignError> {
+        if b.len() != 64 {
+            return Err(SignError::Length {
+                party: 0,
+                what: "BIP-340 signature (bytes)",
+                expected: 64,
+                got: b.len(),
+            });
+        }
+        let mut r = [0x02u8; 33];
+        r[1..].copy_from_slice(&b[..32]);
+        Ok(Self {
+            r: point_from_bytes(&r).ok_or(malformed("signature R", "x coordinate"))?,
+            z: scalar_from_bytes(&b[32..]).ok_or(malformed("signature z", "scalar"))?,
+        })
+    }
+
+    /// The suite's encoding: 65 bytes under RFC 9591, 64 under taproot.
+    pub fn encode(&self, suite: Suite) -> Vec<u8> {
+        match suite {
+            Suite::Rfc9591 => self.to_bytes().to_vec(),
+            Suite::Taproot => self.to_bip340_bytes().to_vec(),
+        }
+    }
 }
 
-/// Schnorr verification of the RFC (`G·z == R + PK·c`; the cofactor is 1).
-pub fn verify(group_key: &ProjectivePoint, msg: &[u8], sig: &Signature) -> bool {
-    let c = challenge(&sig.r, group_key, msg);
-    ProjectivePoint::GENERATOR * sig.z == sig.r + group_key * &c
+fn malformed(what: &'static str, kind: &'static str) -> SignError {
+    SignError::Malformed {
+        party: 0,
+        what,
+        kind,
+    }
+}
+
+/// Schnorr verification of the suite. RFC 9591: `G·z == R + PK·c` (the
+/// cofactor is 1). Taproot: BIP-340's `Verify` with the x-only key of
+/// `group_key` (which must already have an even y, as [`taproot_adjust`]
+/// makes it) and the 64-byte encoding.
+pub fn verify(suite: Suite, group_key: &ProjectivePoint, msg: &[u8], sig: &Signature) -> bool {
+    match suite {
+        Suite::Rfc9591 => {
+            let c = challenge(suite, &sig.r, group_key, msg);
+            ProjectivePoint::GENERATOR * sig.z == sig.r + group_key * &c
+        }
+        Suite::Taproot => {
+            !has_odd_y(group_key)
+                && !has_odd_y(&sig.r)
+                && super::bip340::verify(&x_only(group_key), msg, &sig.to_bip340_bytes())
+        }
+    }
 }
 
 /// Round two (section 5.2): this signer's share
-/// `z_i = d_i + e_i ρ_i + λ_i s_i c`.
+/// `z_i = d_i + e_i ρ_i + λ_i s_i c` (under taproot, the nonce part
+/// negated if `R` has an odd y).
+///
+/// `key_share` and `group_key` are those the suite signs with: under
+/// taproot, already changed by [`taproot_adjust`].
 ///
 /// Checks first that the list holds this signer's own commitments exactly
 /// as made in round one (a coordinator that swaps them would otherwise
-/// learn a share on nonces of its choosing).
+/// learn a share on nonces of its choosing), and that the nonces were made
+/// for this suite.
 pub fn sign(
     identifier: Identifier,
     key_share: &SecretScalar,
@@ -388,12 +645,18 @@ pub fn sign(
             )));
         }
     }
-    let factors = binding_factors(group_key, list, msg);
+    let suite = nonces.suite;
+    if suite == Suite::Taproot && has_odd_y(group_key) {
+        return Err(SignError::Parameters(
+            "a taproot signing key must have an even y (apply taproot_adjust)".into(),
+        ));
+    }
+    let factors = binding_factors(suite, group_key, list, msg);
     let rho = factor_of(&factors, identifier)?;
-    let r = group_commitment(list, &factors);
+    let (r, sign) = signing_commitment(suite, group_commitment(list, &factors));
     let lambda = lagrange_at_zero(&list.identifiers(), identifier)?;
-    let c = challenge(&r, group_key, msg);
-    Ok(nonces.hiding + nonces.binding * rho + lambda * key_share.expose() * c)
+    let c = challenge(suite, &r, group_key, msg);
+    Ok(sign * (nonces.hiding + nonces.binding * rho) + lambda * key_share.expose() * c)
 }
 
 fn factor_of(factors: &[(Identifier, Scalar)], id: Identifier) -> Result<Scalar, SignError> {
@@ -404,8 +667,10 @@ fn factor_of(factors: &[(Identifier, Scalar)], id: Identifier) -> Result<Scalar,
         .ok_or_else(|| SignError::Participants(format!("no binding factor for {}", id.get())))
 }
 
-/// `verify_signature_share` (section 5.4): `G·z_i == D_i + ρ_i E_i + PK_i (c λ_i)`.
+/// `verify_signature_share` (section 5.4): `G·z_i == D_i + ρ_i E_i + PK_i (c λ_i)`
+/// (under taproot the commitment share negated if `R` has an odd y).
 pub fn verify_share(
+    suite: Suite,
     identifier: Identifier,
     verifying_share: &ProjectivePoint,
     share: &Scalar,
@@ -420,13 +685,13 @@ pub fn verify_share(
     let comm = list
         .get(identifier)
         .ok_or_else(|| culprit("sent a share without a commitment"))?;
-    let factors = binding_factors(group_key, list, msg);
+    let factors = binding_factors(suite, group_key, list, msg);
     let rho = factor_of(&factors, identifier)?;
-    let r = group_commitment(list, &factors);
+    let (r, sign) = signing_commitment(suite, group_commitment(list, &factors));
     let lambda = lagrange_at_zero(&list.identifiers(), identifier)?;
-    let c = challenge(&r, group_key, msg);
+    let c = challenge(suite, &r, group_key, msg);
     let lhs = ProjectivePoint::GENERATOR * share;
-    let rhs = comm.hiding + comm.binding * rho + verifying_share * &(c * lambda);
+    let rhs = (comm.hiding + comm.binding * rho) * sign + verifying_share * &(c * lambda);
     if lhs == rhs {
         Ok(())
     } else {
@@ -434,14 +699,17 @@ pub fn verify_share(
     }
 }
 
-/// Aggregation (section 5.3): `z = Σ z_i`, `R` the group commitment. The
-/// signature is verified before it is returned; if it does not verify,
-/// each share is checked against its signer's verifying share and the
-/// first bad one is named.
+/// Aggregation (section 5.3): `z = Σ z_i`, `R` the group commitment (even
+/// y under taproot). The signature is verified with the suite's standard
+/// verifier before it is returned; if it does not verify, each share is
+/// checked against its signer's verifying share and the first bad one is
+/// named.
 ///
 /// `shares` and `verifying_shares` are by identifier; each must hold every
-/// signer of `list` exactly once.
+/// signer of `list` exactly once. Under taproot, `group_key` and the
+/// verifying shares are the adjusted ones ([`taproot_adjust`]).
 pub fn aggregate(
+    suite: Suite,
     list: &CommitmentList,
     msg: &[u8],
     group_key: &ProjectivePoint,
@@ -464,11 +732,11 @@ pub fn aggregate(
             reason: "sent a share without a commitment".into(),
         });
     }
-    let factors = binding_factors(group_key, list, msg);
-    let r = group_commitment(list, &factors);
+    let factors = binding_factors(suite, group_key, list, msg);
+    let (r, _) = signing_commitment(suite, group_commitment(list, &factors));
     let z = shares.iter().fold(Scalar::ZERO, |acc, (_, s)| acc + s);
     let sig = Signature { r, z };
-    if verify(group_key, msg, &sig) {
+    if verify(suite, group_key, msg, &sig) {
         return Ok(sig);
     }
     for (i, s) in shares {
@@ -479,7 +747,7 @@ pub fn aggregate(
             .ok_or_else(|| {
                 SignError::Participants(format!("no verifying share for {}", i.get()))
             })?;
-        verify_share(*i, &vs, s, list, group_key, msg)?;
+        verify_share(suite, *i, &vs, s, list, group_key, msg)?;
     }
     Err(SignError::InvalidSignature)
 }
@@ -558,7 +826,7 @@ mod tests {
         let signers = [&shares[0], &shares[2]];
         let nonces: Vec<SigningNonces> = signers
             .iter()
-            .map(|(i, s)| commit(*i, s).unwrap())
+            .map(|(i, s)| commit(Suite::Rfc9591, *i, s).unwrap())
             .collect();
         assert_ne!(nonces[0].hiding, nonces[1].hiding);
         let list = CommitmentList::new(nonces.iter().map(|n| n.commitments()).collect()).unwrap();
@@ -567,13 +835,13 @@ mod tests {
         for ((i, s), n) in signers.iter().zip(nonces) {
             zs.push((*i, sign(*i, s, &pk, n, msg, &list).unwrap()));
         }
-        let sig = aggregate(&list, msg, &pk, &zs, &vs).unwrap();
-        assert!(verify(&pk, msg, &sig));
-        assert!(!verify(&pk, b"pay 2 BTC", &sig));
+        let sig = aggregate(Suite::Rfc9591, &list, msg, &pk, &zs, &vs).unwrap();
+        assert!(verify(Suite::Rfc9591, &pk, msg, &sig));
+        assert!(!verify(Suite::Rfc9591, &pk, b"pay 2 BTC", &sig));
         // A tampered share is caught and its signer named.
         zs[1].1 += Scalar::ONE;
         assert_eq!(
-            aggregate(&list, msg, &pk, &zs, &vs),
+            aggregate(Suite::Rfc9591, &list, msg, &pk, &zs, &vs),
             Err(SignError::Culprit {
                 culprit: 3,
                 reason: "its signature share does not verify".into()
@@ -588,8 +856,8 @@ mod tests {
             shares,
             commitments,
         } = split(&secret, 2, 2).unwrap();
-        let n1 = commit(shares[0].0, &shares[0].1).unwrap();
-        let n2 = commit(shares[1].0, &shares[1].1).unwrap();
+        let n1 = commit(Suite::Rfc9591, shares[0].0, &shares[0].1).unwrap();
+        let n2 = commit(Suite::Rfc9591, shares[1].0, &shares[1].1).unwrap();
         let mut forged = n1.commitments();
         forged.binding = forged.hiding;
         let list = CommitmentList::new(vec![forged, n2.commitments()]).unwrap();
@@ -603,7 +871,9 @@ mod tests {
     fn lists_with_a_repeated_signer_are_refused() {
         let secret = SecretScalar::random().unwrap();
         let shares = split(&secret, 2, 3).unwrap().shares;
-        let c = commit(shares[0].0, &shares[0].1).unwrap().commitments();
+        let c = commit(Suite::Rfc9591, shares[0].0, &shares[0].1)
+            .unwrap()
+            .commitments();
         assert!(CommitmentList::new(vec![c, c]).is_err());
         assert!(lagrange_at_zero(&[shares[0].0, shares[0].0], shares[0].0).is_err());
     }
