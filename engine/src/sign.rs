@@ -1,5 +1,9 @@
 //! Threshold signing on secp256k1: keys that no machine ever holds whole.
 //!
+//! - [`address`]: Ethereum (EIP-55), P2WPKH (BIP-173) and key-path taproot
+//!   (BIP-86, BIP-350) addresses of a group key;
+//! - [`bip32`]: BIP-32 non-hardened child keys of a threshold key, from
+//!   public data alone;
 //! - [`bip340`]: the standard BIP-340 verifier;
 //! - [`dkg`]: t-of-n distributed key generation (Feldman VSS with a
 //!   commitment round and proofs of knowledge);
@@ -17,11 +21,15 @@
 //! every vector exactly the length the protocol says. A failed check names
 //! the party it came from.
 
+pub mod address;
+pub mod bip32;
 pub mod bip340;
 pub mod dkg;
+pub mod dkls;
 mod encoding;
 pub mod frost;
 mod secret;
+pub mod vole;
 
 pub use encoding::{
     Identifier, point_from_bytes, point_to_bytes, scalar_from_bytes, scalar_to_bytes,

@@ -33,6 +33,16 @@
 //!
 //! Column PRGs are stateful streams, so every batch uses fresh
 //! pseudorandomness; the check PRG is seeded afresh per batch.
+//!
+//! *One-message form* ([`KosReceiver::rot_one_message`],
+//! [`KosSender::rot_one_message`]): for protocols whose round structure
+//! leaves no room for the challenge to travel back (DKLs23's two-round
+//! multiplication), the challenge seed is the hash of the salt, the batch
+//! index and the whole extension message (Fiat-Shamir, as SoftSpokenOT
+//! section 5 allows with a random oracle), and the receiver sends its
+//! answer with the message. A receiver that searches for a favourable
+//! challenge needs about `2^115` hash evaluations per success (the bound
+//! above), so the check stays sound.
 
 use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
@@ -60,6 +70,18 @@ fn tweak_salt(session: &SessionId) -> u64 {
 /// The tweak of OT number `first` of a session (the next ones follow).
 fn tweak_base(salt: u64, first: u64) -> u128 {
     (u128::from(salt) << 64) | u128::from(first)
+}
+
+/// The challenge seed of a one-message batch: a hash of the salt, the
+/// batch index and the whole extension message.
+fn one_message_seed(salt: u64, batch: u64, u: &[u8]) -> Seed {
+    let d = SessionId::derive(
+        "quorate/ot/kos/one-message-challenge/v1",
+        &[&salt.to_le_bytes(), &batch.to_le_bytes(), u],
+    );
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d.0[..16]);
+    Seed::new(Block::from_bytes(b))
 }
 
 fn base_session(session: &SessionId) -> SessionId {
@@ -207,10 +229,16 @@ impl KosSender {
     }
 
     /// [`start`](Self::start), reusing `out`'s memory for the outputs.
-    pub fn start_into(
+    pub fn start_into(&mut self, n: usize, out: SecretBlocks) -> Result<SenderBatch<'_>, OtError> {
+        let chi_seed = Seed::from_entropy().map_err(OtError::Entropy)?;
+        self.start_with(n, out, chi_seed)
+    }
+
+    fn start_with(
         &mut self,
         n: usize,
         mut out: SecretBlocks,
+        chi_seed: Seed,
     ) -> Result<SenderBatch<'_>, OtError> {
         if self.tainted {
             return Err(OtError::Tainted {
@@ -223,7 +251,6 @@ impl KosSender {
             });
         }
         let rows = batch_rows(n);
-        let chi_seed = Seed::from_entropy().map_err(OtError::Entropy)?;
         let chi = Challenge::new(&chi_seed, self.batch, rows);
         out.clear_for(rows);
         self.in_batch = true;
@@ -295,6 +322,41 @@ impl KosSender {
         ch.send_blocks(&out)?;
         ch.flush()?;
         Ok(())
+    }
+
+    /// Random OT from one message of the receiver
+    /// ([`KosReceiver::rot_one_message`]): checks it against the challenge
+    /// its own hash gives and returns `n` pairs of random keys. A failed
+    /// check taints this sender, as in the interactive form.
+    pub fn rot_one_message(&mut self, n: usize, msg: &[u8]) -> Result<Vec<[Block; 2]>, OtError> {
+        let rows = batch_rows(n);
+        if msg.len() != 16 * rows + 32 {
+            return Err(OtError::BadLength {
+                peer: self.peer.clone(),
+                what: "one-message extension bytes",
+                expected: 16 * rows as u64 + 32,
+                got: msg.len() as u64,
+            });
+        }
+        let (u, check) = msg.split_at(16 * rows);
+        let seed = one_message_seed(self.salt, self.batch, u);
+        let first = self.next_index;
+        let mut batch = self.start_with(n, SecretBlocks::default(), seed)?;
+        let mut at = 0;
+        while let Some(len) = batch.next_chunk_len() {
+            batch.absorb(&u[at..at + len])?;
+            at += len;
+        }
+        let block = |b: &[u8]| {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(b);
+            Block::from_bytes(a)
+        };
+        let q = batch.verify(CheckMsg {
+            x: block(&check[..16]),
+            t: block(&check[16..]),
+        })?;
+        Ok(self.hash_pairs(first, q.expose()))
     }
 
     fn hash_pairs(&self, first: u64, q: &[Block]) -> Vec<[Block; 2]> {
@@ -576,6 +638,26 @@ impl KosReceiver {
         choices: &[bool],
     ) -> Result<SecretBlocks, OtError> {
         self.cot_hashed(ch, choices)
+    }
+
+    /// Random OT with chosen choice bits in one message: returns the
+    /// message (the extension matrix and the answer to the challenge its
+    /// hash gives) and the chosen keys, which equal those the sender's
+    /// [`KosSender::rot_one_message`] returns.
+    pub fn rot_one_message(
+        &mut self,
+        choices: &[bool],
+    ) -> Result<(Vec<u8>, SecretBlocks), OtError> {
+        let (salt, batch_index, first) = (self.salt, self.batch, self.next_index);
+        let mut batch = self.start(choices)?;
+        let mut msg = Vec::with_capacity(16 * batch.rows + 32);
+        while batch.next_chunk_into(&mut msg) {}
+        let seed = one_message_seed(salt, batch_index, &msg);
+        let (check, mut t) = batch.respond(seed.expose());
+        msg.extend_from_slice(&check.x.to_bytes());
+        msg.extend_from_slice(&check.t.to_bytes());
+        FixedKeyAes::get().tmmo_many_seq(tweak_base(salt, first), t.expose_mut());
+        Ok((msg, t))
     }
 
     /// Correlated OT, each output hashed under its OT's tweak: the chosen
@@ -884,5 +966,48 @@ mod tests {
         for j in 0..300 {
             assert_eq!(ct.expose()[j], q.expose()[j] ^ s.delta().expose());
         }
+    }
+
+    #[test]
+    fn one_message_random_ot_and_its_check() {
+        let session = SessionId::random().unwrap();
+        let (delta, chosen, pairs) = seeds();
+        let mut s = KosSender::new(delta, &chosen, &session, "receiver");
+        let mut r = KosReceiver::new(&pairs, &session, "sender");
+        for n in [1usize, 416, 9000] {
+            let choices = Prg::from_entropy().unwrap().bits(n);
+            let (msg, keys) = r.rot_one_message(&choices).unwrap();
+            let pairs = s.rot_one_message(n, &msg).unwrap();
+            for (j, &c) in choices.iter().enumerate() {
+                assert_eq!(keys.expose()[j], pairs[j][usize::from(c)]);
+                assert_ne!(keys.expose()[j], pairs[j][usize::from(!c)]);
+            }
+        }
+        // A wrong length is refused without tainting; a flipped bit in the
+        // matrix or in the answer fails the check and taints the sender.
+        let (msg, _) = r.rot_one_message(&[true; 100]).unwrap();
+        assert!(matches!(
+            s.rot_one_message(100, &msg[1..]),
+            Err(OtError::BadLength { .. })
+        ));
+        let mut bad = msg.clone();
+        bad[0] ^= 1;
+        assert!(matches!(
+            s.rot_one_message(100, &bad),
+            Err(OtError::ConsistencyCheck { .. })
+        ));
+        assert!(s.is_tainted());
+        let (mut s2, mut r2) = {
+            let (delta, chosen, pairs) = seeds();
+            (
+                KosSender::new(delta, &chosen, &session, "receiver"),
+                KosReceiver::new(&pairs, &session, "sender"),
+            )
+        };
+        let (mut msg, _) = r2.rot_one_message(&[false; 100]).unwrap();
+        let last = msg.len() - 1;
+        msg[last] ^= 0x80;
+        assert!(s2.rot_one_message(100, &msg).is_err());
+        assert!(s2.is_tainted());
     }
 }
