@@ -969,10 +969,23 @@ pub fn verify(public_key: &[u8], digest: &[u8; 32], sig: &[u8], low_s: bool) -> 
     let Ok(sig) = K256Signature::from_slice(sig) else {
         return false;
     };
-    if low_s && sig.normalize_s() != sig {
+    // k256 accepts only low s; without the rule, (r, s) and (r, -s) are
+    // the same signature.
+    let normalized = sig.normalize_s();
+    if low_s && normalized != sig {
         return false;
     }
-    key.verify_prehash(digest, &sig).is_ok()
+    key.verify_prehash(digest, &normalized).is_ok()
+}
+
+/// [`verify`] for a DER-encoded signature (strict DER: BER variants,
+/// extra bytes and negative or padded integers are refused), as Bitcoin
+/// transactions carry them.
+pub fn verify_der(public_key: &[u8], digest: &[u8; 32], der: &[u8], low_s: bool) -> bool {
+    match K256Signature::from_der(der) {
+        Ok(sig) => verify(public_key, digest, &sig.to_bytes(), low_s),
+        Err(_) => false,
+    }
 }
 
 /// The key that `sig` with `recovery_id` recovers to, SEC1 compressed (as
