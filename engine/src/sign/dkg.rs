@@ -186,7 +186,150 @@ pub struct KeyShare {
     pub chain_code: [u8; 32],
 }
 
+/// A reader over stored bytes that reports what it ran short of.
+pub(crate) struct Reader<'a> {
+    b: &'a [u8],
+    what: &'static str,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(b: &'a [u8], what: &'static str) -> Self {
+        Reader { b, what }
+    }
+
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], SignError> {
+        if self.b.len() < n {
+            return Err(SignError::Malformed {
+                party: 0,
+                what: self.what,
+                kind: "encoding (truncated)",
+            });
+        }
+        let (a, rest) = self.b.split_at(n);
+        self.b = rest;
+        Ok(a)
+    }
+
+    pub(crate) fn u16(&mut self) -> Result<u16, SignError> {
+        let b = self.take(2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    pub(crate) fn u64(&mut self) -> Result<u64, SignError> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8)?);
+        Ok(u64::from_be_bytes(a))
+    }
+
+    pub(crate) fn point(&mut self) -> Result<ProjectivePoint, SignError> {
+        let what = self.what;
+        super::encoding::point_from_bytes(self.take(33)?).ok_or(SignError::Malformed {
+            party: 0,
+            what,
+            kind: "point",
+        })
+    }
+
+    pub(crate) fn scalar(&mut self) -> Result<Scalar, SignError> {
+        let what = self.what;
+        super::encoding::scalar_from_bytes(self.take(32)?).ok_or(SignError::Malformed {
+            party: 0,
+            what,
+            kind: "scalar",
+        })
+    }
+
+    pub(crate) fn end(self) -> Result<(), SignError> {
+        if self.b.is_empty() {
+            Ok(())
+        } else {
+            Err(SignError::Malformed {
+                party: 0,
+                what: self.what,
+                kind: "encoding (trailing bytes)",
+            })
+        }
+    }
+}
+
+/// Version byte of [`KeyShare::to_bytes`].
+const KEY_SHARE_VERSION: u8 = 1;
+
 impl KeyShare {
+    /// The stored form (secret: store it encrypted): a version byte, the
+    /// identifier, the secret share, the group key, the threshold, the
+    /// epoch, the chain code, then the count and every `(id, Y_id)`.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(110 + 35 * self.verification_shares.len());
+        out.push(KEY_SHARE_VERSION);
+        out.extend_from_slice(&self.identifier.get().to_be_bytes());
+        out.extend_from_slice(&scalar_to_bytes(self.secret.expose()));
+        out.extend_from_slice(&point_to_bytes(&self.group_key));
+        out.extend_from_slice(&self.threshold.to_be_bytes());
+        out.extend_from_slice(&self.epoch.to_be_bytes());
+        out.extend_from_slice(&self.chain_code);
+        out.extend_from_slice(&(self.verification_shares.len() as u16).to_be_bytes());
+        for (i, p) in &self.verification_shares {
+            out.extend_from_slice(&i.get().to_be_bytes());
+            out.extend_from_slice(&point_to_bytes(p));
+        }
+        out
+    }
+
+    /// Parses [`to_bytes`](Self::to_bytes)'s form, checking every field and
+    /// that the share matches its own verification share.
+    pub fn from_bytes(b: &[u8]) -> Result<Self, SignError> {
+        let mut r = Reader::new(b, "key share");
+        let share = Self::read(&mut r)?;
+        r.end()?;
+        Ok(share)
+    }
+
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, SignError> {
+        let version = r.take(1)?[0];
+        if version != KEY_SHARE_VERSION {
+            return Err(SignError::Parameters(format!(
+                "key share format version {version} is not supported (this build reads {KEY_SHARE_VERSION})"
+            )));
+        }
+        let identifier = Identifier::new(r.u16()?)?;
+        let secret = SecretScalar::new(r.scalar()?);
+        let group_key = r.point()?;
+        let threshold = r.u16()?;
+        let epoch = r.u64()?;
+        let mut chain_code = [0u8; 32];
+        chain_code.copy_from_slice(r.take(32)?);
+        let n = usize::from(r.u16()?);
+        if n < usize::from(threshold) || threshold < 2 || n > 255 {
+            return Err(SignError::Parameters(format!(
+                "a stored key share says t = {threshold} of n = {n}"
+            )));
+        }
+        let mut verification_shares = Vec::with_capacity(n);
+        for _ in 0..n {
+            verification_shares.push((Identifier::new(r.u16()?)?, r.point()?));
+        }
+        let ids: Vec<Identifier> = verification_shares.iter().map(|(i, _)| *i).collect();
+        check_distinct(&ids)?;
+        let share = KeyShare {
+            identifier,
+            secret,
+            group_key,
+            verification_shares,
+            threshold,
+            epoch,
+            chain_code,
+        };
+        if share.verification_share(identifier)
+            != Some(ProjectivePoint::GENERATOR * share.secret.expose())
+        {
+            return Err(SignError::Parameters(
+                "the stored key share does not match its own verification share".into(),
+            ));
+        }
+        Ok(share)
+    }
+
     /// Participant `id`'s verification share.
     pub fn verification_share(&self, id: Identifier) -> Option<ProjectivePoint> {
         self.verification_shares

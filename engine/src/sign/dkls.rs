@@ -104,6 +104,64 @@ impl EcdsaKey {
         })
     }
 
+    /// The stored form (secret: store it encrypted): the key share's, then
+    /// the number of pairs and, for each, the peer, a byte (1 if discarded)
+    /// and the pair's base-OT keys unless discarded.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.share.to_bytes();
+        out.extend_from_slice(&(self.pairs.len() as u16).to_be_bytes());
+        for (i, k) in &self.pairs {
+            out.extend_from_slice(&i.get().to_be_bytes());
+            match k {
+                Some(k) => {
+                    out.push(0);
+                    out.extend_from_slice(&k.to_bytes());
+                }
+                None => out.push(1),
+            }
+        }
+        out
+    }
+
+    /// Parses [`to_bytes`](Self::to_bytes)'s form.
+    pub fn from_bytes(b: &[u8]) -> Result<Self, SignError> {
+        let mut r = super::dkg::Reader::new(b, "ECDSA key");
+        let share = KeyShare::read(&mut r)?;
+        let n = usize::from(r.u16()?);
+        if n + 1 != share.verification_shares.len() {
+            return Err(SignError::Parameters(format!(
+                "a stored ECDSA key has base OTs with {n} peers for {} parties",
+                share.verification_shares.len()
+            )));
+        }
+        let mut pairs = Vec::with_capacity(n);
+        for _ in 0..n {
+            let peer = Identifier::new(r.u16()?)?;
+            if share.verification_share(peer).is_none() || peer == share.identifier {
+                return Err(SignError::Parameters(format!(
+                    "a stored ECDSA key has base OTs with party {}, which holds no share",
+                    peer.get()
+                )));
+            }
+            let keys = match r.take(1)?[0] {
+                0 => Some(PairKeys::from_bytes(r.take(vole::PAIR_KEYS_BYTES)?)?),
+                1 => None,
+                _ => {
+                    return Err(SignError::Malformed {
+                        party: 0,
+                        what: "ECDSA key",
+                        kind: "pair flag",
+                    });
+                }
+            };
+            pairs.push((peer, keys));
+        }
+        r.end()?;
+        let ids: Vec<Identifier> = pairs.iter().map(|(i, _)| *i).collect();
+        check_distinct(&ids)?;
+        Ok(EcdsaKey { share, pairs })
+    }
+
     /// The peers this key has base OTs with, and whether each pair is
     /// discarded.
     pub fn pairs(&self) -> impl Iterator<Item = (Identifier, bool)> + '_ {
@@ -1299,6 +1357,31 @@ mod tests {
             &|_| {},
         );
         assert_eq!(culprit(&r), 1);
+    }
+
+    #[test]
+    fn keys_round_trip_their_stored_form() {
+        let (_, keys) = tampered(&|m| m[0].mult[100] ^= 1, &|_| {}, &|_| {});
+        for k in &keys {
+            let b = k.to_bytes();
+            let back = EcdsaKey::from_bytes(&b).unwrap();
+            assert_eq!(back.to_bytes(), b);
+            assert_eq!(back.share.group_key, k.share.group_key);
+            for (i, d) in k.pairs() {
+                assert_eq!(back.is_discarded(i), d);
+            }
+            // Truncated or extended, never a panic, always an error.
+            for cut in [0, 1, 50, b.len() / 2, b.len() - 1] {
+                assert!(EcdsaKey::from_bytes(&b[..cut]).is_err());
+            }
+            let mut longer = b.clone();
+            longer.push(0);
+            assert!(EcdsaKey::from_bytes(&longer).is_err());
+        }
+        // A share that does not match its verification share is refused.
+        let mut b = keys[0].share.to_bytes();
+        b[3 + 31] ^= 1;
+        assert!(KeyShare::from_bytes(&b).is_err());
     }
 
     #[test]

@@ -752,6 +752,51 @@ pub fn aggregate(
     Err(SignError::InvalidSignature)
 }
 
+/// Runs a whole signing in memory among `shares` (tests, benchmarks and
+/// the one-process CLI): every signer's round one, round two on the
+/// shares changed by `adjust` (for taproot, an adjust ending in
+/// [`taproot_adjust`]), and aggregation, verified before it is returned.
+pub fn sign_local(
+    suite: Suite,
+    shares: &[&super::dkg::KeyShare],
+    adjust: &KeyAdjust,
+    msg: &[u8],
+) -> Result<Signature, SignError> {
+    let first = shares
+        .first()
+        .ok_or_else(|| SignError::Participants("no signers".into()))?;
+    if shares.len() < usize::from(first.threshold) {
+        return Err(SignError::Participants(format!(
+            "{} signers for a key that needs {}",
+            shares.len(),
+            first.threshold
+        )));
+    }
+    let key = adjust.point(&first.group_key);
+    let mut signers = Vec::with_capacity(shares.len());
+    for s in shares {
+        if s.group_key != first.group_key {
+            return Err(SignError::Participants(
+                "the shares belong to different keys".into(),
+            ));
+        }
+        let secret = adjust.share(&s.secret);
+        let nonces = commit(suite, s.identifier, &secret)?;
+        signers.push((s.identifier, secret, nonces));
+    }
+    let list = CommitmentList::new(signers.iter().map(|(_, _, n)| n.commitments()).collect())?;
+    let mut zs = Vec::with_capacity(signers.len());
+    for (id, secret, nonces) in signers {
+        zs.push((id, sign(id, &secret, &key, nonces, msg, &list)?));
+    }
+    let vs: Vec<(Identifier, ProjectivePoint)> = first
+        .verification_shares
+        .iter()
+        .map(|(i, p)| (*i, adjust.point(p)))
+        .collect();
+    aggregate(suite, &list, msg, &key, &zs, &vs)
+}
+
 /// A secret split among `n` identifiers: each one's share, and the
 /// commitments to the polynomial's coefficients (the first is the group
 /// key).

@@ -175,7 +175,7 @@ impl PairKeys {
     }
 
     /// Serialised: `Δ`, the 128 chosen seeds, the 128 seed pairs (16 bytes
-    /// each): 6160 bytes. Secret.
+    /// each): [`PAIR_KEYS_BYTES`] bytes. Secret.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 * (1 + 3 * KAPPA));
         if let (Some((d, chosen)), Some(pairs)) = (&self.alice, &self.bob) {
@@ -193,7 +193,7 @@ impl PairKeys {
 
     /// Parses [`to_bytes`](Self::to_bytes)'s form.
     pub fn from_bytes(b: &[u8]) -> Result<Self, SignError> {
-        let want = 16 * (1 + 3 * KAPPA);
+        let want = PAIR_KEYS_BYTES;
         if b.len() != want {
             return Err(SignError::Length {
                 party: 0,
@@ -389,6 +389,9 @@ pub struct AliceMsg {
     /// `γ = a − ã`.
     pub gamma: [Scalar; ELL],
 }
+
+/// Bytes of [`PairKeys::to_bytes`].
+pub const PAIR_KEYS_BYTES: usize = 16 * (1 + 3 * KAPPA);
 
 /// Bytes of [`AliceMsg::to_bytes`].
 pub const ALICE_MSG_BYTES: usize = 32 * (WIDTH * XI + 2 * ELL + 1);
