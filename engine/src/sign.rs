@@ -26,6 +26,7 @@ pub mod bip32;
 pub mod bip340;
 pub mod dkg;
 pub mod dkls;
+pub mod driver;
 mod encoding;
 pub mod frost;
 mod secret;
@@ -79,6 +80,9 @@ pub enum SignError {
     /// Parameters out of range.
     #[error("{0}")]
     Parameters(String),
+    /// A channel to a peer failed (closed, timed out, oversized frame).
+    #[error("transport: {0}")]
+    Transport(String),
     /// The aggregated signature does not verify; nothing is released.
     #[error("the aggregated signature does not verify; nothing is released")]
     InvalidSignature,

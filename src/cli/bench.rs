@@ -48,6 +48,27 @@ joint_risk_setup_ms, joint_risk_peak_rss_bytes (this process: all three parties)
 customers, runs. Rates and times are medians."
     )]
     Arith(ArithArgs),
+    /// Threshold signing: key generation (DKG and the pairs' base OTs), and
+    /// ECDSA (DKLs23) and FROST signing for 2-of-3 and 3-of-5, one thread
+    /// per signer, in memory and over loopback TLS.
+    #[command(
+        after_help = "JSON keys: keygen_2of3_ms, keygen_3of5_ms (every party's work in one thread, \
+in memory), ecdsa_2of3_ms, ecdsa_3of5_ms, frost_2of3_ms, frost_3of5_ms, taproot_2of3_ms (end to end, \
+one thread per signer, in memory), the same with _tls (loopback TLS, after connecting), \
+ecdsa_bytes_per_signer, frost_bytes_per_signer (bytes each signer sends per signature, 2-of-3), runs. \
+Times are medians."
+    )]
+    Sign(SignArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SignArgs {
+    /// Runs of each measurement; medians are reported.
+    #[arg(long, default_value_t = 20, value_parser = RangedU64ValueParser::<usize>::new().range(1..=10_000))]
+    runs: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -103,6 +124,7 @@ pub(crate) fn run(cmd: BenchCommand) -> CliResult {
         BenchCommand::Ot(args) => ot(&args),
         BenchCommand::Gc(args) => gc(&args),
         BenchCommand::Arith(args) => arith(&args),
+        BenchCommand::Sign(args) => sign(&args),
     }
 }
 
@@ -723,4 +745,217 @@ fn joint_risk_run(jr: &JointRisk, tcp: bool) -> Result<(f64, f64), CliError> {
     let secs = out.iter().map(|o| o.1).fold(0.0, f64::max);
     let setup = out.iter().map(|o| o.2).fold(0.0, f64::max);
     Ok((secs, setup))
+}
+
+/// Which signing a bench run measures.
+#[derive(Clone, Copy)]
+enum Scheme {
+    Ecdsa,
+    Frost(quorate_engine::sign::frost::Suite),
+}
+
+/// Times `runs` signings by the first `signers` of `keys`, one thread per
+/// signer over `mesh` (rows of channels, as `memory::mesh` gives); returns
+/// the median in ms and the bytes the first signer sent per signature.
+fn sign_runs(
+    keys: &mut [quorate_engine::sign::dkls::EcdsaKey],
+    mesh: &mut [Vec<Option<Channel>>],
+    signers: usize,
+    scheme: Scheme,
+    runs: usize,
+) -> Result<(f64, u64), CliError> {
+    use quorate_engine::sign::dkls::{self, SignRequest};
+    use quorate_engine::sign::frost::{KeyAdjust, taproot_adjust};
+    use quorate_engine::sign::{Identifier, driver};
+
+    let ids: Vec<Identifier> = keys[..signers].iter().map(|k| k.share.identifier).collect();
+    let group_key = keys[0].share.group_key;
+    let adjust = match scheme {
+        Scheme::Frost(quorate_engine::sign::frost::Suite::Taproot) => {
+            taproot_adjust(&group_key, Some(&[])).map_err(fail)?
+        }
+        _ => KeyAdjust::IDENTITY,
+    };
+    let mut times = Vec::with_capacity(runs);
+    let mut bytes = 0;
+    for run in 0..runs {
+        let mut digest = [0u8; 32];
+        getrandom::fill(&mut digest).map_err(fail)?;
+        let mut nonce = [0u8; 32];
+        getrandom::fill(&mut nonce).map_err(fail)?;
+        let session = dkls::session_id(&group_key, keys[0].share.epoch, &ids, &digest, &nonce)
+            .map_err(fail)?;
+        let request = SignRequest {
+            signers: ids.clone(),
+            session,
+            digest,
+            adjust,
+        };
+        let sent_before = mesh[0]
+            .iter()
+            .flatten()
+            .map(|c| c.traffic().sent)
+            .sum::<u64>();
+        let start = Instant::now();
+        let results: Vec<Result<(), quorate_engine::sign::SignError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = keys[..signers]
+                .iter_mut()
+                .zip(mesh.iter_mut())
+                .map(|(key, row)| {
+                    let (request, ids, adjust) = (request.clone(), &ids, &adjust);
+                    s.spawn(move || {
+                        let mut links: Vec<(Identifier, &mut Channel)> = row[..signers]
+                            .iter_mut()
+                            .enumerate()
+                            .filter_map(|(j, c)| c.as_mut().map(|c| (ids[j], c)))
+                            .collect();
+                        match scheme {
+                            Scheme::Ecdsa => driver::ecdsa(key, &mut links, request).map(drop),
+                            Scheme::Frost(suite) => {
+                                driver::frost(&key.share, &mut links, suite, ids, adjust, &digest)
+                                    .map(drop)
+                            }
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(quorate_engine::sign::SignError::Parameters(
+                            "a signer's thread panicked".into(),
+                        ))
+                    })
+                })
+                .collect()
+        });
+        let secs = start.elapsed().as_secs_f64();
+        for r in results {
+            r.map_err(fail)?;
+        }
+        if run == 0 {
+            bytes = mesh[0]
+                .iter()
+                .flatten()
+                .map(|c| c.traffic().sent)
+                .sum::<u64>()
+                - sent_before;
+        }
+        times.push(secs * 1e3);
+    }
+    Ok((median(times), bytes))
+}
+
+fn sign(args: &SignArgs) -> CliResult {
+    use quorate_engine::sign::dkls;
+    use quorate_engine::sign::frost::Suite;
+
+    let runs = args.runs;
+    let keygen = |t: u16, n: u16| -> Result<(f64, Vec<dkls::EcdsaKey>), CliError> {
+        let mut times = Vec::new();
+        let mut keys = Vec::new();
+        for _ in 0..runs.clamp(1, 5) {
+            let start = Instant::now();
+            keys = dkls::keygen_local(t, n, 0).map_err(fail)?;
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        Ok((median(times), keys))
+    };
+    progress(args.json, "key generation 2-of-3 and 3-of-5 ...");
+    let (keygen_23, mut keys23) = keygen(2, 3)?;
+    let (keygen_35, mut keys35) = keygen(3, 5)?;
+    let names: Vec<String> = (1..=5).map(|i| format!("party-{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut results = Vec::new();
+    for tls_mode in [false, true] {
+        progress(
+            args.json,
+            &format!(
+                "ECDSA and FROST signing, {runs} runs each, {} ...",
+                if tls_mode {
+                    "over loopback TLS"
+                } else {
+                    "in memory"
+                }
+            ),
+        );
+        let mut mesh3 = if tls_mode {
+            let session = SessionId::random().map_err(fail)?;
+            tls::loopback_mesh(&names[..3], &session, &program_hash(b"quorate bench sign"))
+                .map_err(fail)?
+        } else {
+            memory::mesh(&names[..3])
+        };
+        let mut mesh5 = if tls_mode {
+            let session = SessionId::random().map_err(fail)?;
+            tls::loopback_mesh(&names, &session, &program_hash(b"quorate bench sign"))
+                .map_err(fail)?
+        } else {
+            memory::mesh(&names)
+        };
+        let e23 = sign_runs(&mut keys23, &mut mesh3, 2, Scheme::Ecdsa, runs)?;
+        let e35 = sign_runs(&mut keys35, &mut mesh5, 3, Scheme::Ecdsa, runs)?;
+        let f23 = sign_runs(
+            &mut keys23,
+            &mut mesh3,
+            2,
+            Scheme::Frost(Suite::Rfc9591),
+            runs,
+        )?;
+        let f35 = sign_runs(
+            &mut keys35,
+            &mut mesh5,
+            3,
+            Scheme::Frost(Suite::Rfc9591),
+            runs,
+        )?;
+        let tr23 = sign_runs(
+            &mut keys23,
+            &mut mesh3,
+            2,
+            Scheme::Frost(Suite::Taproot),
+            runs,
+        )?;
+        results.push((e23, e35, f23, f35, tr23));
+    }
+    let (m, t) = (results[0], results[1]);
+    let mut out = Out::new();
+    if args.json {
+        return out.json(&json!({
+            "keygen_2of3_ms": keygen_23,
+            "keygen_3of5_ms": keygen_35,
+            "ecdsa_2of3_ms": m.0.0,
+            "ecdsa_3of5_ms": m.1.0,
+            "frost_2of3_ms": m.2.0,
+            "frost_3of5_ms": m.3.0,
+            "taproot_2of3_ms": m.4.0,
+            "ecdsa_2of3_ms_tls": t.0.0,
+            "ecdsa_3of5_ms_tls": t.1.0,
+            "frost_2of3_ms_tls": t.2.0,
+            "frost_3of5_ms_tls": t.3.0,
+            "taproot_2of3_ms_tls": t.4.0,
+            "ecdsa_bytes_per_signer": m.0.1,
+            "frost_bytes_per_signer": m.2.1,
+            "runs": runs,
+        }));
+    }
+    out.line(format!(
+        "keygen 2-of-3 (all parties, one thread)  {keygen_23:.1} ms"
+    ))?;
+    out.line(format!(
+        "keygen 3-of-5 (all parties, one thread)  {keygen_35:.1} ms"
+    ))?;
+    for (label, r) in [("in memory", m), ("loopback TLS", t)] {
+        out.line(format!("-- signing, one thread per signer, {label}"))?;
+        out.line(format!("ECDSA 2-of-3     {:.2} ms", r.0.0))?;
+        out.line(format!("ECDSA 3-of-5     {:.2} ms", r.1.0))?;
+        out.line(format!("FROST 2-of-3     {:.2} ms", r.2.0))?;
+        out.line(format!("FROST 3-of-5     {:.2} ms", r.3.0))?;
+        out.line(format!("taproot 2-of-3   {:.2} ms", r.4.0))?;
+    }
+    out.line(format!(
+        "bytes sent per signer per signature (2-of-3): ECDSA {}, FROST {}",
+        m.0.1, m.2.1
+    ))
 }

@@ -162,7 +162,7 @@ pub fn derive(
                 step()
             ))
         })?;
-        key += ProjectivePoint::GENERATOR * tweak;
+        key += ProjectivePoint::mul_by_generator(&tweak);
         if bool::from(key.is_identity()) {
             return Err(SignError::Parameters(format!(
                 "BIP-32 child at {}: the child key is the point at infinity; use another index",

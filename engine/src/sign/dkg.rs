@@ -321,7 +321,7 @@ impl KeyShare {
             chain_code,
         };
         if share.verification_share(identifier)
-            != Some(ProjectivePoint::GENERATOR * share.secret.expose())
+            != Some(ProjectivePoint::mul_by_generator(share.secret.expose()))
         {
             return Err(SignError::Parameters(
                 "the stored key share does not match its own verification share".into(),
@@ -397,13 +397,13 @@ pub(crate) fn start_with(
     let session = params.session_id()?;
     let commitments: Vec<ProjectivePoint> = coeffs
         .iter()
-        .map(|a| ProjectivePoint::GENERATOR * a.expose())
+        .map(|a| ProjectivePoint::mul_by_generator(a.expose()))
         .collect();
     let k = SecretScalar::new(
         random_scalar()
             .map_err(|_| SignError::Parameters("the OS random generator failed".into()))?,
     );
-    let proof_r = ProjectivePoint::GENERATOR * k.expose();
+    let proof_r = ProjectivePoint::mul_by_generator(k.expose());
     let c = pok_challenge(&session, params.me, &commitments[0], &proof_r);
     let proof_mu = *k.expose() + coeffs[0].expose() * &c;
     let reveal = Reveal {
@@ -569,7 +569,7 @@ impl Revealed {
                 ));
             }
             let c = pok_challenge(&self.session, r.from, &r.commitments[0], &r.proof_r);
-            if ProjectivePoint::GENERATOR * r.proof_mu != r.proof_r + r.commitments[0] * c {
+            if ProjectivePoint::mul_by_generator(&r.proof_mu) != r.proof_r + r.commitments[0] * c {
                 return Err(culprit(
                     r.from,
                     "its proof of knowledge of the constant term does not verify",
@@ -586,7 +586,8 @@ impl Revealed {
                 .iter()
                 .find(|r| r.from == s.from)
                 .ok_or_else(|| culprit(s.from, "sent a share without a reveal"))?;
-            if ProjectivePoint::GENERATOR * s.value.expose() != commitment_eval(&r.commitments, me)
+            if ProjectivePoint::mul_by_generator(s.value.expose())
+                != commitment_eval(&r.commitments, me)
             {
                 return Err(culprit(
                     s.from,
@@ -614,7 +615,7 @@ impl Revealed {
                 (l, y)
             })
             .collect();
-        if ProjectivePoint::GENERATOR * secret.expose()
+        if ProjectivePoint::mul_by_generator(secret.expose())
             != verification_shares
                 .iter()
                 .find(|(i, _)| *i == p.me)

@@ -652,7 +652,7 @@ pub fn start(key: &EcdsaKey, mut request: SignRequest) -> Result<(Round1, Vec<Ms
     let r = random_scalar().map_err(entropy)?;
     let phi = random_scalar().map_err(entropy)?;
     let opening = random_bytes().map_err(entropy)?;
-    let r_point = ProjectivePoint::GENERATOR * r;
+    let r_point = ProjectivePoint::mul_by_generator(&r);
     let com = commitment(&request.session, me, &r_point, &opening);
     let mut bobs = Vec::new();
     let mut out = Vec::new();
@@ -764,7 +764,7 @@ impl Round1 {
             &self.request.adjust,
             &key.share.secret,
         )?;
-        let pk = ProjectivePoint::GENERATOR * sk;
+        let pk = ProjectivePoint::mul_by_generator(&sk);
         let mut out = Vec::new();
         let mut c = Vec::new();
         for (j, mult) in alice_in {
@@ -794,8 +794,8 @@ impl Round1 {
                 opening: self.opening,
                 pk,
                 mult: amsg,
-                gamma_u: ProjectivePoint::GENERATOR * cj[0],
-                gamma_v: ProjectivePoint::GENERATOR * cj[1],
+                gamma_u: ProjectivePoint::mul_by_generator(&cj[0]),
+                gamma_v: ProjectivePoint::mul_by_generator(&cj[1]),
                 psi: self.phi - chi,
             });
             c.push((cj[0], cj[1]));
@@ -904,13 +904,12 @@ impl Round2 {
                     return Err(e);
                 }
             };
-            let g = ProjectivePoint::GENERATOR;
-            if g * d[0] + m.gamma_u != m.r_point * chi {
+            if ProjectivePoint::mul_by_generator(&d[0]) + m.gamma_u != m.r_point * chi {
                 return Err(culprit(
                     "its nonce product is inconsistent with its nonce point",
                 ));
             }
-            if g * d[1] + m.gamma_v != m.pk * chi {
+            if ProjectivePoint::mul_by_generator(&d[1]) + m.gamma_v != m.pk * chi {
                 return Err(culprit(
                     "its key product is inconsistent with its key share point",
                 ));

@@ -208,7 +208,18 @@ impl KeyAdjust {
 
     /// The adjusted group key or verifying share.
     pub fn point(&self, p: &ProjectivePoint) -> ProjectivePoint {
-        p * &self.factor + ProjectivePoint::GENERATOR * self.offset
+        let scaled = if self.factor == Scalar::ONE {
+            *p
+        } else if self.factor == -Scalar::ONE {
+            -*p
+        } else {
+            p * &self.factor
+        };
+        if self.offset == Scalar::ZERO {
+            scaled
+        } else {
+            scaled + ProjectivePoint::mul_by_generator(&self.offset)
+        }
     }
 
     /// The adjusted key share.
@@ -381,8 +392,8 @@ pub fn commit_with(
         binding,
         commitments: SigningCommitments {
             identifier,
-            hiding: ProjectivePoint::GENERATOR * hiding,
-            binding: ProjectivePoint::GENERATOR * binding,
+            hiding: ProjectivePoint::mul_by_generator(&hiding),
+            binding: ProjectivePoint::mul_by_generator(&binding),
         },
     }
 }
@@ -607,7 +618,7 @@ pub fn verify(suite: Suite, group_key: &ProjectivePoint, msg: &[u8], sig: &Signa
     match suite {
         Suite::Rfc9591 => {
             let c = challenge(suite, &sig.r, group_key, msg);
-            ProjectivePoint::GENERATOR * sig.z == sig.r + group_key * &c
+            ProjectivePoint::mul_by_generator(&sig.z) == sig.r + group_key * &c
         }
         Suite::Taproot => {
             !has_odd_y(group_key)
@@ -690,7 +701,7 @@ pub fn verify_share(
     let (r, sign) = signing_commitment(suite, group_commitment(list, &factors));
     let lambda = lagrange_at_zero(&list.identifiers(), identifier)?;
     let c = challenge(suite, &r, group_key, msg);
-    let lhs = ProjectivePoint::GENERATOR * share;
+    let lhs = ProjectivePoint::mul_by_generator(&share);
     let rhs = (comm.hiding + comm.binding * rho) * sign + verifying_share * &(c * lambda);
     if lhs == rhs {
         Ok(())
@@ -836,7 +847,7 @@ pub(crate) fn split_with(coeffs: &[SecretScalar], n: u16) -> Split {
         .collect();
     let commitments = coeffs
         .iter()
-        .map(|c| ProjectivePoint::GENERATOR * c.expose())
+        .map(|c| ProjectivePoint::mul_by_generator(c.expose()))
         .collect();
     Split {
         shares,

@@ -1,0 +1,249 @@
+//! The signing protocols over [`Channel`]s: each party runs in its own
+//! thread (or process) with one channel to every other signer, in memory or
+//! over mutually authenticated TLS. Every round sends one frame to each
+//! peer that needs one, then reads one frame from each; a frame that does
+//! not parse, or says it comes from someone other than the channel's peer,
+//! names that peer.
+
+use super::dkg::KeyShare;
+use super::dkls::{self, EcdsaKey, EcdsaSignature, Msg1, Msg2, Msg3, SignRequest};
+use super::frost::{self, CommitmentList, KeyAdjust, Signature, SigningCommitments, Suite};
+use super::{Identifier, SignError, scalar_from_bytes, scalar_to_bytes};
+use crate::net::Channel;
+
+/// One party's channels: `(peer, channel)` for every other signer.
+pub type Links<'a> = [(Identifier, &'a mut Channel)];
+
+fn transport(peer: Identifier, e: impl std::fmt::Display) -> SignError {
+    SignError::Transport(format!("party {}: {e}", peer.get()))
+}
+
+fn link<'a, 'b>(links: &'a mut Links<'b>, peer: Identifier) -> Result<&'a mut Channel, SignError> {
+    links
+        .iter_mut()
+        .find(|(i, _)| *i == peer)
+        .map(|(_, c)| &mut **c)
+        .ok_or_else(|| SignError::Participants(format!("no channel to party {}", peer.get())))
+}
+
+/// Sends each `(to, bytes)`, flushes, then reads one frame from each of
+/// `from`.
+fn exchange(
+    links: &mut Links<'_>,
+    out: &[(Identifier, Vec<u8>)],
+    from: &[Identifier],
+) -> Result<Vec<(Identifier, Vec<u8>)>, SignError> {
+    for (to, bytes) in out {
+        let ch = link(links, *to)?;
+        ch.send_frame(bytes).map_err(|e| transport(*to, e))?;
+    }
+    for (to, _) in out {
+        link(links, *to)?.flush().map_err(|e| transport(*to, e))?;
+    }
+    let mut got = Vec::with_capacity(from.len());
+    for &j in from {
+        let frame = link(links, j)?.recv_frame().map_err(|e| transport(j, e))?;
+        got.push((j, frame));
+    }
+    Ok(got)
+}
+
+fn wrong_sender(channel_peer: Identifier) -> SignError {
+    SignError::Culprit {
+        culprit: channel_peer.get(),
+        reason: "its message names another sender or recipient".into(),
+    }
+}
+
+/// Threshold ECDSA (DKLs23) as one party: three rounds over `links`. On a
+/// failed OT or multiplication check the pair's base OTs are discarded in
+/// `key`, which the caller must then store.
+pub fn ecdsa(
+    key: &mut EcdsaKey,
+    links: &mut Links<'_>,
+    request: SignRequest,
+) -> Result<EcdsaSignature, SignError> {
+    let me = key.share.identifier;
+    let peers: Vec<Identifier> = request
+        .signers
+        .iter()
+        .copied()
+        .filter(|&j| j != me)
+        .collect();
+    let (r1, m1) = dkls::start(key, request)?;
+    let out: Vec<_> = m1.iter().map(|m| (m.to, m.to_bytes())).collect();
+    let mut in1 = Vec::new();
+    for (j, b) in exchange(links, &out, &peers)? {
+        let m = Msg1::from_bytes(&b).map_err(|e| name(e, j))?;
+        if m.from != j || m.to != me {
+            return Err(wrong_sender(j));
+        }
+        in1.push(m);
+    }
+    let (r2, m2) = r1.round2(key, &in1)?;
+    let out: Vec<_> = m2.iter().map(|m| (m.to, m.to_bytes())).collect();
+    let mut in2 = Vec::new();
+    for (j, b) in exchange(links, &out, &peers)? {
+        let m = Msg2::from_bytes(&b).map_err(|e| name(e, j))?;
+        if m.from != j || m.to != me {
+            return Err(wrong_sender(j));
+        }
+        in2.push(m);
+    }
+    let (r3, m3) = r2.round3(key, &in2)?;
+    let out: Vec<_> = peers.iter().map(|&j| (j, m3.to_bytes().to_vec())).collect();
+    let mut in3 = Vec::new();
+    for (j, b) in exchange(links, &out, &peers)? {
+        let m = Msg3::from_bytes(&b).map_err(|e| name(e, j))?;
+        if m.from != j {
+            return Err(wrong_sender(j));
+        }
+        in3.push(m);
+    }
+    r3.finish(&in3)
+}
+
+/// A parse error of a peer's frame, attributed to that peer.
+fn name(e: SignError, peer: Identifier) -> SignError {
+    match e {
+        SignError::Malformed { what, kind, .. } => SignError::Malformed {
+            party: peer.get(),
+            what,
+            kind,
+        },
+        SignError::Length {
+            what,
+            expected,
+            got,
+            ..
+        } => SignError::Length {
+            party: peer.get(),
+            what,
+            expected,
+            got,
+        },
+        other => other,
+    }
+}
+
+/// FROST as one signer, with no coordinator: every signer broadcasts its
+/// commitments, then its signature share, and aggregates (checking every
+/// share it was sent when the result does not verify). `signers` includes
+/// this party; `adjust` as for [`frost::sign_local`].
+pub fn frost(
+    share: &KeyShare,
+    links: &mut Links<'_>,
+    suite: Suite,
+    signers: &[Identifier],
+    adjust: &KeyAdjust,
+    msg: &[u8],
+) -> Result<Signature, SignError> {
+    let me = share.identifier;
+    let peers: Vec<Identifier> = signers.iter().copied().filter(|&j| j != me).collect();
+    if peers.len() + 1 != signers.len() || signers.len() < usize::from(share.threshold) {
+        return Err(SignError::Participants(format!(
+            "{} signers (this party among them?) for a key that needs {}",
+            signers.len(),
+            share.threshold
+        )));
+    }
+    let key = adjust.point(&share.group_key);
+    let secret = adjust.share(&share.secret);
+    let nonces = frost::commit(suite, me, &secret)?;
+    let mine = nonces.commitments();
+    let out: Vec<_> = peers
+        .iter()
+        .map(|&j| (j, mine.to_bytes().to_vec()))
+        .collect();
+    let mut list = vec![mine];
+    for (j, b) in exchange(links, &out, &peers)? {
+        let c = SigningCommitments::from_bytes(&b).map_err(|e| name(e, j))?;
+        if c.identifier != j {
+            return Err(wrong_sender(j));
+        }
+        list.push(c);
+    }
+    let list = CommitmentList::new(list)?;
+    let z = frost::sign(me, &secret, &key, nonces, msg, &list)?;
+    let out: Vec<_> = peers
+        .iter()
+        .map(|&j| (j, scalar_to_bytes(&z).to_vec()))
+        .collect();
+    let mut zs = vec![(me, z)];
+    for (j, b) in exchange(links, &out, &peers)? {
+        let zj = scalar_from_bytes(&b).ok_or(SignError::Malformed {
+            party: j.get(),
+            what: "signature share",
+            kind: "scalar",
+        })?;
+        zs.push((j, zj));
+    }
+    let vs: Vec<_> = share
+        .verification_shares
+        .iter()
+        .map(|(i, p)| (*i, adjust.point(p)))
+        .collect();
+    frost::aggregate(suite, &list, msg, &key, &zs, &vs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::memory;
+
+    #[test]
+    fn ecdsa_and_frost_over_channels_one_thread_per_party() {
+        let mut keys = dkls::keygen_local(2, 3, 0).unwrap();
+        let ids: Vec<Identifier> = keys.iter().map(|k| k.share.identifier).collect();
+        let mut mesh = memory::mesh(&["1", "2", "3"]);
+        let digest = [5u8; 32];
+        let session =
+            dkls::session_id(&keys[0].share.group_key, 0, &ids, &digest, &[8; 32]).unwrap();
+        let request = SignRequest {
+            signers: ids.clone(),
+            session,
+            digest,
+            adjust: KeyAdjust::IDENTITY,
+        };
+        let adjust = frost::taproot_adjust(&keys[0].share.group_key, Some(&[])).unwrap();
+        let results: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = keys
+                .iter_mut()
+                .zip(mesh.iter_mut())
+                .map(|(key, row)| {
+                    let request = request.clone();
+                    let ids = &ids;
+                    let adjust = &adjust;
+                    s.spawn(move || {
+                        let mut links: Vec<(Identifier, &mut Channel)> = row
+                            .iter_mut()
+                            .enumerate()
+                            .filter_map(|(j, c)| c.as_mut().map(|c| (ids[j], c)))
+                            .collect();
+                        let e = ecdsa(key, &mut links, request).unwrap();
+                        let f = frost(&key.share, &mut links, Suite::Taproot, ids, adjust, &digest)
+                            .unwrap();
+                        (e, f)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let pk = keys[0].share.group_key;
+        for (e, f) in &results {
+            assert_eq!(*e, results[0].0);
+            assert!(dkls::verify(
+                &super::super::point_to_bytes(&pk),
+                &digest,
+                &e.bytes,
+                true
+            ));
+            assert!(frost::verify(
+                Suite::Taproot,
+                &adjust.point(&pk),
+                &digest,
+                f
+            ));
+        }
+    }
+}
