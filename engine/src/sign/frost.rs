@@ -701,7 +701,7 @@ pub fn verify_share(
     let (r, sign) = signing_commitment(suite, group_commitment(list, &factors));
     let lambda = lagrange_at_zero(&list.identifiers(), identifier)?;
     let c = challenge(suite, &r, group_key, msg);
-    let lhs = ProjectivePoint::mul_by_generator(&share);
+    let lhs = ProjectivePoint::mul_by_generator(share);
     let rhs = (comm.hiding + comm.binding * rho) * sign + verifying_share * &(c * lambda);
     if lhs == rhs {
         Ok(())
