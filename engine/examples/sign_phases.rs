@@ -1,6 +1,6 @@
 //! Times the steps of FROST and key generation in one thread:
 //! `cargo run --release -p quorate-engine --example sign_phases`.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::time::Instant;
 
