@@ -6,6 +6,7 @@ mod example_data;
 mod keys;
 mod mpc;
 mod run;
+mod sign;
 mod tables;
 
 use std::fmt;
@@ -46,6 +47,10 @@ enum Command {
     /// Party keys and certificates for running parties on different machines.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Threshold keys and signatures on secp256k1 (ECDSA, BIP-340,
+    /// taproot): no machine ever holds the whole key.
+    #[command(subcommand)]
+    Sign(sign::SignCommand),
     /// Run a Quorate program (.quo): every party in this process, or one
     /// party against the others over TLS.
     #[command(after_help = run::RUN_HELP)]
@@ -235,6 +240,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Circuit(cmd) => circuit::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Keys(cmd) => keys::run(cmd),
+        Command::Sign(cmd) => sign::run(cmd),
         Command::Run(args) => run::run(&args),
         Command::Compile(args) => run::compile_cmd(&args),
         Command::ExampleData(cmd) => example_data::run(&cmd),
