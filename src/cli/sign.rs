@@ -163,14 +163,14 @@ fn unhex(what: &str, text: &str, len: Option<usize>) -> Result<Vec<u8>, CliError
         .step_by(2)
         .map(|i| u8::from_str_radix(&t[i..i + 2], 16).map_err(|_| bad()))
         .collect::<Result<_, _>>()?;
-    if let Some(n) = len {
-        if out.len() != n {
-            return Err(CliError::Failed(format!(
-                "{what} must be {n} bytes ({} hex digits), not {}",
-                2 * n,
-                out.len()
-            )));
-        }
+    if let Some(n) = len
+        && out.len() != n
+    {
+        return Err(CliError::Failed(format!(
+            "{what} must be {n} bytes ({} hex digits), not {}",
+            2 * n,
+            out.len()
+        )));
     }
     Ok(out)
 }
@@ -187,13 +187,13 @@ fn keygen(args: &KeygenArgs) -> CliResult {
     let paths: Vec<PathBuf> = (1..=args.parties)
         .map(|i| args.out.join(format!("share-{i}.qshr")))
         .collect();
-    if !args.force {
-        if let Some(p) = paths.iter().find(|p| p.exists()) {
-            return Err(CliError::Failed(format!(
-                "{} exists; pass --force to replace the shares there",
-                shown(p.display())
-            )));
-        }
+    if !args.force
+        && let Some(p) = paths.iter().find(|p| p.exists())
+    {
+        return Err(CliError::Failed(format!(
+            "{} exists; pass --force to replace the shares there",
+            shown(p.display())
+        )));
     }
     let params = KdfParams::new(args.kdf_memory_mib * 1024, 3, 1).map_err(failed)?;
     let pass = Passphrase::from_env_or_prompt(true).map_err(failed)?;
