@@ -42,7 +42,6 @@ use k256::elliptic_curve::group::Group;
 use k256::elliptic_curve::ops::Reduce;
 use k256::elliptic_curve::scalar::IsHigh;
 use k256::{ProjectivePoint, Scalar};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -52,7 +51,7 @@ use super::encoding::{
     scalar_to_bytes,
 };
 use super::frost::{KeyAdjust, lagrange_at_zero};
-use super::vole::{self, AliceMsg, Bob, PairKeys};
+use super::vole::{self, AliceMsg, Bob, PairKeys, hash};
 use super::{Identifier, SecretScalar, SignError};
 use crate::net::handshake::SessionId;
 use crate::ot::Delta;
@@ -63,17 +62,6 @@ const TAG_SESSION: &[u8] = b"quorate/sign/dkls23/session/v1";
 const TAG_COMMIT: &[u8] = b"quorate/sign/dkls23/commit/v1";
 const TAG_VOLE: &[u8] = b"quorate/sign/dkls23/vole/v1";
 const TAG_BASE: &str = "quorate/sign/dkls23/base-ot/v1";
-
-fn hash(tag: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update((tag.len() as u64).to_be_bytes());
-    h.update(tag);
-    for p in parts {
-        h.update((p.len() as u64).to_be_bytes());
-        h.update(p);
-    }
-    h.finalize().into()
-}
 
 fn entropy<E>(_: E) -> SignError {
     SignError::Parameters("the OS random generator failed".into())
@@ -1147,6 +1135,8 @@ pub fn sign_local(
 
 #[cfg(test)]
 mod tests {
+    use sha2::{Digest, Sha256};
+
     use super::*;
 
     #[test]

@@ -70,7 +70,9 @@ fn reduce48(d: &[u8]) -> Scalar {
     <Scalar as Reduce<k256::WideBytes>>::reduce(&wide)
 }
 
-fn hash(tag: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+/// An injective hash: the tag and every part, each with its length in
+/// front (used here and by [`super::dkls`]).
+pub(crate) fn hash(tag: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update((tag.len() as u64).to_be_bytes());
     h.update(tag);
