@@ -87,3 +87,20 @@ pub enum SignError {
     #[error("the aggregated signature does not verify; nothing is released")]
     InvalidSignature,
 }
+
+/// The contents of a file under `../shared/vectors` for the unit tests, or
+/// `None` (with a note) if it is absent outside CI; in CI an absent file
+/// fails.
+#[cfg(test)]
+#[allow(clippy::panic)]
+pub(crate) fn test_vectors(rel: &str) -> Option<String> {
+    let path = format!("{}/../../shared/vectors/{rel}", env!("CARGO_MANIFEST_DIR"));
+    match std::fs::read_to_string(&path) {
+        Ok(s) => Some(s),
+        Err(e) if std::env::var_os("CI").is_some() => panic!("{path}: {e}"),
+        Err(e) => {
+            eprintln!("skipping: {path}: {e}");
+            None
+        }
+    }
+}

@@ -151,19 +151,7 @@ mod tests {
         point_from_bytes(&hex(s)).unwrap()
     }
 
-    /// The contents of a file under `../shared/vectors`, or `None` (with a
-    /// note) if it is absent outside CI; in CI an absent file fails.
-    fn vectors(rel: &str) -> Option<String> {
-        let path = format!("{}/../../shared/vectors/{rel}", env!("CARGO_MANIFEST_DIR"));
-        match std::fs::read_to_string(&path) {
-            Ok(s) => Some(s),
-            Err(e) if std::env::var_os("CI").is_some() => panic!("{path}: {e}"),
-            Err(e) => {
-                eprintln!("skipping: {path}: {e}");
-                None
-            }
-        }
-    }
+    use crate::sign::test_vectors as vectors;
 
     #[test]
     fn ethereum_address_of_private_key_one() {

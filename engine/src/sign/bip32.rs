@@ -190,19 +190,7 @@ mod tests {
     use crate::sign::{SecretScalar, point_from_bytes};
     use sha2::{Digest, Sha256};
 
-    /// The contents of a file under `../shared/vectors`, or `None` (with a
-    /// note) if it is absent outside CI; in CI an absent file fails.
-    fn vectors(rel: &str) -> Option<String> {
-        let path = format!("{}/../../shared/vectors/{rel}", env!("CARGO_MANIFEST_DIR"));
-        match std::fs::read_to_string(&path) {
-            Ok(s) => Some(s),
-            Err(e) if std::env::var_os("CI").is_some() => panic!("{path}: {e}"),
-            Err(e) => {
-                eprintln!("skipping: {path}: {e}");
-                None
-            }
-        }
-    }
+    use crate::sign::test_vectors as vectors;
 
     /// Base58Check decoding (the Bitcoin alphabet; the last four bytes are
     /// the first four of SHA-256(SHA-256(payload))).

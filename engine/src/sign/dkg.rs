@@ -67,10 +67,7 @@ impl Transcript {
 
     /// The digest reduced to a scalar (bias below 2^-128).
     fn scalar(self) -> Scalar {
-        let d = self.bytes();
-        let mut wide = k256::WideBytes::default();
-        wide[32..].copy_from_slice(&d);
-        <Scalar as k256::elliptic_curve::ops::Reduce<k256::WideBytes>>::reduce(&wide)
+        super::encoding::reduce32(&self.bytes())
     }
 }
 

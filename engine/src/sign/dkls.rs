@@ -39,7 +39,6 @@
 
 use k256::ecdsa::{RecoveryId, Signature as K256Signature, VerifyingKey};
 use k256::elliptic_curve::group::Group;
-use k256::elliptic_curve::ops::Reduce;
 use k256::elliptic_curve::scalar::IsHigh;
 use k256::{ProjectivePoint, Scalar};
 use subtle::ConstantTimeEq;
@@ -47,8 +46,8 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::dkg::KeyShare;
 use super::encoding::{
-    check_distinct, peer_point, point_to_bytes, random_bytes, random_scalar, scalar_from_bytes,
-    scalar_to_bytes,
+    check_distinct, peer_point, point_to_bytes, random_bytes, random_scalar, reduce32,
+    scalar_from_bytes, scalar_to_bytes,
 };
 use super::frost::{KeyAdjust, lagrange_at_zero};
 use super::vole::{self, AliceMsg, Bob, PairKeys, hash};
@@ -819,18 +818,10 @@ pub struct Round3 {
     own: Msg3,
 }
 
-/// `H(m)`: the digest as an integer modulo the order (the digest is 32
-/// bytes, the order's length, so no truncation applies).
-fn digest_scalar(digest: &[u8; 32]) -> Scalar {
-    let mut wide = k256::WideBytes::default();
-    wide[32..].copy_from_slice(digest);
-    <Scalar as Reduce<k256::WideBytes>>::reduce(&wide)
-}
-
 /// `x(R) mod q` and whether `x(R) ≥ q` (for the recovery id).
 fn x_mod_q(r: &ProjectivePoint) -> (Scalar, bool) {
     let x: [u8; 32] = super::frost::x_only(r);
-    let reduced = digest_scalar(&x);
+    let reduced = reduce32(&x);
     (reduced, scalar_to_bytes(&reduced) != x)
 }
 
@@ -913,7 +904,9 @@ impl Round2 {
         let (r_x, _) = x_mod_q(&big_r);
         let u = self.r * psi_sum + u_cross;
         let v = self.sk * psi_sum + v_cross;
-        let w = digest_scalar(&self.request.digest) * self.phi + r_x * v;
+        // H(m): the 32-byte digest as an integer mod q (no truncation at
+        // this length).
+        let w = reduce32(&self.request.digest) * self.phi + r_x * v;
         let own = Msg3 { from: me, u, w };
         let public_key = adjust.point(&self.group_key);
         Ok((
@@ -948,27 +941,11 @@ impl Round3 {
     /// signature that does not verify is an error and nothing is released;
     /// do not retry with the same key material before finding the cause.
     pub fn finish(self, msgs: &[Msg3]) -> Result<EcdsaSignature, SignError> {
+        // Round three is a broadcast: every message is addressed to us.
+        let routes: Vec<_> = msgs.iter().map(|m| (m.from, self.me)).collect();
         let mut all = vec![self.own];
-        for &j in &self.signers {
-            if j == self.me {
-                continue;
-            }
-            let mut found = msgs.iter().filter(|m| m.from == j);
-            match (found.next(), found.next()) {
-                (Some(m), None) => all.push(*m),
-                (None, _) => {
-                    return Err(SignError::Participants(format!(
-                        "no round 3 message from party {}",
-                        j.get()
-                    )));
-                }
-                _ => {
-                    return Err(SignError::Culprit {
-                        culprit: j.get(),
-                        reason: "sent two messages in one round".into(),
-                    });
-                }
-            }
+        for j in others(&self.signers, self.me) {
+            all.push(msgs[one_from(&routes, j, self.me)?]);
         }
         if msgs.len() + 1 != all.len() {
             return Err(SignError::Length {

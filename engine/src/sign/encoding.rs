@@ -115,6 +115,15 @@ pub(crate) fn random_scalar() -> Result<Scalar, getrandom::Error> {
     Ok(s)
 }
 
+/// A 32-byte big-endian integer (a hash, a digest, an x coordinate)
+/// modulo the group order: ECDSA's `bits2int` for a 32-byte digest,
+/// BIP-340's `int(h) mod n`; for uniform input the bias is below 2^-127.
+pub(crate) fn reduce32(d: &[u8; 32]) -> Scalar {
+    let mut wide = WideBytes::default();
+    wide[32..].copy_from_slice(d);
+    <Scalar as Reduce<WideBytes>>::reduce(&wide)
+}
+
 /// 32 random bytes from the operating system.
 pub(crate) fn random_bytes() -> Result<[u8; 32], getrandom::Error> {
     let mut b = [0u8; 32];

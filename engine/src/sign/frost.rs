@@ -52,8 +52,8 @@ use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::encoding::{
-    check_distinct, peer_point, point_from_bytes, point_to_bytes, random_bytes, scalar_from_bytes,
-    scalar_to_bytes,
+    check_distinct, peer_point, point_from_bytes, point_to_bytes, random_bytes, reduce32,
+    scalar_from_bytes, scalar_to_bytes,
 };
 use super::{Identifier, SecretScalar, SignError};
 
@@ -91,7 +91,7 @@ impl Suite {
     pub fn h2(self, msg: &[&[u8]]) -> Scalar {
         match self {
             Suite::Rfc9591 => hash_to_scalar(self.context(), b"chal", msg),
-            Suite::Taproot => reduce32(tagged_hash(b"BIP0340/challenge", msg)),
+            Suite::Taproot => reduce32(&tagged_hash(b"BIP0340/challenge", msg)),
         }
     }
 
@@ -129,13 +129,6 @@ fn hash_to_scalar(context: &[u8], tag: &[u8], msg: &[&[u8]]) -> Scalar {
         // Only a DST over 255 bytes or an empty one fails: ours is fixed.
         Err(_) => Scalar::ZERO,
     }
-}
-
-/// A 32-byte big-endian integer modulo the group order.
-fn reduce32(d: [u8; 32]) -> Scalar {
-    let mut wide = WideBytes::default();
-    wide[32..].copy_from_slice(&d);
-    <Scalar as Reduce<WideBytes>>::reduce(&wide)
 }
 
 /// BIP-340's `hash_tag(x) = SHA256(SHA256(tag) || SHA256(tag) || x)`.

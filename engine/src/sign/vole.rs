@@ -39,7 +39,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::encoding::{scalar_from_bytes, scalar_to_bytes};
+use super::encoding::{reduce32, scalar_from_bytes, scalar_to_bytes};
 use super::{Identifier, SignError};
 use crate::block::Block;
 use crate::net::handshake::SessionId;
@@ -55,13 +55,6 @@ pub const XI: usize = 256 + 2 * 80;
 pub const ELL: usize = 2;
 /// Scalars per OT: the pad and the check vector.
 const WIDTH: usize = 2 * ELL;
-
-/// A scalar from a 32-byte hash (bias below `2^-127`).
-fn reduce32(d: &[u8; 32]) -> Scalar {
-    let mut wide = k256::WideBytes::default();
-    wide[32..].copy_from_slice(d);
-    <Scalar as Reduce<k256::WideBytes>>::reduce(&wide)
-}
 
 /// A scalar from 48 pseudorandom bytes (bias below `2^-128`).
 fn reduce48(d: &[u8]) -> Scalar {
