@@ -9,7 +9,9 @@
 //!   commitment round and proofs of knowledge);
 //! - [`frost`]: FROST(secp256k1, SHA-256) exactly as RFC 9591, its
 //!   BIP-340/taproot form (x-only keys, even y, BIP-341's key tweak), and key
-//!   import by splitting (RFC 9591 appendix C).
+//!   import by splitting (RFC 9591 appendix C);
+//! - [`reshare`]: refresh, resharing to a new `(t', n')` party set, and key
+//!   import, each confirmed by every new party before old shares retire.
 //!
 //! Every round is a sans-IO function: it takes the messages of the round
 //! before and returns this party's next messages, so the same code runs in
@@ -29,6 +31,7 @@ pub mod dkls;
 pub mod driver;
 mod encoding;
 pub mod frost;
+pub mod reshare;
 mod secret;
 pub mod vole;
 

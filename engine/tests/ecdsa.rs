@@ -109,3 +109,35 @@ fn hd_children_sign_under_their_derived_keys() {
         child.public_key
     );
 }
+
+#[test]
+fn refreshed_and_reshared_keys_sign_and_never_mix_with_old_ones() {
+    use quorate_engine::sign::reshare;
+    let mut old = dkls::keygen_local(2, 3, 0).unwrap();
+    let pk = point_to_bytes(&old[0].share.group_key);
+    let digest = [0x17u8; 32];
+    let shares: Vec<_> = old.iter().map(|k| &k.share).collect();
+    let refreshed = reshare::refresh_local(&shares[..2]).unwrap();
+    let mut new = dkls::pairs_local(refreshed).unwrap();
+    assert!(new.iter().all(|k| k.share.epoch == 1));
+    let sig = dkls::sign_local(&mut new, &[0, 2], &digest, KeyAdjust::IDENTITY).unwrap();
+    assert!(verify(&pk, &digest, &sig.bytes, true));
+    // An old share and a new one: the session ids differ (epoch), so the
+    // run stops before any signature exists.
+    let mut mixed = vec![old.remove(0), new.remove(1)];
+    let e = dkls::sign_local(&mut mixed, &[0, 1], &digest, KeyAdjust::IDENTITY).unwrap_err();
+    assert!(e.to_string().contains("session"), "{e}");
+    // A stale peer is not a cheater: no base OTs were discarded.
+    assert!(!mixed[1].is_discarded(mixed[0].share.identifier));
+    assert!(!mixed[0].is_discarded(mixed[1].share.identifier));
+    // Resharing the refreshed key from 2-of-3 to 3-of-4 on other parties.
+    let ids: Vec<_> = [3u16, 5, 6, 8]
+        .map(|i| quorate_engine::sign::Identifier::new(i).unwrap())
+        .to_vec();
+    let dealers = [&mixed[1].share, &new[1].share];
+    let moved = reshare::run_local(&dealers, &ids, 3, 2).unwrap();
+    let mut moved = dkls::pairs_local(moved).unwrap();
+    let sig = dkls::sign_local(&mut moved, &[3, 1, 2], &digest, KeyAdjust::IDENTITY).unwrap();
+    assert!(verify(&pk, &digest, &sig.bytes, true));
+    assert!(dkls::sign_local(&mut moved, &[0, 1], &digest, KeyAdjust::IDENTITY).is_err());
+}

@@ -764,7 +764,7 @@ fn sign_runs(
     scheme: Scheme,
     runs: usize,
 ) -> Result<(f64, u64), CliError> {
-    use quorate_engine::sign::dkls::{self, SignRequest};
+    use quorate_engine::sign::dkls::SignRequest;
     use quorate_engine::sign::frost::{KeyAdjust, taproot_adjust};
     use quorate_engine::sign::{Identifier, driver};
 
@@ -783,11 +783,9 @@ fn sign_runs(
         getrandom::fill(&mut digest).map_err(fail)?;
         let mut nonce = [0u8; 32];
         getrandom::fill(&mut nonce).map_err(fail)?;
-        let session = dkls::session_id(&group_key, keys[0].share.epoch, &ids, &digest, &nonce)
-            .map_err(fail)?;
         let request = SignRequest {
             signers: ids.clone(),
-            session,
+            nonce,
             digest,
             adjust,
         };

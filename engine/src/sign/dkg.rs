@@ -42,26 +42,26 @@ const TAG_CHAIN: &[u8] = b"quorate/sign/dkg/chain-code/v1";
 
 /// An injective transcript hash: a domain tag, then every field with its
 /// length in front.
-struct Transcript(Sha256);
+pub(crate) struct Transcript(Sha256);
 
 impl Transcript {
-    fn new(tag: &[u8]) -> Self {
+    pub(crate) fn new(tag: &[u8]) -> Self {
         let mut t = Transcript(Sha256::new());
         t.put(tag);
         t
     }
 
-    fn put(&mut self, field: &[u8]) -> &mut Self {
+    pub(crate) fn put(&mut self, field: &[u8]) -> &mut Self {
         self.0.update((field.len() as u64).to_be_bytes());
         self.0.update(field);
         self
     }
 
-    fn point(&mut self, p: &ProjectivePoint) -> &mut Self {
+    pub(crate) fn point(&mut self, p: &ProjectivePoint) -> &mut Self {
         self.put(&point_to_bytes(p))
     }
 
-    fn bytes(self) -> [u8; 32] {
+    pub(crate) fn bytes(self) -> [u8; 32] {
         self.0.finalize().into()
     }
 
@@ -522,7 +522,7 @@ impl Committed {
 }
 
 /// `Σ_k C_k x^k`.
-fn commitment_eval(c: &[ProjectivePoint], x: Scalar) -> ProjectivePoint {
+pub(crate) fn commitment_eval(c: &[ProjectivePoint], x: Scalar) -> ProjectivePoint {
     c.iter()
         .rev()
         .fold(ProjectivePoint::IDENTITY, |acc, ck| acc * x + ck)

@@ -42,7 +42,7 @@ use k256::elliptic_curve::group::Group;
 use k256::elliptic_curve::scalar::IsHigh;
 use k256::{ProjectivePoint, Scalar};
 use subtle::ConstantTimeEq;
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::ZeroizeOnDrop;
 
 use super::dkg::KeyShare;
 use super::encoding::{
@@ -373,13 +373,24 @@ pub fn session_id(
 pub struct SignRequest {
     /// The signers (this party among them), at least the threshold.
     pub signers: Vec<Identifier>,
-    /// From [`session_id`].
-    pub session: [u8; 32],
+    /// A fresh random nonce the caller gives every signer; each signer
+    /// computes the session id ([`session_id`]) from it and its own key,
+    /// so signers holding different keys or epochs stop at round two.
+    pub nonce: [u8; 32],
     /// The 32-byte message digest (ECDSA signs a digest).
     pub digest: [u8; 32],
     /// The key change (BIP-32 child), [`KeyAdjust::IDENTITY`] for the key
     /// itself.
     pub adjust: KeyAdjust,
+}
+
+/// A request with the session id this signer computed.
+#[derive(Clone, Debug)]
+struct Request {
+    signers: Vec<Identifier>,
+    session: [u8; 32],
+    digest: [u8; 32],
+    adjust: KeyAdjust,
 }
 
 /// Round one's message to one signer.
@@ -585,7 +596,7 @@ pub struct Round1 {
     #[zeroize(skip)]
     me: Identifier,
     #[zeroize(skip)]
-    request: SignRequest,
+    request: Request,
     #[zeroize(skip)]
     group_key: ProjectivePoint,
     r: Scalar,
@@ -611,10 +622,22 @@ fn others(signers: &[Identifier], me: Identifier) -> impl Iterator<Item = Identi
 
 /// Round one: draws the nonce share and the mask, commits, and starts a
 /// multiplication as Bob with every other signer.
-pub fn start(key: &EcdsaKey, mut request: SignRequest) -> Result<(Round1, Vec<Msg1>), SignError> {
+pub fn start(key: &EcdsaKey, request: SignRequest) -> Result<(Round1, Vec<Msg1>), SignError> {
     let me = key.share.identifier;
-    request.signers.sort();
-    check_distinct(&request.signers)?;
+    let mut signers = request.signers;
+    signers.sort();
+    let request = Request {
+        session: session_id(
+            &key.share.group_key,
+            key.share.epoch,
+            &signers,
+            &request.digest,
+            &request.nonce,
+        )?,
+        signers,
+        digest: request.digest,
+        adjust: request.adjust,
+    };
     if !request.signers.contains(&me) {
         return Err(SignError::Participants(format!(
             "party {} is not among the signers",
@@ -675,7 +698,7 @@ pub struct Round2 {
     #[zeroize(skip)]
     me: Identifier,
     #[zeroize(skip)]
-    request: SignRequest,
+    request: Request,
     #[zeroize(skip)]
     group_key: ProjectivePoint,
     r: Scalar,
@@ -1023,12 +1046,25 @@ pub fn recover(digest: &[u8; 32], sig: &[u8; 64], recovery_id: u8) -> Option<[u8
 /// Runs key generation and the base-OT setup for `n` parties in memory
 /// (tests, benchmarks and the one-process CLI).
 pub fn keygen_local(t: u16, n: u16, epoch: u64) -> Result<Vec<EcdsaKey>, SignError> {
-    let shares = super::dkg::run_local(t, n, epoch)?;
+    pairs_local(super::dkg::run_local(t, n, epoch)?)
+}
+
+/// The base-OT setup among the holders of `shares` (one sharing), in
+/// memory: after key generation, and after a refresh or resharing, which
+/// replace every pair's base OTs (including any discarded after a failed
+/// check).
+pub fn pairs_local(shares: Vec<KeyShare>) -> Result<Vec<EcdsaKey>, SignError> {
+    let first = shares
+        .first()
+        .ok_or_else(|| SignError::Parameters("no key shares".into()))?;
     let ids: Vec<Identifier> = shares.iter().map(|s| s.identifier).collect();
     let mut session = [0u8; 32];
     session.copy_from_slice(&hash(
         b"quorate/sign/dkls23/ot-setup/v1",
-        &[&point_to_bytes(&shares[0].group_key), &epoch.to_be_bytes()],
+        &[
+            &point_to_bytes(&first.group_key),
+            &first.epoch.to_be_bytes(),
+        ],
     ));
     let mut states = Vec::new();
     let mut msgs = Vec::new();
@@ -1057,18 +1093,10 @@ pub fn sign_local(
     adjust: KeyAdjust,
 ) -> Result<EcdsaSignature, SignError> {
     let ids: Vec<Identifier> = signers.iter().map(|&k| keys[k].share.identifier).collect();
-    let mut nonce = random_bytes().map_err(entropy)?;
-    let session = session_id(
-        &keys[signers[0]].share.group_key,
-        keys[signers[0]].share.epoch,
-        &ids,
-        digest,
-        &nonce,
-    )?;
-    nonce.zeroize();
+    let nonce = random_bytes().map_err(entropy)?;
     let request = SignRequest {
         signers: ids.clone(),
-        session,
+        nonce,
         digest: *digest,
         adjust,
     };
@@ -1184,10 +1212,9 @@ mod tests {
         let signers = [0usize, 1];
         let ids: Vec<Identifier> = signers.iter().map(|&k| keys[k].share.identifier).collect();
         let digest = [9u8; 32];
-        let session = session_id(&keys[0].share.group_key, 0, &ids, &digest, &[1; 32])?;
         let request = SignRequest {
             signers: ids,
-            session,
+            nonce: [1; 32],
             digest,
             adjust: KeyAdjust::IDENTITY,
         };
@@ -1355,7 +1382,7 @@ mod tests {
         let keys = keygen_local(2, 2, 0).unwrap();
         let ids: Vec<Identifier> = keys.iter().map(|k| k.share.identifier).collect();
         let request = SignRequest {
-            session: session_id(&keys[0].share.group_key, 0, &ids, &[3; 32], &[4; 32]).unwrap(),
+            nonce: [4; 32],
             signers: ids,
             digest: [3; 32],
             adjust: KeyAdjust::IDENTITY,

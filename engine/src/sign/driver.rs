@@ -197,11 +197,9 @@ mod tests {
         let ids: Vec<Identifier> = keys.iter().map(|k| k.share.identifier).collect();
         let mut mesh = memory::mesh(&["1", "2", "3"]);
         let digest = [5u8; 32];
-        let session =
-            dkls::session_id(&keys[0].share.group_key, 0, &ids, &digest, &[8; 32]).unwrap();
         let request = SignRequest {
             signers: ids.clone(),
-            session,
+            nonce: [8; 32],
             digest,
             adjust: KeyAdjust::IDENTITY,
         };
