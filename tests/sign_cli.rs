@@ -176,3 +176,181 @@ fn operator_mistakes_fail_cleanly() {
         "--force",
     );
 }
+
+fn header_epoch(path: &Path) -> u64 {
+    let bytes = std::fs::read(path).unwrap();
+    let h = quorate::keystore::read_header(&bytes).unwrap();
+    serde_json::from_slice::<Value>(&h).unwrap()["epoch"]
+        .as_u64()
+        .unwrap()
+}
+
+fn signs_under(shares: &str, pk: &str) {
+    let sig = json(&q(
+        &[
+            "sign", "ecdsa", "--shares", shares, "--digest", DIGEST, "--json",
+        ],
+        Some(PASS),
+    ));
+    assert_eq!(sig["public_key"], pk);
+    let v = q(
+        &[
+            "sign",
+            "verify",
+            "--scheme",
+            "ecdsa",
+            "--public-key",
+            pk,
+            "--digest",
+            DIGEST,
+            "--signature",
+            sig["signature"].as_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(v.status.success());
+}
+
+#[test]
+fn refresh_and_reshare_keep_the_key_and_retire_old_shares() {
+    let dir = tempfile::tempdir().unwrap();
+    let pk = keygen(dir.path())["public_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let d = dir.path().to_str().unwrap();
+    // Keep a copy of an old share elsewhere, as a careless backup would.
+    let stale = tempfile::tempdir().unwrap();
+    let old3 = stale.path().join("share-3.qshr");
+    std::fs::copy(dir.path().join("share-3.qshr"), &old3).unwrap();
+
+    let two = format!("{},{}", share(dir.path(), 1), share(dir.path(), 2));
+    let r = json(&q(
+        &[
+            "sign",
+            "refresh",
+            "--shares",
+            &two,
+            "--kdf-memory-mib",
+            "1",
+            "--json",
+        ],
+        Some(PASS),
+    ));
+    assert_eq!(r["public_key"], pk);
+    assert_eq!(r["epoch"], 1);
+    for i in 1..=3 {
+        assert_eq!(header_epoch(&dir.path().join(format!("share-{i}.qshr"))), 1);
+    }
+    signs_under(
+        &format!("{},{}", share(dir.path(), 2), share(dir.path(), 3)),
+        &pk,
+    );
+    // The old share and a new one do not sign together.
+    let mixed = format!("{},{}", share(dir.path(), 1), old3.display());
+    fails(
+        &q(
+            &["sign", "ecdsa", "--shares", &mixed, "--digest", DIGEST],
+            Some(PASS),
+        ),
+        "epoch",
+    );
+
+    // Reshare 2-of-3 {1,2,3} to 3-of-4 {2,4,5,6}: 1 and 3 are retired.
+    let dealers = format!("{},{}", share(dir.path(), 1), share(dir.path(), 3));
+    let r = json(&q(
+        &[
+            "sign",
+            "reshare",
+            "--shares",
+            &dealers,
+            "-t",
+            "3",
+            "--to",
+            "2,4,5,6",
+            "--out",
+            d,
+            "--kdf-memory-mib",
+            "1",
+            "--json",
+        ],
+        Some(PASS),
+    ));
+    assert_eq!(r["public_key"], pk);
+    assert_eq!(r["epoch"], 2);
+    assert_eq!(r["threshold"], 3);
+    assert_eq!(r["deleted"].as_array().unwrap().len(), 2, "{r}");
+    assert!(!dir.path().join("share-1.qshr").exists());
+    assert!(!dir.path().join("share-3.qshr").exists());
+    // The stale copy elsewhere was not given and is not touched.
+    assert!(old3.exists());
+    let three = format!(
+        "{},{},{}",
+        share(dir.path(), 2),
+        share(dir.path(), 5),
+        share(dir.path(), 6)
+    );
+    signs_under(&three, &pk);
+    let two_new = format!("{},{}", share(dir.path(), 4), share(dir.path(), 5));
+    fails(
+        &q(
+            &["sign", "ecdsa", "--shares", &two_new, "--digest", DIGEST],
+            Some(PASS),
+        ),
+        "needs 3",
+    );
+    fails(
+        &q(
+            &[
+                "sign", "reshare", "--shares", &three, "-t", "5", "--to", "1,2,3",
+            ],
+            Some(PASS),
+        ),
+        "cannot exceed",
+    );
+}
+
+#[test]
+fn an_imported_key_keeps_its_public_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("old.hex");
+    // The private key 3: its public key is 3·G.
+    std::fs::write(&key, format!("{}3\n", "0".repeat(63))).unwrap();
+    let out = dir.path().join("keys");
+    let import = |key: &Path, extra: &[&str]| {
+        let mut a = vec![
+            "sign",
+            "import",
+            "--key-file",
+            key.to_str().unwrap(),
+            "-t",
+            "2",
+            "-n",
+            "3",
+            "--out",
+            out.to_str().unwrap(),
+            "--kdf-memory-mib",
+            "1",
+            "--json",
+        ];
+        a.extend(extra);
+        q(&a, Some(PASS))
+    };
+    let chain = "11".repeat(32);
+    let r = json(&import(&key, &["--chain-code", &chain]));
+    let pk = "02f9308a019258c31049344f85f89d5229b531c845836f99b08601f113bce036f9";
+    assert_eq!(r["public_key"], pk);
+    assert_eq!(r["chain_code"], chain);
+    signs_under(&format!("{},{}", share(&out, 1), share(&out, 3)), pk);
+    fails(&import(&key, &[]), "--force");
+    std::fs::write(&key, "0".repeat(64)).unwrap();
+    fails(&import(&key, &["--force"]), "zero");
+    std::fs::write(&key, "not a key").unwrap();
+    let o = import(&key, &["--force"]);
+    fails(&o, "64 hex digits");
+    assert!(!common::stderr(&o).contains("not a key"));
+    fails(
+        &import(&dir.path().join("missing"), &["--force"]),
+        "missing",
+    );
+}

@@ -7,9 +7,12 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand, ValueEnum};
 use quorate::keystore::{self, KdfParams, Passphrase, WriteMode};
 use quorate_engine::sign::bip32::{self, DerivationPath};
+use quorate_engine::sign::dkg::KeyShare;
 use quorate_engine::sign::dkls::{self, EcdsaKey};
 use quorate_engine::sign::frost::{self, Suite};
-use quorate_engine::sign::{address, bip340, point_to_bytes};
+use quorate_engine::sign::{
+    Identifier, SecretScalar, address, bip340, point_to_bytes, reshare, scalar_from_bytes,
+};
 use serde_json::{Value, json};
 
 use super::{CliError, CliResult, Out, shown};
@@ -39,9 +42,28 @@ the public key (SEC1 compressed), its Ethereum address and its Bitcoin P2WPKH an
     /// key-path spend, no script tree).
     #[command(after_help = SIGN_HELP)]
     Taproot(SignArgs),
+    /// New shares of the same key for the same parties (next epoch): any
+    /// threshold of share files deal; every party's file is replaced once
+    /// all new parties have acknowledged.
+    #[command(after_help = REFRESH_HELP)]
+    Refresh(RefreshArgs),
+    /// Move a key to a new party set and threshold (next epoch), same
+    /// public key and addresses.
+    #[command(after_help = RESHARE_HELP)]
+    Reshare(ReshareArgs),
+    /// Split an existing private key (a single-key wallet's) into a t-of-n
+    /// sharing: share files as `keygen` writes them.
+    #[command(after_help = IMPORT_HELP)]
+    Import(ImportArgs),
     /// Check a signature with the standard verifier (k256's ECDSA, BIP-340).
     Verify(VerifyArgs),
 }
+
+const REFRESH_HELP: &str = "Every party's share is replaced by a new one of the same key (the public key, addresses and BIP-32 chain code stay); the base OTs threshold ECDSA uses are set up afresh, which also restores a pair discarded after a failed check. Old and new shares never sign together. The new files are written beside the old ones first; only when every new party has acknowledged the same deals and every new file is on disk do they replace the old files (and any other share file of the old epoch of this key in the same directories is deleted). If the run is interrupted between the two steps, files named .share-I.qshr.next hold the new shares: rename them over share-I.qshr.\n\nExample:\n  quorate sign refresh --shares keys/share-1.qshr,keys/share-2.qshr";
+
+const RESHARE_HELP: &str = "Give at least the old threshold's number of share files (the dealers). The new parties are numbered by --to; their files go to --out (default: the first share file's directory), written and acknowledged before any old share file is deleted. The public key and its addresses do not change.\n\nExample:\n  quorate sign reshare --shares keys/share-1.qshr,keys/share-2.qshr -t 3 --to 1,2,3,4,5";
+
+const IMPORT_HELP: &str = "The private key is read from --key-file (64 hex digits, or - for standard input), never from the command line. The file keeps the whole key: delete it once the shares are safe. Without --chain-code a random chain code is drawn, so BIP-32 children differ from the old wallet's; give the old wallet's chain code to keep them.\n\nExample:\n  QUORATE_PASSPHRASE=... quorate sign import --key-file old.hex -t 2 -n 3 --out keys/";
 
 const SIGN_HELP: &str = "Give at least the threshold's number of share files; every party \
 runs in this process and the signature is checked with the standard verifier before it is \
@@ -64,6 +86,74 @@ pub(crate) struct KeygenArgs {
     /// Replace existing share files.
     #[arg(long)]
     force: bool,
+    /// Bitcoin network of the printed addresses.
+    #[arg(long, value_enum, default_value_t = Net::Mainnet)]
+    network: Net,
+    /// Memory of the passphrase hash (argon2id), MiB.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    kdf_memory_mib: u32,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RefreshArgs {
+    /// Share files of the key, comma-separated (at least the threshold).
+    #[arg(long, value_delimiter = ',', required = true, value_name = "FILE,FILE")]
+    shares: Vec<PathBuf>,
+    /// Directory for the new share files (default: the first share file's).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    common: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReshareArgs {
+    /// Share files of the key, comma-separated (at least the old threshold).
+    #[arg(long, value_delimiter = ',', required = true, value_name = "FILE,FILE")]
+    shares: Vec<PathBuf>,
+    /// Signers the new sharing needs (2 <= t <= number of new parties).
+    #[arg(short = 't', long = "threshold", value_parser = clap::value_parser!(u16).range(2..=255))]
+    threshold: u16,
+    /// The new parties' numbers, comma-separated (1 to 65535).
+    #[arg(long, value_delimiter = ',', required = true, value_name = "I,J,..")]
+    to: Vec<u16>,
+    /// Directory for the new share files (default: the first share file's).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    common: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    /// File holding the private key, 64 hex digits (- for standard input).
+    #[arg(long, value_name = "FILE")]
+    key_file: PathBuf,
+    /// Signers needed (2 <= t <= n).
+    #[arg(short = 't', long = "threshold", value_parser = clap::value_parser!(u16).range(2..=255))]
+    threshold: u16,
+    /// Parties holding a share (n <= 255).
+    #[arg(short = 'n', long = "parties", value_parser = clap::value_parser!(u16).range(2..=255))]
+    parties: u16,
+    /// Directory for the share files (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// The BIP-32 chain code to keep (32 bytes, hex); random if absent.
+    #[arg(long, value_name = "HEX")]
+    chain_code: Option<String>,
+    /// Replace existing share files.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    common: StoreArgs,
+}
+
+/// Options of every command that writes share files.
+#[derive(Debug, Args)]
+pub(crate) struct StoreArgs {
     /// Bitcoin network of the printed addresses.
     #[arg(long, value_enum, default_value_t = Net::Mainnet)]
     network: Net,
@@ -141,6 +231,9 @@ pub(crate) fn run(cmd: SignCommand) -> CliResult {
         SignCommand::Ecdsa(a) => sign(&a, Scheme::Ecdsa),
         SignCommand::Schnorr(a) => sign(&a, Scheme::Schnorr),
         SignCommand::Taproot(a) => sign(&a, Scheme::Taproot),
+        SignCommand::Refresh(a) => refresh(&a),
+        SignCommand::Reshare(a) => reshare(&a),
+        SignCommand::Import(a) => import(&a),
         SignCommand::Verify(a) => verify(&a),
     }
 }
@@ -182,99 +275,395 @@ fn keygen(args: &KeygenArgs) -> CliResult {
             args.threshold, args.parties
         )));
     }
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| CliError::Failed(format!("{}: {e}", shown(args.out.display()))))?;
-    let paths: Vec<PathBuf> = (1..=args.parties)
-        .map(|i| args.out.join(format!("share-{i}.qshr")))
-        .collect();
-    if !args.force
-        && let Some(p) = paths.iter().find(|p| p.exists())
-    {
-        return Err(CliError::Failed(format!(
-            "{} exists; pass --force to replace the shares there",
-            shown(p.display())
-        )));
-    }
-    let params = KdfParams::new(args.kdf_memory_mib * 1024, 3, 1).map_err(failed)?;
+    let ids: Vec<u16> = (1..=args.parties).collect();
+    refuse_existing(&args.out, &ids, args.force)?;
+    let kdf = KdfParams::new(args.kdf_memory_mib * 1024, 3, 1).map_err(failed)?;
     let pass = Passphrase::from_env_or_prompt(true).map_err(failed)?;
     let keys = dkls::keygen_local(args.threshold, args.parties, 0).map_err(failed)?;
-    let group_key = keys[0].share.group_key;
-    let pk = point_to_bytes(&group_key);
-    let net = address::Network::from(args.network);
-    let taproot = address::p2tr(&group_key, net).map_err(failed)?;
-    let summary = json!({
-        "public_key": hex(&pk),
-        "threshold": args.threshold,
-        "parties": args.parties,
-        "epoch": 0,
+    let stored = store(&args.out, &keys, &pass, &kdf, args.network)?;
+    report(&stored, &keys[0].share, &[], args.json, "new key")
+}
+
+/// Refuses to replace share files in `dir` unless `force`.
+fn refuse_existing(dir: &Path, ids: &[u16], force: bool) -> CliResult {
+    if force {
+        return Ok(());
+    }
+    match ids
+        .iter()
+        .map(|i| dir.join(share_name(*i)))
+        .find(|p| p.exists())
+    {
+        Some(p) => Err(CliError::Failed(format!(
+            "{} exists; pass --force to replace the shares there",
+            shown(p.display())
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn share_name(id: u16) -> String {
+    format!("share-{id}.qshr")
+}
+
+fn io_err(p: &Path) -> impl Fn(std::io::Error) -> CliError + '_ {
+    move |e| CliError::Failed(format!("{}: {e}", shown(p.display())))
+}
+
+/// What everyone may know of a sharing, as written to public.json.
+fn public_summary(share: &KeyShare, net: address::Network) -> Result<Value, CliError> {
+    let group_key = share.group_key;
+    Ok(json!({
+        "public_key": hex(&point_to_bytes(&group_key)),
+        "threshold": share.threshold,
+        "parties": share.verification_shares.len(),
+        "epoch": share.epoch,
         "ethereum_address": address::ethereum(&group_key),
         "p2wpkh_address": address::p2wpkh(&group_key, net),
-        "taproot_address": taproot,
-        "chain_code": hex(&keys[0].share.chain_code),
-        "verification_shares": keys[0].share.verification_shares.iter()
+        "taproot_address": address::p2tr(&group_key, net).map_err(failed)?,
+        "chain_code": hex(&share.chain_code),
+        "verification_shares": share.verification_shares.iter()
             .map(|(i, p)| json!({"party": i.get(), "point": hex(&point_to_bytes(p))}))
             .collect::<Vec<_>>(),
-    });
-    let mode = if args.force {
-        WriteMode::Overwrite
-    } else {
-        WriteMode::CreateNew
-    };
-    for (key, path) in keys.iter().zip(&paths) {
+    }))
+}
+
+/// Share files written by [`store`].
+struct Stored {
+    summary: Value,
+    files: Vec<PathBuf>,
+}
+
+/// Writes one encrypted file per key to `dir` in two steps: every file to
+/// `.share-I.qshr.next` (each synced to disk), then each renamed over
+/// `share-I.qshr`, so no share file is ever half written and a crash
+/// leaves every new share on disk.
+fn store(
+    dir: &Path,
+    keys: &[EcdsaKey],
+    pass: &Passphrase,
+    kdf: &KdfParams,
+    net: Net,
+) -> Result<Stored, CliError> {
+    let first = &keys
+        .first()
+        .ok_or_else(|| failed("internal: no key shares to store"))?
+        .share;
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let summary = public_summary(first, net.into())?;
+    let mut staged = Vec::new();
+    for key in keys {
+        let id = key.share.identifier.get();
         let header = json!({
             "format": "quorate-sign-share",
-            "party": key.share.identifier.get(),
-            "threshold": args.threshold,
-            "parties": args.parties,
+            "party": id,
+            "threshold": key.share.threshold,
+            "parties": key.share.verification_shares.len(),
             "epoch": key.share.epoch,
-            "public_key": hex(&pk),
+            "public_key": summary["public_key"],
         });
         let secret = zeroize::Zeroizing::new(key.to_bytes());
-        let sealed = keystore::seal(&pass, header.to_string().as_bytes(), &secret, &params)
-            .map_err(failed)?;
-        keystore::write_atomic(path, &sealed, mode)
-            .map_err(|e| CliError::Failed(format!("{}: {e}", shown(path.display()))))?;
+        let sealed =
+            keystore::seal(pass, header.to_string().as_bytes(), &secret, kdf).map_err(failed)?;
+        let name = share_name(id);
+        let next = dir.join(format!(".{name}.next"));
+        keystore::write_atomic(&next, &sealed, WriteMode::Overwrite).map_err(io_err(&next))?;
+        staged.push((next, dir.join(name)));
     }
-    let public = args.out.join("public.json");
     let text = serde_json::to_string_pretty(&summary).map_err(failed)?;
-    keystore::write_atomic(&public, text.as_bytes(), WriteMode::Overwrite)
-        .map_err(|e| CliError::Failed(format!("{}: {e}", shown(public.display()))))?;
+    let public = dir.join("public.json");
+    let next = dir.join(".public.json.next");
+    keystore::write_atomic(&next, text.as_bytes(), WriteMode::Overwrite).map_err(io_err(&next))?;
+    staged.push((next, public));
+    for (next, path) in &staged {
+        std::fs::rename(next, path).map_err(io_err(path))?;
+    }
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))?;
+    staged.pop();
+    Ok(Stored {
+        summary,
+        files: staged.into_iter().map(|(_, p)| p).collect(),
+    })
+}
+
+/// Prints what [`store`] wrote.
+fn report(
+    stored: &Stored,
+    share: &KeyShare,
+    deleted: &[PathBuf],
+    json_out: bool,
+    what: &str,
+) -> CliResult {
+    let files: Vec<String> = stored
+        .files
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     let mut out = Out::new();
-    if args.json {
-        let mut v = summary;
-        v["files"] = json!(
-            paths
+    if json_out {
+        let mut v = stored.summary.clone();
+        v["files"] = json!(files);
+        v["deleted"] = json!(
+            deleted
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
         );
         return out.json(&v);
     }
+    let v = &stored.summary;
+    let text = |k: &str| v[k].as_str().unwrap_or("").to_owned();
     out.line(format!(
-        "{}-of-{} key; {} share files in {}",
+        "{what}: {}-of-{} at epoch {}; share files {}",
+        share.threshold,
+        share.verification_shares.len(),
+        share.epoch,
+        files
+            .iter()
+            .map(shown)
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))?;
+    if !deleted.is_empty() {
+        out.line(format!(
+            "deleted old shares {}",
+            deleted
+                .iter()
+                .map(|p| shown(p.display()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))?;
+    }
+    out.line(format!("public key        {}", text("public_key")))?;
+    out.line(format!("ethereum address  {}", text("ethereum_address")))?;
+    out.line(format!("p2wpkh address    {}", text("p2wpkh_address")))?;
+    out.line(format!("taproot address   {}", text("taproot_address")))
+}
+
+fn refresh(args: &RefreshArgs) -> CliResult {
+    let pass = Passphrase::from_env_or_prompt(false).map_err(failed)?;
+    let keys = load(&args.shares, &pass)?;
+    let share = &keys[0].share;
+    let ids: Vec<u16> = share
+        .verification_shares
+        .iter()
+        .map(|(i, _)| i.get())
+        .collect();
+    let t = share.threshold;
+    reshare_to(
+        &args.shares,
+        &keys,
+        &ids,
+        t,
+        args.out.as_deref(),
+        &pass,
+        &args.common,
+        "refreshed",
+    )
+}
+
+fn reshare(args: &ReshareArgs) -> CliResult {
+    let pass = Passphrase::from_env_or_prompt(false).map_err(failed)?;
+    let keys = load(&args.shares, &pass)?;
+    reshare_to(
+        &args.shares,
+        &keys,
+        &args.to,
         args.threshold,
-        args.parties,
-        args.parties,
-        shown(args.out.display())
-    ))?;
-    out.line(format!("public key        {}", hex(&pk)))?;
-    out.line(format!(
-        "ethereum address  {}",
-        summary["ethereum_address"].as_str().unwrap_or("")
-    ))?;
-    out.line(format!(
-        "p2wpkh address    {}",
-        summary["p2wpkh_address"].as_str().unwrap_or("")
-    ))?;
-    out.line(format!(
-        "taproot address   {}",
-        summary["taproot_address"].as_str().unwrap_or("")
-    ))
+        args.out.as_deref(),
+        &pass,
+        &args.common,
+        "reshared",
+    )
+}
+
+/// Reshares `keys` (the dealers, loaded from `files`) to the parties `to`
+/// with threshold `t` at the next epoch, stores the new shares, and only
+/// then deletes the old share files of this key.
+#[allow(clippy::too_many_arguments)]
+fn reshare_to(
+    files: &[PathBuf],
+    keys: &[EcdsaKey],
+    to: &[u16],
+    t: u16,
+    out: Option<&Path>,
+    pass: &Passphrase,
+    common: &StoreArgs,
+    what: &str,
+) -> CliResult {
+    if usize::from(t) > to.len() {
+        return Err(CliError::Failed(format!(
+            "the threshold ({t}) cannot exceed the number of new parties ({})",
+            to.len()
+        )));
+    }
+    let receivers = to
+        .iter()
+        .map(|&i| Identifier::new(i))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(failed)?;
+    let old = &keys[0].share;
+    let epoch = old
+        .epoch
+        .checked_add(1)
+        .ok_or_else(|| failed("the epoch counter is exhausted"))?;
+    let dir = match out {
+        Some(d) => d.to_path_buf(),
+        None => files[0]
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+    };
+    let kdf = KdfParams::new(common.kdf_memory_mib * 1024, 3, 1).map_err(failed)?;
+    let dealers: Vec<&KeyShare> = keys.iter().map(|k| &k.share).collect();
+    // Returns only once every new party acknowledged the same deals.
+    let shares = reshare::run_local(&dealers, &receivers, t, epoch).map_err(failed)?;
+    let new = dkls::pairs_local(shares).map_err(failed)?;
+    let stored = store(&dir, &new, pass, &kdf, common.network)?;
+    let deleted = retire_old(
+        files,
+        &dir,
+        &point_to_bytes(&old.group_key),
+        epoch,
+        &stored.files,
+    )?;
+    report(&stored, &new[0].share, &deleted, common.json, what)
+}
+
+/// Deletes every share file of the key `pk` older than `epoch`: those
+/// given, and the others in their directories and `dir` (the old holders
+/// that did not deal), leaving `keep` (the new files).
+fn retire_old(
+    given: &[PathBuf],
+    dir: &Path,
+    pk: &[u8],
+    epoch: u64,
+    keep: &[PathBuf],
+) -> Result<Vec<PathBuf>, CliError> {
+    let mut dirs: Vec<PathBuf> = given
+        .iter()
+        .map(|f| {
+            f.parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        })
+        .collect();
+    dirs.push(dir.to_path_buf());
+    let mut candidates: Vec<PathBuf> = given.to_vec();
+    for d in &dirs {
+        let Ok(entries) = std::fs::read_dir(if d.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            d
+        }) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("share-") && name.ends_with(".qshr") {
+                candidates.push(e.path());
+            }
+        }
+    }
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    };
+    let mut deleted: Vec<PathBuf> = Vec::new();
+    for c in candidates {
+        if keep.iter().any(|k| same(k, &c)) || deleted.iter().any(|d| same(d, &c)) {
+            continue;
+        }
+        let Ok(bytes) = keystore::read_file(&c) else {
+            continue;
+        };
+        let Some(v) = keystore::read_header(&bytes)
+            .ok()
+            .and_then(|h| serde_json::from_slice::<Value>(&h).ok())
+        else {
+            continue;
+        };
+        let old = v["format"] == "quorate-sign-share"
+            && v["public_key"].as_str() == Some(&hex(pk))
+            && v["epoch"].as_u64().is_some_and(|e| e < epoch);
+        if old {
+            std::fs::remove_file(&c).map_err(io_err(&c))?;
+            deleted.push(c);
+        }
+    }
+    Ok(deleted)
+}
+
+fn import(args: &ImportArgs) -> CliResult {
+    if args.threshold > args.parties {
+        return Err(CliError::Failed(format!(
+            "the threshold ({}) cannot exceed the number of parties ({})",
+            args.threshold, args.parties
+        )));
+    }
+    let text = zeroize::Zeroizing::new(if args.key_file.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::Read::take(std::io::stdin(), 1024), &mut s)
+            .map_err(|e| failed(format!("standard input: {e}")))?;
+        s
+    } else {
+        let bytes = keystore::read_file(&args.key_file)
+            .map_err(|e| CliError::Failed(format!("{}: {e}", shown(args.key_file.display()))))?;
+        String::from_utf8(bytes).map_err(|_| {
+            CliError::Failed(format!(
+                "{}: not text (64 hex digits expected)",
+                shown(args.key_file.display())
+            ))
+        })?
+    });
+    let t = text.trim();
+    let t = t.strip_prefix("0x").unwrap_or(t);
+    if t.len() != 64 || !t.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return Err(failed(
+            "the key file must hold a private key as 64 hex digits (its contents are not shown)",
+        ));
+    }
+    let mut raw = zeroize::Zeroizing::new([0u8; 32]);
+    for (k, byte) in raw.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&t[2 * k..2 * k + 2], 16)
+            .map_err(|_| failed("the key file is not hex"))?;
+    }
+    let secret = scalar_from_bytes(&raw[..])
+        .filter(|s| !bool::from(s.is_zero()))
+        .map(SecretScalar::new)
+        .ok_or_else(|| failed("the private key is zero or not below the curve order"))?;
+    let chain_code: [u8; 32] = match &args.chain_code {
+        Some(h) => unhex("--chain-code", h, Some(32))?
+            .try_into()
+            .map_err(|_| failed("--chain-code must be 32 bytes"))?,
+        None => {
+            let mut c = [0u8; 32];
+            getrandom::fill(&mut c).map_err(failed)?;
+            c
+        }
+    };
+    let ids: Vec<u16> = (1..=args.parties).collect();
+    refuse_existing(&args.out, &ids, args.force)?;
+    let kdf = KdfParams::new(args.common.kdf_memory_mib * 1024, 3, 1).map_err(failed)?;
+    let pass = Passphrase::from_env_or_prompt(true).map_err(failed)?;
+    let shares =
+        reshare::import_local(&secret, chain_code, args.threshold, args.parties).map_err(failed)?;
+    drop(secret);
+    let keys = dkls::pairs_local(shares).map_err(failed)?;
+    let stored = store(&args.out, &keys, &pass, &kdf, args.common.network)?;
+    report(
+        &stored,
+        &keys[0].share,
+        &[],
+        args.common.json,
+        "imported key",
+    )
 }
 
 /// Reads and decrypts the share files; all must be of one key, distinct
 /// parties.
-fn load(paths: &[PathBuf]) -> Result<Vec<EcdsaKey>, CliError> {
+fn load(paths: &[PathBuf], pass: &Passphrase) -> Result<Vec<EcdsaKey>, CliError> {
     let mut headers = Vec::new();
     for p in paths {
         let bytes = read(p)?;
@@ -302,10 +691,25 @@ fn load(paths: &[PathBuf]) -> Result<Vec<EcdsaKey>, CliError> {
             key_of(v)
         )));
     }
-    let pass = Passphrase::from_env_or_prompt(false).map_err(failed)?;
+    let epoch_of = |v: &Value| v["epoch"].as_u64();
+    if let Some(((_, v), p)) = headers
+        .iter()
+        .zip(paths)
+        .find(|((_, v), _)| epoch_of(v) != epoch_of(&headers[0].1))
+    {
+        return Err(CliError::Failed(format!(
+            "{} is of epoch {:?} but {} of epoch {:?}: old and new shares never sign \
+             together (if a refresh was interrupted, rename the .share-I.qshr.next files it \
+             left over share-I.qshr)",
+            shown(p.display()),
+            epoch_of(v),
+            shown(paths[0].display()),
+            epoch_of(&headers[0].1)
+        )));
+    }
     let mut keys: Vec<EcdsaKey> = Vec::new();
     for ((bytes, _), p) in headers.iter().zip(paths) {
-        let opened = keystore::open(&pass, bytes)
+        let opened = keystore::open(pass, bytes)
             .map_err(|e| CliError::Failed(format!("{}: {e}", shown(p.display()))))?;
         let key = EcdsaKey::from_bytes(opened.secret())
             .map_err(|e| CliError::Failed(format!("{}: {e}", shown(p.display()))))?;
@@ -345,7 +749,8 @@ fn sign(args: &SignArgs, scheme: Scheme) -> CliResult {
         .unwrap_or("m")
         .parse()
         .map_err(failed)?;
-    let mut keys = load(&args.shares)?;
+    let pass = Passphrase::from_env_or_prompt(false).map_err(failed)?;
+    let mut keys = load(&args.shares, &pass)?;
     let share = &keys[0].share;
     let child = bip32::derive(&share.group_key, &share.chain_code, &path).map_err(failed)?;
     let signers: Vec<u16> = keys.iter().map(|k| k.share.identifier.get()).collect();
