@@ -853,7 +853,7 @@ fn sign(args: &SignArgs) -> CliResult {
     let keygen = |t: u16, n: u16| -> Result<(f64, Vec<dkls::EcdsaKey>), CliError> {
         let mut times = Vec::new();
         let mut keys = Vec::new();
-        for _ in 0..runs.clamp(1, 5) {
+        for _ in 0..runs.clamp(1, 11) {
             let start = Instant::now();
             keys = dkls::keygen_local(t, n, 0).map_err(fail)?;
             times.push(start.elapsed().as_secs_f64() * 1e3);

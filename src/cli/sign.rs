@@ -421,11 +421,7 @@ fn report(
         share.threshold,
         share.verification_shares.len(),
         share.epoch,
-        files
-            .iter()
-            .map(shown)
-            .collect::<Vec<_>>()
-            .join(", ")
+        files.iter().map(shown).collect::<Vec<_>>().join(", ")
     ))?;
     if !deleted.is_empty() {
         out.line(format!(

@@ -4,8 +4,9 @@
 //! [`super::vole`] (their protocol 5.2) on the engine's OT extension.
 //!
 //! Key material: a t-of-n Shamir sharing of the key from [`super::dkg`],
-//! plus, for every pair of parties, base OTs both ways ([`ot_setup`], one
-//! round, run once after key generation).
+//! plus, for every pair of parties, random OTs both ways ([`ot_setup`]: one
+//! batch of base OTs and one OT extension, run once after key generation
+//! and after every refresh).
 //!
 //! Signing by a set `S` of at least `t` parties, each `P_i` holding the
 //! additive share `sk_i = λ_i·s_i` (`λ_i` the Lagrange coefficient over `S`):
@@ -52,15 +53,18 @@ use super::encoding::{
 use super::frost::{KeyAdjust, lagrange_at_zero};
 use super::vole::{self, AliceMsg, Bob, PairKeys, hash};
 use super::{Identifier, SecretScalar, SignError};
+use crate::block::Block;
 use crate::net::handshake::SessionId;
 use crate::ot::Delta;
 use crate::ot::base::{BaseReceiver, BaseSender, ReceiverMsg, SenderMsg};
-use crate::ot::kos::KAPPA;
+use crate::ot::kos::{KAPPA, KosReceiver, KosSender};
+use crate::prg::Seed;
 
 const TAG_SESSION: &[u8] = b"quorate/sign/dkls23/session/v1";
 const TAG_COMMIT: &[u8] = b"quorate/sign/dkls23/commit/v1";
 const TAG_VOLE: &[u8] = b"quorate/sign/dkls23/vole/v1";
-const TAG_BASE: &str = "quorate/sign/dkls23/base-ot/v1";
+const TAG_BASE: &str = "quorate/sign/dkls23/base-ot/v2";
+const TAG_EXTEND: &[u8] = b"quorate/sign/dkls23/ot-setup-extend/v1";
 
 fn entropy<E>(_: E) -> SignError {
     SignError::Parameters("the OS random generator failed".into())
@@ -195,14 +199,27 @@ impl EcdsaKey {
     }
 }
 
-/// One round of base OTs both ways with every peer.
+/// Base OTs both ways with every peer, in two rounds, with one batch of
+/// public-key OTs per pair instead of two. For the pair `{i, j}`, `i < j`:
+/// 1. [`ot_setup`]: `i` is the base-OT receiver with choices `Δ_i` and `j`
+///    the sender: `κ` Masny-Rindal OTs ([`crate::ot::base`]);
+/// 2. [`OtSetup::extend`]: `j`, holding the `κ` seed pairs, runs one KOS
+///    random-OT batch ([`crate::ot::kos`], one message with its
+///    Fiat-Shamir consistency check) as the receiver with choices `Δ_j`;
+/// 3. [`OtExtend::finish`]: `i`, the KOS sender keyed by `(Δ_i, chosen)`,
+///    checks it and takes its `κ` outputs as seed pairs.
+///
+/// So `i` ends with `(Δ_i, chosen)` as Alice and the KOS pairs as Bob, and
+/// `j` with the KOS outputs and `Δ_j` as Alice and the base-OT pairs as
+/// Bob: random OTs both ways, the reverse one by extension (as in the
+/// two-way setups of DKLs23's implementations and of SoftSpokenOT).
 pub struct OtSetup {
     me: Identifier,
     session: [u8; 32],
-    /// As Bob (base-OT sender) toward each peer.
-    senders: Vec<(Identifier, BaseSender)>,
-    /// As Alice (base-OT receiver, choices `Δ`) toward each peer.
+    /// Toward peers above: base-OT receiver with choices `Δ`.
     receivers: Vec<(Identifier, BaseReceiver, Delta)>,
+    /// Toward peers below: base-OT sender.
+    senders: Vec<(Identifier, BaseSender)>,
 }
 
 impl std::fmt::Debug for OtSetup {
@@ -213,17 +230,37 @@ impl std::fmt::Debug for OtSetup {
     }
 }
 
-/// A base-OT setup message to one peer.
+/// Round one of the setup, to one peer: the base-OT sender's message if
+/// the sender's identifier is the larger, the receiver's otherwise.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OtSetupMsg {
     /// Sender.
     pub from: Identifier,
     /// Recipient.
     pub to: Identifier,
-    /// As base-OT sender (the sender's Bob side).
-    pub sender: SenderMsg,
-    /// As base-OT receiver (the sender's Alice side).
-    pub receiver: ReceiverMsg,
+    /// The base-OT message.
+    pub body: OtSetupBody,
+}
+
+/// A base-OT message of either side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OtSetupBody {
+    /// From the larger identifier: the base-OT sender's `A`.
+    Sender(SenderMsg),
+    /// From the smaller identifier: the base-OT receiver's points.
+    Receiver(ReceiverMsg),
+}
+
+/// Round two of the setup, from the larger identifier to the smaller: the
+/// KOS extension message of the reverse direction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OtExtendMsg {
+    /// Sender (the larger identifier).
+    pub from: Identifier,
+    /// Recipient.
+    pub to: Identifier,
+    /// [`crate::ot::kos::KosReceiver::rot_one_message`]'s message.
+    pub ext: Vec<u8>,
 }
 
 /// The base-OT session of the pair where `alice` holds `Δ`.
@@ -238,14 +275,28 @@ fn base_session(session: &[u8; 32], alice: Identifier, bob: Identifier) -> Sessi
     )
 }
 
-/// Starts the base OTs of `me` with every other participant, in a session
-/// all of them agree on (the key generation's).
+/// The KOS instance of the setup's reverse direction keys on its base
+/// seeds hashed under this tag, apart from every signing session's.
+fn extend_seed(session: &SessionId, seed: Block) -> Seed {
+    let d = hash(TAG_EXTEND, &[&session.0, &seed.to_bytes()]);
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    Seed::new(Block::from_bytes(b))
+}
+
+fn delta_bits(delta: &Delta) -> Vec<bool> {
+    (0..KAPPA).map(|k| delta.expose().bit(k)).collect()
+}
+
+/// Round one of the setup between `me` and every other participant, in a
+/// session all of them agree on (the key generation's).
 pub fn ot_setup(
     me: Identifier,
     participants: &[Identifier],
     session: &[u8; 32],
 ) -> Result<(OtSetup, Vec<OtSetupMsg>), SignError> {
     check_distinct(participants)?;
+    let param = |e: crate::ot::OtError| SignError::Parameters(e.to_string());
     let mut state = OtSetup {
         me,
         session: *session,
@@ -254,62 +305,181 @@ pub fn ot_setup(
     };
     let mut out = Vec::new();
     for &j in participants.iter().filter(|&&j| j != me) {
-        let (s, smsg) = BaseSender::new().map_err(|e| SignError::Parameters(e.to_string()))?;
-        let delta = Delta::random().map_err(|e| SignError::Parameters(e.to_string()))?;
-        let bits: Vec<bool> = (0..KAPPA).map(|k| delta.expose().bit(k)).collect();
-        let (r, rmsg) = BaseReceiver::new(&bits, &base_session(session, me, j))
-            .map_err(|e| SignError::Parameters(e.to_string()))?;
-        state.senders.push((j, s));
-        state.receivers.push((j, r, delta));
+        let body = if me < j {
+            let delta = Delta::random().map_err(param)?;
+            let (r, rmsg) = BaseReceiver::new(&delta_bits(&delta), &base_session(session, me, j))
+                .map_err(param)?;
+            state.receivers.push((j, r, delta));
+            OtSetupBody::Receiver(rmsg)
+        } else {
+            let (s, smsg) = BaseSender::new().map_err(param)?;
+            state.senders.push((j, s));
+            OtSetupBody::Sender(smsg)
+        };
         out.push(OtSetupMsg {
             from: me,
             to: j,
-            sender: smsg,
-            receiver: rmsg,
+            body,
         });
     }
     Ok((state, out))
 }
 
+/// After round one: the pairs toward peers above, waiting for their
+/// extension messages.
+pub struct OtExtend {
+    me: Identifier,
+    session: [u8; 32],
+    /// Toward peers above: `Δ` and the chosen base-OT seeds.
+    waiting: Vec<(Identifier, Delta, Vec<Seed>)>,
+    /// Toward peers below: done.
+    done: Vec<(Identifier, PairKeys)>,
+}
+
+impl std::fmt::Debug for OtExtend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtExtend")
+            .field("me", &self.me)
+            .finish_non_exhaustive()
+    }
+}
+
 impl OtSetup {
-    /// Finishes with one message from every peer: the pairs' keys.
-    pub fn finish(self, msgs: &[OtSetupMsg]) -> Result<Vec<(Identifier, PairKeys)>, SignError> {
+    /// Round two: with one [`OtSetupMsg`] from every peer, finishes the
+    /// base OTs and, toward each peer below, extends them the other way;
+    /// returns the [`OtExtendMsg`]s for those peers.
+    pub fn extend(self, msgs: &[OtSetupMsg]) -> Result<(OtExtend, Vec<OtExtendMsg>), SignError> {
         let OtSetup {
             me,
             session,
             senders,
             receivers,
         } = self;
+        let routes: Vec<_> = msgs.iter().map(|m| (m.from, m.to)).collect();
+        if msgs.len() != senders.len() + receivers.len() {
+            return Err(SignError::Length {
+                party: 0,
+                what: "OT setup messages",
+                expected: senders.len() + receivers.len(),
+                got: msgs.len(),
+            });
+        }
+        let culprit = |j: Identifier, e: crate::ot::OtError| SignError::Culprit {
+            culprit: j.get(),
+            reason: format!("its base OT message is invalid: {e}"),
+        };
+        let wrong_kind = |j: Identifier| SignError::Culprit {
+            culprit: j.get(),
+            reason: "sent the base-OT message of the wrong side".into(),
+        };
+        let mut waiting = Vec::new();
+        for (j, r, delta) in receivers {
+            let OtSetupBody::Sender(m) = &msgs[one_from(&routes, j, me)?].body else {
+                return Err(wrong_kind(j));
+            };
+            let chosen = r
+                .finish(
+                    &base_session(&session, me, j),
+                    m,
+                    &format!("party {}", j.get()),
+                )
+                .map_err(|e| culprit(j, e))?;
+            waiting.push((j, delta, chosen));
+        }
+        let mut done = Vec::new();
         let mut out = Vec::new();
-        for ((j, s), (_, r, delta)) in senders.into_iter().zip(receivers) {
-            let m = one_from(
-                &msgs.iter().map(|m| (m.from, m.to)).collect::<Vec<_>>(),
-                j,
-                me,
-            )
-            .map(|k| &msgs[k])?;
-            if m.receiver.0.len() != KAPPA {
+        for (j, s) in senders {
+            let OtSetupBody::Receiver(m) = &msgs[one_from(&routes, j, me)?].body else {
+                return Err(wrong_kind(j));
+            };
+            if m.0.len() != KAPPA {
                 return Err(SignError::Length {
                     party: j.get(),
                     what: "base OT receiver message",
                     expected: KAPPA,
-                    got: m.receiver.0.len(),
+                    got: m.0.len(),
                 });
             }
+            let base = base_session(&session, j, me);
             let peer = format!("party {}", j.get());
-            let culprit = |e: crate::ot::OtError| SignError::Culprit {
-                culprit: j.get(),
-                reason: format!("its base OT message is invalid: {e}"),
-            };
-            let pairs = s
-                .finish(&base_session(&session, j, me), &m.receiver, &peer)
-                .map_err(culprit)?;
-            let chosen = r
-                .finish(&base_session(&session, me, j), &m.sender, &peer)
-                .map_err(culprit)?;
-            out.push((j, PairKeys::new(&delta, &chosen, &pairs)?));
+            let pairs = s.finish(&base, m, &peer).map_err(|e| culprit(j, e))?;
+            let seeds: Vec<[Seed; 2]> = pairs
+                .iter()
+                .map(|[a, b]| {
+                    [
+                        extend_seed(&base, a.expose()),
+                        extend_seed(&base, b.expose()),
+                    ]
+                })
+                .collect();
+            let delta = Delta::random().map_err(|e| SignError::Parameters(e.to_string()))?;
+            let (ext, chosen) = KosReceiver::new(&seeds, &base, &peer)
+                .rot_one_message(&delta_bits(&delta))
+                .map_err(|e| SignError::Parameters(e.to_string()))?;
+            let chosen: Vec<Seed> = chosen.expose().iter().map(|b| Seed::new(*b)).collect();
+            done.push((j, PairKeys::new(&delta, &chosen, &pairs)?));
+            out.push(OtExtendMsg {
+                from: me,
+                to: j,
+                ext,
+            });
         }
-        Ok(out)
+        Ok((
+            OtExtend {
+                me,
+                session,
+                waiting,
+                done,
+            },
+            out,
+        ))
+    }
+}
+
+impl OtExtend {
+    /// Round three: with the [`OtExtendMsg`] of every peer above, checks
+    /// each extension (a failure names the peer) and returns every pair's
+    /// keys.
+    pub fn finish(self, msgs: &[OtExtendMsg]) -> Result<Vec<(Identifier, PairKeys)>, SignError> {
+        let OtExtend {
+            me,
+            session,
+            waiting,
+            mut done,
+        } = self;
+        if msgs.len() != waiting.len() {
+            return Err(SignError::Length {
+                party: 0,
+                what: "OT extension messages",
+                expected: waiting.len(),
+                got: msgs.len(),
+            });
+        }
+        let routes: Vec<_> = msgs.iter().map(|m| (m.from, m.to)).collect();
+        for (j, delta, chosen) in waiting {
+            let m = &msgs[one_from(&routes, j, me)?];
+            let base = base_session(&session, me, j);
+            let seeds: Vec<Seed> = chosen
+                .iter()
+                .map(|c| extend_seed(&base, c.expose()))
+                .collect();
+            let peer = format!("party {}", j.get());
+            let mut sender =
+                KosSender::new(Delta::from_block(delta.expose()), &seeds, &base, &peer);
+            let pairs = sender
+                .rot_one_message(KAPPA, &m.ext)
+                .map_err(|e| SignError::Culprit {
+                    culprit: j.get(),
+                    reason: format!("its OT extension of the setup failed: {e}"),
+                })?;
+            let pairs: Vec<[Seed; 2]> = pairs
+                .iter()
+                .map(|[a, b]| [Seed::new(*a), Seed::new(*b)])
+                .collect();
+            done.push((j, PairKeys::new(&delta, &chosen, &pairs)?));
+        }
+        done.sort_by_key(|(j, _)| *j);
+        Ok(done)
     }
 }
 
@@ -1073,9 +1243,17 @@ pub fn pairs_local(shares: Vec<KeyShare>) -> Result<Vec<EcdsaKey>, SignError> {
         states.push(s);
         msgs.extend(m);
     }
+    let mut extending = Vec::new();
+    let mut ext = Vec::new();
+    for (state, id) in states.into_iter().zip(&ids) {
+        let mine: Vec<OtSetupMsg> = msgs.iter().filter(|m| m.to == *id).cloned().collect();
+        let (s, m) = state.extend(&mine)?;
+        extending.push(s);
+        ext.extend(m);
+    }
     let mut out = Vec::new();
-    for (state, share) in states.into_iter().zip(shares) {
-        let mine: Vec<OtSetupMsg> = msgs
+    for (state, share) in extending.into_iter().zip(shares) {
+        let mine: Vec<OtExtendMsg> = ext
             .iter()
             .filter(|m| m.to == share.identifier)
             .cloned()
@@ -1399,5 +1577,69 @@ mod tests {
         let mut bad = m3.to_bytes();
         bad[2..34].copy_from_slice(&[0xff; 32]);
         assert!(Msg3::from_bytes(&bad).is_err());
+    }
+
+    /// The two-round OT setup among parties 1..=3 with the extension
+    /// messages changed in flight; party 1's result (it receives from 2
+    /// and 3).
+    fn setup_tampered(
+        t1: &dyn Fn(&mut Vec<OtSetupMsg>),
+        t2: &dyn Fn(&mut Vec<OtExtendMsg>),
+    ) -> Result<Vec<(Identifier, PairKeys)>, SignError> {
+        let ids: Vec<Identifier> = (1..=3).map(|i| Identifier::new(i).unwrap()).collect();
+        let session = [6u8; 32];
+        let mut states = Vec::new();
+        let mut m1 = Vec::new();
+        for id in &ids {
+            let (s, m) = ot_setup(*id, &ids, &session).unwrap();
+            states.push(s);
+            m1.extend(m);
+        }
+        t1(&mut m1);
+        let mut ext = Vec::new();
+        let mut first = None;
+        for (s, id) in states.into_iter().zip(&ids) {
+            let mine: Vec<OtSetupMsg> = m1.iter().filter(|m| m.to == *id).cloned().collect();
+            let (st, m) = s.extend(&mine)?;
+            ext.extend(m);
+            if first.is_none() {
+                first = Some(st);
+            }
+        }
+        t2(&mut ext);
+        let mine: Vec<OtExtendMsg> = ext.into_iter().filter(|m| m.to == ids[0]).collect();
+        first.unwrap().finish(&mine)
+    }
+
+    #[test]
+    fn the_ot_setup_names_a_peer_whose_extension_or_base_message_is_bad() {
+        let ok = setup_tampered(&|_| {}, &|_| {}).unwrap();
+        assert_eq!(ok.len(), 2);
+        let e = setup_tampered(&|_| {}, &|m| {
+            let k = m.iter().position(|m| m.from.get() == 3).unwrap();
+            m[k].ext[20] ^= 1;
+        })
+        .unwrap_err();
+        assert!(matches!(e, SignError::Culprit { culprit: 3, .. }), "{e:?}");
+        let e = setup_tampered(&|_| {}, &|m| {
+            let k = m.iter().position(|m| m.from.get() == 2).unwrap();
+            m[k].ext.truncate(100);
+        })
+        .unwrap_err();
+        assert!(matches!(e, SignError::Culprit { culprit: 2, .. }), "{e:?}");
+        // Party 2 sends party 1 a receiver's message where a sender's belongs.
+        let e = setup_tampered(
+            &|m| {
+                let from1 = m.iter().find(|m| m.from.get() == 1).unwrap().body.clone();
+                let k = m
+                    .iter()
+                    .position(|m| m.from.get() == 2 && m.to.get() == 1)
+                    .unwrap();
+                m[k].body = from1;
+            },
+            &|_| {},
+        )
+        .unwrap_err();
+        assert!(matches!(e, SignError::Culprit { culprit: 2, .. }), "{e:?}");
     }
 }
