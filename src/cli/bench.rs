@@ -53,7 +53,8 @@ customers, runs. Rates and times are medians."
     /// per signer, in memory and over loopback TLS.
     #[command(
         after_help = "JSON keys: keygen_2of3_ms, keygen_3of5_ms (every party's work in one thread, \
-in memory), ecdsa_2of3_ms, ecdsa_3of5_ms, frost_2of3_ms, frost_3of5_ms, taproot_2of3_ms (end to end, \
+in memory), keygen_2of3_ms_threads, keygen_3of5_ms_threads (one thread per party, in memory), \
+keygen_2of3_ms_tls, keygen_3of5_ms_tls (the same over loopback TLS), ecdsa_2of3_ms, ecdsa_3of5_ms, frost_2of3_ms, frost_3of5_ms, taproot_2of3_ms (end to end, \
 one thread per signer, in memory), the same with _tls (loopback TLS, after connecting), \
 ecdsa_bytes_per_signer, frost_bytes_per_signer (bytes each signer sends per signature, 2-of-3), runs. \
 Times are medians."
@@ -845,6 +846,59 @@ fn sign_runs(
     Ok((median(times), bytes))
 }
 
+/// Times `runs` key generations among the first `n` parties of `mesh`,
+/// threshold `t`, one thread per party ([`driver::keygen`]); the median in
+/// ms.
+fn keygen_runs(
+    mesh: &mut [Vec<Option<Channel>>],
+    t: u16,
+    n: usize,
+    runs: usize,
+) -> Result<f64, CliError> {
+    use quorate_engine::sign::{Identifier, SignError, driver};
+    let ids = (1..=n as u16)
+        .map(Identifier::new)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(fail)?;
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let mut nonce = [0u8; 32];
+        getrandom::fill(&mut nonce).map_err(fail)?;
+        let start = Instant::now();
+        let results: Vec<Result<(), SignError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = mesh[..n]
+                .iter_mut()
+                .enumerate()
+                .map(|(k, row)| {
+                    let ids = &ids;
+                    s.spawn(move || {
+                        let mut links: Vec<(Identifier, &mut Channel)> = row[..n]
+                            .iter_mut()
+                            .enumerate()
+                            .filter_map(|(j, c)| c.as_mut().map(|c| (ids[j], c)))
+                            .collect();
+                        driver::keygen(ids[k], &mut links, ids, t, nonce).map(drop)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(SignError::Parameters("a party's thread panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        let secs = start.elapsed().as_secs_f64();
+        for r in results {
+            r.map_err(fail)?;
+        }
+        times.push(secs * 1e3);
+    }
+    Ok(median(times))
+}
+
 fn sign(args: &SignArgs) -> CliResult {
     use quorate_engine::sign::dkls;
     use quorate_engine::sign::frost::Suite;
@@ -892,6 +946,11 @@ fn sign(args: &SignArgs) -> CliResult {
         } else {
             memory::mesh(&names)
         };
+        let kg_runs = runs.clamp(1, 11);
+        let kg = (
+            keygen_runs(&mut mesh3, 2, 3, kg_runs)?,
+            keygen_runs(&mut mesh5, 3, 5, kg_runs)?,
+        );
         let e23 = sign_runs(&mut keys23, &mut mesh3, 2, Scheme::Ecdsa, runs)?;
         let e35 = sign_runs(&mut keys35, &mut mesh5, 3, Scheme::Ecdsa, runs)?;
         let f23 = sign_runs(
@@ -915,7 +974,7 @@ fn sign(args: &SignArgs) -> CliResult {
             Scheme::Frost(Suite::Taproot),
             runs,
         )?;
-        results.push((e23, e35, f23, f35, tr23));
+        results.push((e23, e35, f23, f35, tr23, kg));
     }
     let (m, t) = (results[0], results[1]);
     let mut out = Out::new();
@@ -923,6 +982,10 @@ fn sign(args: &SignArgs) -> CliResult {
         return out.json(&json!({
             "keygen_2of3_ms": keygen_23,
             "keygen_3of5_ms": keygen_35,
+            "keygen_2of3_ms_threads": m.5.0,
+            "keygen_3of5_ms_threads": m.5.1,
+            "keygen_2of3_ms_tls": t.5.0,
+            "keygen_3of5_ms_tls": t.5.1,
             "ecdsa_2of3_ms": m.0.0,
             "ecdsa_3of5_ms": m.1.0,
             "frost_2of3_ms": m.2.0,
@@ -945,7 +1008,9 @@ fn sign(args: &SignArgs) -> CliResult {
         "keygen 3-of-5 (all parties, one thread)  {keygen_35:.1} ms"
     ))?;
     for (label, r) in [("in memory", m), ("loopback TLS", t)] {
-        out.line(format!("-- signing, one thread per signer, {label}"))?;
+        out.line(format!("-- one thread per party, {label}"))?;
+        out.line(format!("keygen 2-of-3    {:.1} ms", r.5.0))?;
+        out.line(format!("keygen 3-of-5    {:.1} ms", r.5.1))?;
         out.line(format!("ECDSA 2-of-3     {:.2} ms", r.0.0))?;
         out.line(format!("ECDSA 3-of-5     {:.2} ms", r.1.0))?;
         out.line(format!("FROST 2-of-3     {:.2} ms", r.2.0))?;

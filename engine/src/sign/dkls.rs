@@ -1213,6 +1213,17 @@ pub fn recover(digest: &[u8; 32], sig: &[u8; 64], recovery_id: u8) -> Option<[u8
     enc.as_ref().try_into().ok()
 }
 
+/// The OT setup's session for a sharing: its group key and epoch.
+pub fn ot_setup_session(share: &KeyShare) -> [u8; 32] {
+    hash(
+        b"quorate/sign/dkls23/ot-setup/v1",
+        &[
+            &point_to_bytes(&share.group_key),
+            &share.epoch.to_be_bytes(),
+        ],
+    )
+}
+
 /// Runs key generation and the base-OT setup for `n` parties in memory
 /// (tests, benchmarks and the one-process CLI).
 pub fn keygen_local(t: u16, n: u16, epoch: u64) -> Result<Vec<EcdsaKey>, SignError> {

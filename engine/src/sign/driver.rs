@@ -5,11 +5,17 @@
 //! not parse, or says it comes from someone other than the channel's peer,
 //! names that peer.
 
-use super::dkg::KeyShare;
-use super::dkls::{self, EcdsaKey, EcdsaSignature, Msg1, Msg2, Msg3, SignRequest};
+use super::SecretScalar;
+use super::dkg::{self, Commit, KeyShare, PrivateShare, Reader, Reveal};
+use super::dkls::{
+    self, EcdsaKey, EcdsaSignature, Msg1, Msg2, Msg3, OtExtendMsg, OtSetupBody, OtSetupMsg,
+    SignRequest,
+};
+use super::encoding::point_to_bytes;
 use super::frost::{self, CommitmentList, KeyAdjust, Signature, SigningCommitments, Suite};
 use super::{Identifier, SignError, scalar_from_bytes, scalar_to_bytes};
 use crate::net::Channel;
+use crate::ot::base::{ReceiverMsg, SenderMsg};
 
 /// One party's channels: `(peer, channel)` for every other signer.
 pub type Links<'a> = [(Identifier, &'a mut Channel)];
@@ -186,6 +192,213 @@ pub fn frost(
     frost::aggregate(suite, &list, msg, &key, &zs, &vs)
 }
 
+/// Key generation as one party: the DKG ([`dkg`]: commit, reveal with the
+/// private shares, echo) and then the pairwise OT setup threshold ECDSA
+/// needs ([`dkls::ot_setup`]: base OTs, then the reverse direction by
+/// extension), five exchanges over `links` in all. `nonce` must be the
+/// same fresh value at every participant.
+pub fn keygen(
+    me: Identifier,
+    links: &mut Links<'_>,
+    participants: &[Identifier],
+    threshold: u16,
+    nonce: [u8; 32],
+) -> Result<EcdsaKey, SignError> {
+    let peers: Vec<Identifier> = participants.iter().copied().filter(|&j| j != me).collect();
+    let (committed, commit) = dkg::start(dkg::Params {
+        me,
+        participants: participants.to_vec(),
+        threshold,
+        epoch: 0,
+        nonce,
+    })?;
+    // 1. Commits.
+    let out: Vec<_> = peers.iter().map(|&j| (j, commit_bytes(&commit))).collect();
+    let mut commits = Vec::new();
+    for (j, b) in exchange(links, &out, &peers)? {
+        let c = commit_from(&b).map_err(|e| name(e, j))?;
+        if c.from != j {
+            return Err(wrong_sender(j));
+        }
+        commits.push(c);
+    }
+    // 2. Reveal (broadcast) with each peer's private share.
+    let (revealed, reveal, shares) = committed.reveal(&commits)?;
+    let out: Vec<_> = shares
+        .iter()
+        .map(|s| {
+            let mut b = reveal_bytes(&reveal);
+            b.extend_from_slice(&s.to.get().to_be_bytes());
+            b.extend_from_slice(&super::scalar_to_bytes(s.value.expose()));
+            (s.to, b)
+        })
+        .collect();
+    let mut reveals = Vec::new();
+    let mut theirs = Vec::new();
+    for (j, b) in exchange(links, &out, &peers)? {
+        let (r, s) = reveal_from(&b, me).map_err(|e| name(e, j))?;
+        if r.from != j || s.from != j {
+            return Err(wrong_sender(j));
+        }
+        reveals.push(r);
+        theirs.push(s);
+    }
+    let (share, echo) = revealed.finish(&reveals, &theirs)?;
+    // 3. Echo: everyone saw the same broadcasts.
+    let out: Vec<_> = peers.iter().map(|&j| (j, echo.to_vec())).collect();
+    let mut echoes = Vec::new();
+    for (j, b) in exchange(links, &out, &peers)? {
+        let d: [u8; 32] = b.as_slice().try_into().map_err(|_| SignError::Length {
+            party: j.get(),
+            what: "echo digest (bytes)",
+            expected: 32,
+            got: b.len(),
+        })?;
+        echoes.push((j, d));
+    }
+    dkg::check_echo(&echo, &echoes)?;
+    // 4, 5. The OT setup, in the session the key fixes.
+    let session = dkls::ot_setup_session(&share);
+    let (setup, msgs) = dkls::ot_setup(me, participants, &session)?;
+    let out: Vec<_> = msgs.iter().map(|m| (m.to, setup_bytes(m))).collect();
+    let mut got = Vec::new();
+    for (j, b) in exchange(links, &out, &peers)? {
+        got.push(setup_from(&b, j, me)?);
+    }
+    let (extend, msgs) = setup.extend(&got)?;
+    let above: Vec<Identifier> = peers.iter().copied().filter(|&j| j > me).collect();
+    let out: Vec<_> = msgs.iter().map(|m| (m.to, m.ext.clone())).collect();
+    let got: Vec<OtExtendMsg> = exchange(links, &out, &above)?
+        .into_iter()
+        .map(|(j, ext)| OtExtendMsg {
+            from: j,
+            to: me,
+            ext,
+        })
+        .collect();
+    EcdsaKey::new(share, extend.finish(&got)?)
+}
+
+fn commit_bytes(c: &Commit) -> Vec<u8> {
+    let mut b = c.from.get().to_be_bytes().to_vec();
+    b.extend_from_slice(&c.session);
+    b.extend_from_slice(&c.hash);
+    b
+}
+
+fn commit_from(b: &[u8]) -> Result<Commit, SignError> {
+    let mut r = Reader::new(b, "key generation commit");
+    let from = Identifier::new(r.u16()?)?;
+    let mut session = [0u8; 32];
+    session.copy_from_slice(r.take(32)?);
+    let mut hash = [0u8; 32];
+    hash.copy_from_slice(r.take(32)?);
+    r.end()?;
+    Ok(Commit {
+        from,
+        session,
+        hash,
+    })
+}
+
+fn reveal_bytes(r: &Reveal) -> Vec<u8> {
+    let mut b = r.from.get().to_be_bytes().to_vec();
+    b.extend_from_slice(&(r.commitments.len() as u16).to_be_bytes());
+    for c in &r.commitments {
+        b.extend_from_slice(&point_to_bytes(c));
+    }
+    b.extend_from_slice(&point_to_bytes(&r.proof_r));
+    b.extend_from_slice(&super::scalar_to_bytes(&r.proof_mu));
+    b
+}
+
+/// A reveal followed by the receiver's id and its private share.
+fn reveal_from(b: &[u8], me: Identifier) -> Result<(Reveal, PrivateShare), SignError> {
+    let mut r = Reader::new(b, "key generation reveal");
+    let from = Identifier::new(r.u16()?)?;
+    let t = usize::from(r.u16()?);
+    if t > 255 {
+        return Err(SignError::Length {
+            party: 0,
+            what: "coefficient commitments",
+            expected: 255,
+            got: t,
+        });
+    }
+    let commitments = (0..t).map(|_| r.point()).collect::<Result<Vec<_>, _>>()?;
+    let proof_r = r.point()?;
+    let proof_mu = r.scalar()?;
+    let to = Identifier::new(r.u16()?)?;
+    if to != me {
+        return Err(SignError::Culprit {
+            culprit: from.get(),
+            reason: "sent a share addressed to another party".into(),
+        });
+    }
+    let value = SecretScalar::new(r.scalar()?);
+    r.end()?;
+    Ok((
+        Reveal {
+            from,
+            commitments,
+            proof_r,
+            proof_mu,
+        },
+        PrivateShare { from, to, value },
+    ))
+}
+
+fn setup_bytes(m: &OtSetupMsg) -> Vec<u8> {
+    match &m.body {
+        OtSetupBody::Sender(s) => {
+            let mut b = vec![0u8];
+            b.extend_from_slice(&s.0);
+            b
+        }
+        OtSetupBody::Receiver(r) => {
+            let mut b = vec![1u8];
+            for p in &r.0 {
+                b.extend_from_slice(p);
+            }
+            b
+        }
+    }
+}
+
+fn setup_from(b: &[u8], from: Identifier, to: Identifier) -> Result<OtSetupMsg, SignError> {
+    let bad = |got: usize| SignError::Length {
+        party: from.get(),
+        what: "OT setup message (bytes)",
+        expected: 34,
+        got,
+    };
+    let body = match b.split_first() {
+        Some((0, a)) => OtSetupBody::Sender(SenderMsg(a.try_into().map_err(|_| bad(b.len()))?)),
+        Some((1, rest)) => {
+            const PAIR: usize = 130;
+            if rest.len() % PAIR != 0 || rest.len() / PAIR != crate::ot::kos::KAPPA {
+                return Err(SignError::Length {
+                    party: from.get(),
+                    what: "base OT receiver message (bytes)",
+                    expected: PAIR * crate::ot::kos::KAPPA,
+                    got: rest.len(),
+                });
+            }
+            let pairs = rest
+                .chunks_exact(PAIR)
+                .map(|c| {
+                    let mut p = [0u8; PAIR];
+                    p.copy_from_slice(c);
+                    p
+                })
+                .collect();
+            OtSetupBody::Receiver(ReceiverMsg(pairs))
+        }
+        _ => return Err(bad(b.len())),
+    };
+    Ok(OtSetupMsg { from, to, body })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,5 +456,43 @@ mod tests {
                 f
             ));
         }
+    }
+
+    #[test]
+    fn keygen_over_channels_makes_keys_that_sign() {
+        let ids: Vec<Identifier> = (1..=4).map(|i| Identifier::new(i).unwrap()).collect();
+        let mut mesh = memory::mesh(&["1", "2", "3", "4"]);
+        let nonce = [3u8; 32];
+        let mut keys: Vec<EcdsaKey> = std::thread::scope(|s| {
+            let handles: Vec<_> = mesh
+                .iter_mut()
+                .enumerate()
+                .map(|(k, row)| {
+                    let ids = &ids;
+                    s.spawn(move || {
+                        let mut links: Vec<(Identifier, &mut Channel)> = row
+                            .iter_mut()
+                            .enumerate()
+                            .filter_map(|(j, c)| c.as_mut().map(|c| (ids[j], c)))
+                            .collect();
+                        keygen(ids[k], &mut links, ids, 3, nonce)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap().unwrap())
+                .collect()
+        });
+        let pk = keys[0].share.group_key;
+        assert!(keys.iter().all(|k| k.share.group_key == pk));
+        let digest = [1u8; 32];
+        let sig = dkls::sign_local(&mut keys, &[3, 0, 2], &digest, KeyAdjust::IDENTITY).unwrap();
+        assert!(dkls::verify(
+            &super::super::point_to_bytes(&pk),
+            &digest,
+            &sig.bytes,
+            true
+        ));
     }
 }
