@@ -225,12 +225,17 @@ fn refresh_and_reshare_keep_the_key_and_retire_old_shares() {
     std::fs::copy(dir.path().join("share-3.qshr"), &old3).unwrap();
 
     let two = format!("{},{}", share(dir.path(), 1), share(dir.path(), 2));
+    fails(
+        &q(&["sign", "refresh", "--shares", &two], Some(PASS)),
+        "every party's share file",
+    );
+    let all = format!("{two},{}", share(dir.path(), 3));
     let r = json(&q(
         &[
             "sign",
             "refresh",
             "--shares",
-            &two,
+            &all,
             "--kdf-memory-mib",
             "1",
             "--json",

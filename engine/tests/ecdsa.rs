@@ -117,7 +117,7 @@ fn refreshed_and_reshared_keys_sign_and_never_mix_with_old_ones() {
     let pk = point_to_bytes(&old[0].share.group_key);
     let digest = [0x17u8; 32];
     let shares: Vec<_> = old.iter().map(|k| &k.share).collect();
-    let refreshed = reshare::refresh_local(&shares[..2]).unwrap();
+    let refreshed = reshare::refresh_local(&shares).unwrap();
     let mut new = dkls::pairs_local(refreshed).unwrap();
     assert!(new.iter().all(|k| k.share.epoch == 1));
     let sig = dkls::sign_local(&mut new, &[0, 2], &digest, KeyAdjust::IDENTITY).unwrap();

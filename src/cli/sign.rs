@@ -42,9 +42,9 @@ the public key (SEC1 compressed), its Ethereum address and its Bitcoin P2WPKH an
     /// key-path spend, no script tree).
     #[command(after_help = SIGN_HELP)]
     Taproot(SignArgs),
-    /// New shares of the same key for the same parties (next epoch): any
-    /// threshold of share files deal; every party's file is replaced once
-    /// all new parties have acknowledged.
+    /// New shares of the same key for the same parties (next epoch): every
+    /// party adds a sharing of zero; every party's file is replaced once
+    /// all have acknowledged.
     #[command(after_help = REFRESH_HELP)]
     Refresh(RefreshArgs),
     /// Move a key to a new party set and threshold (next epoch), same
@@ -59,11 +59,29 @@ the public key (SEC1 compressed), its Ethereum address and its Bitcoin P2WPKH an
     Verify(VerifyArgs),
 }
 
-const REFRESH_HELP: &str = "Every party's share is replaced by a new one of the same key (the public key, addresses and BIP-32 chain code stay); the base OTs threshold ECDSA uses are set up afresh, which also restores a pair discarded after a failed check. Old and new shares never sign together. The new files are written beside the old ones first; only when every new party has acknowledged the same deals and every new file is on disk do they replace the old files (and any other share file of the old epoch of this key in the same directories is deleted). If the run is interrupted between the two steps, files named .share-I.qshr.next hold the new shares: rename them over share-I.qshr.\n\nExample:\n  quorate sign refresh --shares keys/share-1.qshr,keys/share-2.qshr";
+const REFRESH_HELP: &str = "Give every party's share file. Each share becomes the old share \
+plus a sharing of zero (the public key, addresses and BIP-32 chain code stay), at the next \
+epoch; the base OTs threshold ECDSA uses are set up afresh, which also restores a pair \
+discarded after a failed check. Old and new shares never sign together. The new files are \
+written beside the old ones first; only when every party has acknowledged the same deals and \
+every new file is on disk do they replace the old files (and any other share file of the old \
+epoch of this key in the same directories is deleted). If the run is interrupted between the \
+two steps, files named .share-I.qshr.next hold the new shares: rename them over \
+share-I.qshr.\n\nExample:\n  quorate sign refresh --shares \
+keys/share-1.qshr,keys/share-2.qshr,keys/share-3.qshr";
 
-const RESHARE_HELP: &str = "Give at least the old threshold's number of share files (the dealers). The new parties are numbered by --to; their files go to --out (default: the first share file's directory), written and acknowledged before any old share file is deleted. The public key and its addresses do not change.\n\nExample:\n  quorate sign reshare --shares keys/share-1.qshr,keys/share-2.qshr -t 3 --to 1,2,3,4,5";
+const RESHARE_HELP: &str = "Give at least the old threshold's number of share files (the \
+dealers). The new parties are numbered by --to; their files go to --out (default: the first \
+share file's directory), written and acknowledged before any old share file is deleted. The \
+public key and its addresses do not change. Resharing to the same parties renews the key from \
+only a threshold of its shares.\n\nExample:\n  quorate sign reshare --shares \
+keys/share-1.qshr,keys/share-2.qshr -t 3 --to 1,2,3,4,5";
 
-const IMPORT_HELP: &str = "The private key is read from --key-file (64 hex digits, or - for standard input), never from the command line. The file keeps the whole key: delete it once the shares are safe. Without --chain-code a random chain code is drawn, so BIP-32 children differ from the old wallet's; give the old wallet's chain code to keep them.\n\nExample:\n  QUORATE_PASSPHRASE=... quorate sign import --key-file old.hex -t 2 -n 3 --out keys/";
+const IMPORT_HELP: &str = "The private key is read from --key-file (64 hex digits, or - for \
+standard input), never from the command line. The file keeps the whole key: delete it once the \
+shares are safe. Without --chain-code a random chain code is drawn, so BIP-32 children differ \
+from the old wallet's; give the old wallet's chain code to keep them.\n\nExample:\n  \
+QUORATE_PASSPHRASE=... quorate sign import --key-file old.hex -t 2 -n 3 --out keys/";
 
 const SIGN_HELP: &str = "Give at least the threshold's number of share files; every party \
 runs in this process and the signature is checked with the standard verifier before it is \
@@ -99,7 +117,7 @@ pub(crate) struct KeygenArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct RefreshArgs {
-    /// Share files of the key, comma-separated (at least the threshold).
+    /// Every party's share file, comma-separated.
     #[arg(long, value_delimiter = ',', required = true, value_name = "FILE,FILE")]
     shares: Vec<PathBuf>,
     /// Directory for the new share files (default: the first share file's).
@@ -443,20 +461,47 @@ fn refresh(args: &RefreshArgs) -> CliResult {
     let pass = Passphrase::from_env_or_prompt(false).map_err(failed)?;
     let keys = load(&args.shares, &pass)?;
     let share = &keys[0].share;
-    let ids: Vec<u16> = share
-        .verification_shares
-        .iter()
-        .map(|(i, _)| i.get())
-        .collect();
-    let t = share.threshold;
-    reshare_to(
+    let n = share.verification_shares.len();
+    if keys.len() != n {
+        let ids: Vec<String> = share
+            .verification_shares
+            .iter()
+            .map(|(i, _)| i.get().to_string())
+            .collect();
+        return Err(CliError::Failed(format!(
+            "a refresh needs every party's share file ({} of {n} given); to renew the key \
+             from only {} of them, use `quorate sign reshare -t {} --to {}`",
+            keys.len(),
+            share.threshold,
+            share.threshold,
+            ids.join(",")
+        )));
+    }
+    let dir = match &args.out {
+        Some(d) => d.clone(),
+        None => args.shares[0]
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+    };
+    let kdf = KdfParams::new(args.common.kdf_memory_mib * 1024, 3, 1).map_err(failed)?;
+    let shares: Vec<&KeyShare> = keys.iter().map(|k| &k.share).collect();
+    // Returns only once every holder acknowledged the same deals.
+    let refreshed = reshare::refresh_local(&shares).map_err(failed)?;
+    let epoch = refreshed[0].epoch;
+    let new = dkls::pairs_local(refreshed).map_err(failed)?;
+    let stored = store(&dir, &new, &pass, &kdf, args.common.network)?;
+    let deleted = retire_old(
         &args.shares,
-        &keys,
-        &ids,
-        t,
-        args.out.as_deref(),
-        &pass,
-        &args.common,
+        &dir,
+        &point_to_bytes(&share.group_key),
+        epoch,
+        &stored.files,
+    )?;
+    report(
+        &stored,
+        &new[0].share,
+        &deleted,
+        args.common.json,
         "refreshed",
     )
 }

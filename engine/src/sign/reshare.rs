@@ -28,7 +28,13 @@
 //! signing sessions hash the epoch, so old and new shares never sign
 //! together.
 //!
-//! - A *refresh* is a resharing to the same parties and threshold.
+//! - A *refresh* ([`refresh_deal`], [`refresh_receive`]) adds a sharing
+//!   of zero, as in Herzberg, Jarecki, Krawczyk and Yung, "Proactive
+//!   secret sharing" (CRYPTO 1995), section 3: every holder deals `g_i`
+//!   with `g_i(0) = 0` (commitments to its `t - 1` other coefficients only,
+//!   so the constant term is zero by construction), and `s'_j = s_j +
+//!   Σ_i g_i(j)`. All `n` holders take part; the same acknowledgements
+//!   confirm the new shares and retire the old.
 //! - A *key import* is a resharing from a single dealer holding the whole
 //!   key ([`PublicKeyInfo::import`]: threshold 1, `λ = 1`), for migration
 //!   from a single-key wallet.
@@ -43,6 +49,7 @@ use super::{Identifier, SecretScalar, SignError};
 const TAG_SESSION: &[u8] = b"quorate/sign/reshare/session/v1";
 const TAG_DEAL: &[u8] = b"quorate/sign/reshare/deal/v1";
 const TAG_ACK: &[u8] = b"quorate/sign/reshare/ack/v1";
+const TAG_REFRESH: &[u8] = b"quorate/sign/refresh/session/v1";
 
 /// The public facts of the key being reshared, which every participant,
 /// old or new, must hold (from the old parties' public file).
@@ -411,17 +418,7 @@ pub fn receive(
         })
         .collect();
     let secret = SecretScalar::new(secret);
-    let mut digest = Transcript::new(TAG_ACK);
-    digest.put(&session);
-    for d in &deals {
-        let mut h = Transcript::new(TAG_DEAL);
-        h.put(&d.from.get().to_be_bytes());
-        for c in &d.commitments {
-            h.point(c);
-        }
-        digest.put(&h.bytes());
-    }
-    let digest = digest.bytes();
+    let digest = deals_digest(&session, &deals);
     let share = KeyShare {
         identifier: me,
         secret,
@@ -451,6 +448,224 @@ pub fn receive(
             digest,
         },
     ))
+}
+
+/// A refresh: every holder of the old sharing adds a sharing of zero.
+#[derive(Clone, Debug)]
+pub struct RefreshParams {
+    /// This holder.
+    pub me: Identifier,
+    /// The sharing refreshed; all its holders take part.
+    pub old: PublicKeyInfo,
+    /// The new epoch, above the old one.
+    pub epoch: u64,
+    /// A fresh nonce the caller agreed with the others for this run.
+    pub nonce: [u8; 32],
+}
+
+impl RefreshParams {
+    /// The session id: a hash of the old sharing, the epoch and the nonce.
+    pub fn session_id(&self) -> Result<[u8; 32], SignError> {
+        if self.nonce == [0u8; 32] {
+            return Err(SignError::Parameters(
+                "the session nonce is all zeros; draw a fresh one".into(),
+            ));
+        }
+        if self.epoch <= self.old.epoch || self.old.threshold < 2 {
+            return Err(SignError::Parameters(format!(
+                "a refresh goes from epoch {} to a later one, not {}",
+                self.old.epoch, self.epoch
+            )));
+        }
+        let ids = self.holders();
+        check_distinct(&ids)?;
+        if !ids.contains(&self.me) {
+            return Err(SignError::Participants(format!(
+                "party {} holds no share of this key",
+                self.me.get()
+            )));
+        }
+        let mut t = Transcript::new(TAG_REFRESH);
+        t.point(&self.old.group_key)
+            .put(&self.old.threshold.to_be_bytes())
+            .put(&self.old.epoch.to_be_bytes())
+            .put(&self.old.chain_code);
+        let mut old = self.old.verification_shares.clone();
+        old.sort_by_key(|(i, _)| *i);
+        t.put(&(old.len() as u64).to_be_bytes());
+        for (i, y) in &old {
+            t.put(&i.get().to_be_bytes()).point(y);
+        }
+        t.put(&self.epoch.to_be_bytes()).put(&self.nonce);
+        Ok(t.bytes())
+    }
+
+    fn holders(&self) -> Vec<Identifier> {
+        let mut ids: Vec<Identifier> = self
+            .old
+            .verification_shares
+            .iter()
+            .map(|(i, _)| *i)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+}
+
+/// Refresh step 1: this holder's sharing of zero: a [`Deal`] with the
+/// commitments to coefficients 1 to `t - 1` (the constant term is zero, so
+/// it has none) and a value for every holder, itself included.
+pub fn refresh_deal(params: &RefreshParams) -> Result<(Deal, Vec<PrivateShare>), SignError> {
+    let session = params.session_id()?;
+    let entropy = |_| SignError::Parameters("the OS random generator failed".into());
+    let mut coeffs = vec![SecretScalar::new(k256::Scalar::ZERO)];
+    for _ in 1..params.old.threshold {
+        coeffs.push(SecretScalar::random().map_err(entropy)?);
+    }
+    let commitments = coeffs[1..]
+        .iter()
+        .map(|a| ProjectivePoint::mul_by_generator(a.expose()))
+        .collect();
+    let shares = params
+        .holders()
+        .into_iter()
+        .map(|to| PrivateShare {
+            from: params.me,
+            to,
+            value: SecretScalar::new(poly_eval(&coeffs, to.scalar())),
+        })
+        .collect();
+    Ok((
+        Deal {
+            from: params.me,
+            session,
+            commitments,
+        },
+        shares,
+    ))
+}
+
+/// `Σ_{k≥1} C_k x^k`, for commitments to the coefficients from 1 up.
+fn zero_commitment_eval(c: &[ProjectivePoint], x: k256::Scalar) -> ProjectivePoint {
+    commitment_eval(c, x) * x
+}
+
+/// Refresh step 2: checks every holder's deal and value and adds them to
+/// `share`; returns the pending new share and this holder's [`Ack`]
+/// (confirmed as a resharing's, by [`Pending::confirm`]; old holders retire
+/// with [`retire_refresh`]).
+pub fn refresh_receive(
+    params: &RefreshParams,
+    share: &KeyShare,
+    deals: &[Deal],
+    values: &[PrivateShare],
+) -> Result<(Pending, Ack), SignError> {
+    let session = params.session_id()?;
+    if share.public() != params.old || share.identifier != params.me {
+        return Err(SignError::Parameters(
+            "this share is not the refreshed sharing's share of this party".into(),
+        ));
+    }
+    let holders = params.holders();
+    let deals = one_each(&holders, deals, |d| d.from, "deal")?;
+    let values = one_each(&holders, values, |v| v.from, "share")?;
+    let want = usize::from(params.old.threshold) - 1;
+    for d in &deals {
+        if d.session != session {
+            return Err(culprit(
+                d.from,
+                "its session id differs (another key, epoch or nonce)",
+            ));
+        }
+        if d.commitments.len() != want {
+            return Err(SignError::Length {
+                party: d.from.get(),
+                what: "refresh commitments",
+                expected: want,
+                got: d.commitments.len(),
+            });
+        }
+    }
+    let x = params.me.scalar();
+    let mut secret = *share.secret.expose();
+    for (v, d) in values.iter().zip(&deals) {
+        if v.to != params.me {
+            return Err(culprit(v.from, "sent a value addressed to another party"));
+        }
+        if ProjectivePoint::mul_by_generator(v.value.expose())
+            != zero_commitment_eval(&d.commitments, x)
+        {
+            return Err(culprit(
+                v.from,
+                "its value does not match its commitments to a sharing of zero (complaint)",
+            ));
+        }
+        secret += v.value.expose();
+    }
+    let verification_shares: Vec<(Identifier, ProjectivePoint)> = params
+        .old
+        .verification_shares
+        .iter()
+        .map(|&(l, y)| {
+            let delta = deals.iter().fold(ProjectivePoint::IDENTITY, |acc, d| {
+                acc + zero_commitment_eval(&d.commitments, l.scalar())
+            });
+            (l, y + delta)
+        })
+        .collect();
+    let digest = deals_digest(&session, &deals);
+    let new = KeyShare {
+        identifier: params.me,
+        secret: SecretScalar::new(secret),
+        group_key: params.old.group_key,
+        verification_shares,
+        threshold: params.old.threshold,
+        epoch: params.epoch,
+        chain_code: params.old.chain_code,
+    };
+    if new.verification_share(params.me)
+        != Some(ProjectivePoint::mul_by_generator(new.secret.expose()))
+    {
+        return Err(SignError::Parameters(
+            "internal: the refreshed share does not match its verification share".into(),
+        ));
+    }
+    Ok((
+        Pending {
+            share: new,
+            session,
+            digest,
+            receivers: holders,
+        },
+        Ack {
+            from: params.me,
+            session,
+            digest,
+        },
+    ))
+}
+
+/// Refresh step 3 for a holder's old share: `Ok` once every holder
+/// acknowledged the same deals.
+pub fn retire_refresh(params: &RefreshParams, acks: &[Ack]) -> Result<(), SignError> {
+    let session = params.session_id()?;
+    let holders = params.holders();
+    let acks = one_each(&holders, acks, |a| a.from, "acknowledgement")?;
+    agreed(&holders, &session, &acks, None).map(|_| ())
+}
+
+fn deals_digest(session: &[u8; 32], deals: &[&Deal]) -> [u8; 32] {
+    let mut digest = Transcript::new(TAG_ACK);
+    digest.put(session);
+    for d in deals {
+        let mut h = Transcript::new(TAG_DEAL);
+        h.put(&d.from.get().to_be_bytes());
+        for c in &d.commitments {
+            h.point(c);
+        }
+        digest.put(&h.bytes());
+    }
+    digest.bytes()
 }
 
 /// Every ack carries `session` and one digest; returns it.
@@ -542,18 +757,59 @@ pub fn run_local(
     run_dealers(old, &secrets, receivers, t, epoch)
 }
 
-/// A refresh in this process: new shares of every holder of `shares`'
-/// key, same threshold, next epoch; `shares` (at least the threshold) deal.
+/// A refresh in this process: a sharing of zero added to every share of
+/// one key (all `n` of them), next epoch.
 pub fn refresh_local(shares: &[&KeyShare]) -> Result<Vec<KeyShare>, SignError> {
     let first = shares
         .first()
         .ok_or_else(|| SignError::Parameters("no shares".into()))?;
-    let all: Vec<Identifier> = first.verification_shares.iter().map(|(i, _)| *i).collect();
-    let next = first
+    let old = first.public();
+    if let Some(d) = shares.iter().find(|d| d.public() != old) {
+        return Err(SignError::Parameters(format!(
+            "share {} belongs to another key or epoch than share {}",
+            d.identifier.get(),
+            first.identifier.get()
+        )));
+    }
+    let epoch = old
         .epoch
         .checked_add(1)
         .ok_or_else(|| SignError::Parameters("the epoch counter is exhausted".into()))?;
-    run_local(shares, &all, first.threshold, next)
+    let nonce = random_bytes()
+        .map_err(|_| SignError::Parameters("the OS random generator failed".into()))?;
+    let params = |me| RefreshParams {
+        me,
+        old: old.clone(),
+        epoch,
+        nonce,
+    };
+    let mut deals = Vec::new();
+    let mut values = Vec::new();
+    for s in shares {
+        let (d, v) = refresh_deal(&params(s.identifier))?;
+        deals.push(d);
+        values.extend(v);
+    }
+    let mut pending = Vec::new();
+    let mut acks = Vec::new();
+    for s in shares {
+        let mine: Vec<PrivateShare> = values
+            .iter()
+            .filter(|v| v.to == s.identifier)
+            .cloned()
+            .collect();
+        let (p, a) = refresh_receive(&params(s.identifier), s, &deals, &mine)?;
+        pending.push(p);
+        acks.push(a);
+    }
+    pending
+        .into_iter()
+        .map(|p| {
+            let me = p.share.identifier;
+            let others: Vec<Ack> = acks.iter().filter(|a| a.from != me).cloned().collect();
+            p.confirm(&others)
+        })
+        .collect()
 }
 
 /// Key import in this process: splits `secret` into a `t`-of-`n` sharing
@@ -647,7 +903,10 @@ mod tests {
     #[test]
     fn a_refresh_keeps_the_key_and_old_shares_do_not_mix_with_new() {
         let old = dkg::run_local(2, 3, 0).unwrap();
-        let new = refresh_local(&[&old[0], &old[2]]).unwrap();
+        // Every holder takes part in a refresh.
+        let e = refresh_local(&[&old[0], &old[2]]).unwrap_err();
+        assert!(matches!(e, SignError::Culprit { culprit: 2, .. }), "{e:?}");
+        let new = refresh_local(&[&old[0], &old[1], &old[2]]).unwrap();
         assert_eq!(new.len(), 3);
         for (o, n) in old.iter().zip(&new) {
             assert_eq!(n.group_key, o.group_key);
@@ -852,5 +1111,45 @@ mod tests {
         let mut zero = params.clone();
         zero.nonce = [0; 32];
         assert!(deal(&zero, &old[0].secret).is_err());
+    }
+
+    /// A 2-of-3 refresh run by hand, holder 3's result after `tamper`.
+    fn refresh_tampered(
+        tamper: impl FnOnce(&mut Vec<Deal>, &mut Vec<PrivateShare>),
+    ) -> Result<(Pending, Ack), SignError> {
+        let old = dkg::run_local(2, 3, 0).unwrap();
+        let params = |me| RefreshParams {
+            me,
+            old: old[0].public(),
+            epoch: 1,
+            nonce: [4; 32],
+        };
+        let mut deals = Vec::new();
+        let mut values = Vec::new();
+        for s in &old {
+            let (d, v) = refresh_deal(&params(s.identifier)).unwrap();
+            deals.push(d);
+            values.extend(v.into_iter().filter(|v| v.to == id(3)));
+        }
+        tamper(&mut deals, &mut values);
+        refresh_receive(&params(id(3)), &old[2], &deals, &values)
+    }
+
+    #[test]
+    fn a_refresh_value_that_is_not_a_sharing_of_zero_names_its_dealer() {
+        let (p, _) = refresh_tampered(|_, _| {}).unwrap();
+        assert_eq!(p.share().epoch, 1);
+        // Adding a constant (a sharing of something other than zero) is
+        // caught by the commitments, which have no constant term.
+        let (who, why) = culprit_of(refresh_tampered(|_, v| {
+            v[1].value = SecretScalar::new(*v[1].value.expose() + k256::Scalar::ONE);
+        }));
+        assert_eq!(who, 2);
+        assert!(why.contains("sharing of zero"), "{why}");
+        let e =
+            refresh_tampered(|d, _| d[0].commitments.push(ProjectivePoint::GENERATOR)).unwrap_err();
+        assert!(matches!(e, SignError::Length { party: 1, .. }), "{e:?}");
+        let (who, _) = culprit_of(refresh_tampered(|d, _| d[2].session[5] ^= 1));
+        assert_eq!(who, 3);
     }
 }
