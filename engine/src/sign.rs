@@ -5,6 +5,7 @@
 //! - [`bip32`]: BIP-32 non-hardened child keys of a threshold key, from
 //!   public data alone;
 //! - [`bip340`]: the standard BIP-340 verifier;
+//! - [`consumed`]: signing sessions marked consumed, durably, before use;
 //! - [`dkg`]: t-of-n distributed key generation (Feldman VSS with a
 //!   commitment round and proofs of knowledge);
 //! - [`frost`]: FROST(secp256k1, SHA-256) exactly as RFC 9591, its
@@ -26,6 +27,7 @@
 pub mod address;
 pub mod bip32;
 pub mod bip340;
+pub mod consumed;
 pub mod dkg;
 pub mod dkls;
 pub mod driver;

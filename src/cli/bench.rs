@@ -809,7 +809,13 @@ fn sign_runs(
                             .filter_map(|(j, c)| c.as_mut().map(|c| (ids[j], c)))
                             .collect();
                         match scheme {
-                            Scheme::Ecdsa => driver::ecdsa(key, &mut links, request).map(drop),
+                            Scheme::Ecdsa => driver::ecdsa(
+                                key,
+                                &mut links,
+                                request,
+                                &mut quorate_engine::sign::consumed::MemoryLog::default(),
+                            )
+                            .map(drop),
                             Scheme::Frost(suite) => {
                                 driver::frost(&key.share, &mut links, suite, ids, adjust, &digest)
                                     .map(drop)

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand, ValueEnum};
 use quorate::keystore::{self, KdfParams, Passphrase, WriteMode};
 use quorate_engine::sign::bip32::{self, DerivationPath};
+use quorate_engine::sign::consumed::{FileLog, SessionLog};
 use quorate_engine::sign::dkg::KeyShare;
 use quorate_engine::sign::dkls::{self, EcdsaKey};
 use quorate_engine::sign::frost::{self, Suite};
@@ -799,7 +800,17 @@ fn sign(args: &SignArgs, scheme: Scheme) -> CliResult {
     let (signature, public_key, extra) = match scheme {
         Scheme::Ecdsa => {
             let all: Vec<usize> = (0..keys.len()).collect();
-            let sig = dkls::sign_local(&mut keys, &all, &digest, child.adjust).map_err(failed)?;
+            // Each party's durable log of consumed sessions, beside its share.
+            let mut files = args
+                .shares
+                .iter()
+                .map(|p| FileLog::open(&p.with_extension("sessions")))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(failed)?;
+            let mut logs: Vec<&mut dyn SessionLog> =
+                files.iter_mut().map(|f| f as &mut dyn SessionLog).collect();
+            let sig = dkls::sign_local_logged(&mut keys, &all, &digest, child.adjust, &mut logs)
+                .map_err(failed)?;
             (
                 sig.bytes.to_vec(),
                 sig.public_key.to_vec(),

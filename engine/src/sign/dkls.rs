@@ -45,6 +45,7 @@ use k256::{ProjectivePoint, Scalar};
 use subtle::ConstantTimeEq;
 use zeroize::ZeroizeOnDrop;
 
+use super::consumed::{MemoryLog, SessionLog};
 use super::dkg::KeyShare;
 use super::encoding::{
     check_distinct, peer_point, point_to_bytes, random_bytes, random_scalar, reduce32,
@@ -792,7 +793,11 @@ fn others(signers: &[Identifier], me: Identifier) -> impl Iterator<Item = Identi
 
 /// Round one: draws the nonce share and the mask, commits, and starts a
 /// multiplication as Bob with every other signer.
-pub fn start(key: &EcdsaKey, request: SignRequest) -> Result<(Round1, Vec<Msg1>), SignError> {
+pub fn start(
+    key: &EcdsaKey,
+    request: SignRequest,
+    log: &mut dyn SessionLog,
+) -> Result<(Round1, Vec<Msg1>), SignError> {
     let me = key.share.identifier;
     let mut signers = request.signers;
     signers.sort();
@@ -829,6 +834,8 @@ pub fn start(key: &EcdsaKey, request: SignRequest) -> Result<(Round1, Vec<Msg1>)
             )));
         }
     }
+    // Consumed before any secret or base OT is used, whatever follows.
+    log.consume(&request.session)?;
     let r = random_scalar().map_err(entropy)?;
     let phi = random_scalar().map_err(entropy)?;
     let opening = random_bytes().map_err(entropy)?;
@@ -1274,13 +1281,35 @@ pub fn pairs_local(shares: Vec<KeyShare>) -> Result<Vec<EcdsaKey>, SignError> {
     Ok(out)
 }
 
-/// Runs a whole signing among `signers` (indices into `keys`) in memory.
+/// Runs a whole signing among `signers` (indices into `keys`) in memory,
+/// with a fresh nonce drawn here (so the session is new: each signer's log
+/// is in memory).
 pub fn sign_local(
     keys: &mut [EcdsaKey],
     signers: &[usize],
     digest: &[u8; 32],
     adjust: KeyAdjust,
 ) -> Result<EcdsaSignature, SignError> {
+    let mut mem: Vec<MemoryLog> = signers.iter().map(|_| MemoryLog::default()).collect();
+    let mut logs: Vec<&mut dyn SessionLog> =
+        mem.iter_mut().map(|m| m as &mut dyn SessionLog).collect();
+    sign_local_logged(keys, signers, digest, adjust, &mut logs)
+}
+
+/// [`sign_local`] with each signer's [`SessionLog`] (in `signers`' order),
+/// for callers that keep durable logs.
+pub fn sign_local_logged(
+    keys: &mut [EcdsaKey],
+    signers: &[usize],
+    digest: &[u8; 32],
+    adjust: KeyAdjust,
+    logs: &mut [&mut dyn SessionLog],
+) -> Result<EcdsaSignature, SignError> {
+    if logs.len() != signers.len() {
+        return Err(SignError::Parameters(
+            "one session log per signer is needed".into(),
+        ));
+    }
     let ids: Vec<Identifier> = signers.iter().map(|&k| keys[k].share.identifier).collect();
     let nonce = random_bytes().map_err(entropy)?;
     let request = SignRequest {
@@ -1291,8 +1320,8 @@ pub fn sign_local(
     };
     let mut r1 = Vec::new();
     let mut m1 = Vec::new();
-    for &k in signers {
-        let (s, m) = start(&keys[k], request.clone())?;
+    for (&k, log) in signers.iter().zip(logs.iter_mut()) {
+        let (s, m) = start(&keys[k], request.clone(), &mut **log)?;
         r1.push(s);
         m1.extend(m);
     }
@@ -1409,7 +1438,7 @@ mod tests {
         };
         let (mut r1, mut m1) = (Vec::new(), Vec::new());
         for &k in &signers {
-            let (s, m) = start(&keys[k], request.clone())?;
+            let (s, m) = start(&keys[k], request.clone(), &mut MemoryLog::default())?;
             r1.push(s);
             m1.extend(m);
         }
@@ -1576,7 +1605,7 @@ mod tests {
             digest: [3; 32],
             adjust: KeyAdjust::IDENTITY,
         };
-        let (_, m) = start(&keys[0], request).unwrap();
+        let (_, m) = start(&keys[0], request, &mut MemoryLog::default()).unwrap();
         assert_eq!(Msg1::from_bytes(&m[0].to_bytes()).unwrap(), m[0]);
         assert!(Msg1::from_bytes(&m[0].to_bytes()[..60]).is_err());
         let m3 = Msg3 {
@@ -1652,5 +1681,33 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(e, SignError::Culprit { culprit: 2, .. }), "{e:?}");
+    }
+
+    #[test]
+    fn a_session_is_consumed_durably_before_use_even_across_a_crash() {
+        use crate::sign::consumed::FileLog;
+        let keys = keygen_local(2, 3, 0).unwrap();
+        let ids: Vec<Identifier> = keys[..2].iter().map(|k| k.share.identifier).collect();
+        let request = SignRequest {
+            signers: ids,
+            nonce: [7; 32],
+            digest: [8; 32],
+            adjust: KeyAdjust::IDENTITY,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("party-1.sessions");
+        let mut log = FileLog::open(&path).unwrap();
+        let (round1, _) = start(&keys[0], request.clone(), &mut log).unwrap();
+        // The process dies between rounds: state and log handle are gone.
+        drop(round1);
+        drop(log);
+        let mut log = FileLog::open(&path).unwrap();
+        let e = start(&keys[0], request.clone(), &mut log).unwrap_err();
+        assert!(e.to_string().contains("already started"), "{e}");
+        // A fresh nonce is a new session.
+        let mut fresh = request;
+        fresh.nonce = [6; 32];
+        start(&keys[0], fresh, &mut log).unwrap();
+        assert_eq!(log.len(), 2);
     }
 }

@@ -6,6 +6,7 @@
 //! names that peer.
 
 use super::SecretScalar;
+use super::consumed::SessionLog;
 use super::dkg::{self, Commit, KeyShare, PrivateShare, Reader, Reveal};
 use super::dkls::{
     self, EcdsaKey, EcdsaSignature, Msg1, Msg2, Msg3, OtExtendMsg, OtSetupBody, OtSetupMsg,
@@ -68,6 +69,7 @@ pub fn ecdsa(
     key: &mut EcdsaKey,
     links: &mut Links<'_>,
     request: SignRequest,
+    log: &mut dyn SessionLog,
 ) -> Result<EcdsaSignature, SignError> {
     let me = key.share.identifier;
     let peers: Vec<Identifier> = request
@@ -76,7 +78,7 @@ pub fn ecdsa(
         .copied()
         .filter(|&j| j != me)
         .collect();
-    let (r1, m1) = dkls::start(key, request)?;
+    let (r1, m1) = dkls::start(key, request, log)?;
     let out: Vec<_> = m1.iter().map(|m| (m.to, m.to_bytes())).collect();
     let mut in1 = Vec::new();
     for (j, b) in exchange(links, &out, &peers)? {
@@ -431,7 +433,13 @@ mod tests {
                             .enumerate()
                             .filter_map(|(j, c)| c.as_mut().map(|c| (ids[j], c)))
                             .collect();
-                        let e = ecdsa(key, &mut links, request).unwrap();
+                        let e = ecdsa(
+                            key,
+                            &mut links,
+                            request,
+                            &mut crate::sign::consumed::MemoryLog::default(),
+                        )
+                        .unwrap();
                         let f = frost(&key.share, &mut links, Suite::Taproot, ids, adjust, &digest)
                             .unwrap();
                         (e, f)
