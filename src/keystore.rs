@@ -497,6 +497,15 @@ pub fn read_header(file_bytes: &[u8]) -> Result<Vec<u8>, KeystoreError> {
     Ok(parse(file_bytes)?.public_header.to_vec())
 }
 
+/// The key-derivation parameters a sealed file was made with (to seal its
+/// replacement alike), without the passphrase.
+///
+/// # Errors
+/// As [`read_header`].
+pub fn read_params(file_bytes: &[u8]) -> Result<KdfParams, KeystoreError> {
+    Ok(parse(file_bytes)?.params)
+}
+
 /// Reads a key-share file, refusing one over [`MAX_FILE_LEN`] without
 /// reading past that.
 ///

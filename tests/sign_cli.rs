@@ -359,3 +359,108 @@ fn an_imported_key_keeps_its_public_key() {
         "missing",
     );
 }
+
+/// Runs `args` for each party as its own process (with `--party NAME
+/// --parties pf --key`), all at once; returns each one's JSON output.
+fn per_process(d: &Path, pf: &Path, runs: &[(&str, Vec<String>)]) -> Vec<Value> {
+    let children: Vec<_> = runs
+        .iter()
+        .map(|(name, args)| {
+            let key = d.join("keys").join(format!("{name}.key"));
+            Command::new(env!("CARGO_BIN_EXE_quorate"))
+                .args(args)
+                .args([
+                    "--party",
+                    name,
+                    "--parties",
+                    pf.to_str().unwrap(),
+                    "--key",
+                    key.to_str().unwrap(),
+                    "--timeout",
+                    "30",
+                    "--json",
+                ])
+                .env("QUORATE_PASSPHRASE", PASS)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| json(&c.wait_with_output().unwrap()))
+        .collect()
+}
+
+#[test]
+fn one_party_per_process_over_tls_keygen_and_sign() {
+    let d = tempfile::tempdir().unwrap();
+    let pf = common::keys_and_parties(d.path(), &["alice", "bob", "carol"]);
+    let out = |n: &str| d.path().join(n).display().to_string();
+    let keygen: Vec<(&str, Vec<String>)> = ["alice", "bob", "carol"]
+        .into_iter()
+        .map(|n| {
+            let args = [
+                "sign",
+                "keygen",
+                "-t",
+                "2",
+                "--kdf-memory-mib",
+                "1",
+                "--out",
+            ]
+            .map(String::from)
+            .into_iter()
+            .chain([out(n)])
+            .collect();
+            (n, args)
+        })
+        .collect();
+    let keys = per_process(d.path(), &pf, &keygen);
+    let pk = keys[0]["public_key"].as_str().unwrap().to_owned();
+    assert!(keys.iter().all(|k| k["public_key"] == pk.as_str()));
+    assert!(std::path::Path::new(&share(&d.path().join("carol"), 3)).exists());
+
+    // Two of the three sign, over their own TLS identities.
+    let d2 = tempfile::tempdir().unwrap();
+    let pf2 = common::keys_and_parties(d2.path(), &["x", "z"]);
+    for scheme in ["ecdsa", "taproot"] {
+        let sign = |n: &'static str, file: String| {
+            let args = ["sign", scheme, "--digest", DIGEST, "--shares"]
+                .map(String::from)
+                .into_iter()
+                .chain([file])
+                .collect();
+            (n, args)
+        };
+        let sigs = per_process(
+            d2.path(),
+            &pf2,
+            &[
+                sign("x", share(&d.path().join("alice"), 1)),
+                sign("z", share(&d.path().join("carol"), 3)),
+            ],
+        );
+        assert_eq!(sigs[0]["signature"], sigs[1]["signature"]);
+        let v = q(
+            &[
+                "sign",
+                "verify",
+                "--scheme",
+                scheme,
+                "--public-key",
+                sigs[0]["public_key"].as_str().unwrap(),
+                "--digest",
+                DIGEST,
+                "--signature",
+                sigs[0]["signature"].as_str().unwrap(),
+            ],
+            None,
+        );
+        assert!(v.status.success(), "{scheme}");
+        if scheme == "ecdsa" {
+            assert_eq!(sigs[0]["public_key"], pk.as_str());
+        }
+    }
+}

@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
 use quorate::keystore::{self, KdfParams, Passphrase, WriteMode};
+use quorate_engine::net::Channel;
 use quorate_engine::sign::bip32::{self, DerivationPath};
 use quorate_engine::sign::consumed::{FileLog, SessionLog};
 use quorate_engine::sign::dkg::KeyShare;
 use quorate_engine::sign::dkls::{self, EcdsaKey};
+use quorate_engine::sign::driver;
 use quorate_engine::sign::frost::{self, Suite};
 use quorate_engine::sign::{
     Identifier, SecretScalar, address, bip340, point_to_bytes, reshare, scalar_from_bytes,
@@ -28,7 +30,10 @@ pub(crate) enum SignCommand {
 twice on the terminal. Writes DIR/share-I.qshr for each party I (readable by you only) and \
 DIR/public.json (the group key, the threshold and every party's verification share). Prints \
 the public key (SEC1 compressed), its Ethereum address and its Bitcoin P2WPKH and taproot \
-(BIP-86, key path only) addresses.\n\nExample:\n  QUORATE_PASSPHRASE=... quorate sign keygen -t 2 -n 3 --out keys/"
+(BIP-86, key path only) addresses.\n\nWith --party NAME --parties FILE --key FILE this process runs \
+only that party, against the others over mutually authenticated TLS: every party of the file \
+takes part, party I being the I-th of the file, and only its share file (with public.json) is \
+written to --out.\n\nExample:\n  QUORATE_PASSPHRASE=... quorate sign keygen -t 2 -n 3 --out keys/"
     )]
     Keygen(KeygenArgs),
     /// Threshold ECDSA (DKLs23) on a 32-byte digest: r||s (low s) and the
@@ -88,7 +93,10 @@ const SIGN_HELP: &str = "Give at least the threshold's number of share files; ev
 runs in this process and the signature is checked with the standard verifier before it is \
 printed. --path derives a BIP-32 non-hardened child (the chain code was agreed at key \
 generation). JSON: {\"signature\": hex, \"public_key\": hex (SEC1 compressed for ecdsa, x-only \
-for schnorr and taproot), ...}.\n\nExample:\n  quorate sign ecdsa --shares keys/share-1.qshr,keys/share-3.qshr \
+for schnorr and taproot), ...}.\n\nWith --party NAME --parties FILE --key FILE, give only this \
+party's share file: every party of the parties file signs, each in its own process, over TLS; \
+each ECDSA session is logged as consumed in share-I.sessions before it starts, and a pair whose \
+base OTs fail a check is marked discarded in the share file.\n\nExample:\n  quorate sign ecdsa --shares keys/share-1.qshr,keys/share-3.qshr \
 --digest 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 --path m/0/1";
 
 #[derive(Debug, Args)]
@@ -96,15 +104,17 @@ pub(crate) struct KeygenArgs {
     /// Signers needed (2 <= t <= n).
     #[arg(short = 't', long = "threshold", value_parser = clap::value_parser!(u16).range(2..=255))]
     threshold: u16,
-    /// Parties holding a share (n <= 255).
-    #[arg(short = 'n', long = "parties", value_parser = clap::value_parser!(u16).range(2..=255))]
-    parties: u16,
+    /// Parties holding a share (n <= 255); with --party, the parties file's.
+    #[arg(short = 'n', long = "count", value_parser = clap::value_parser!(u16).range(2..=255))]
+    count: Option<u16>,
     /// Directory for the share files (created if missing).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// Replace existing share files.
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    net: PartyArgs,
     /// Bitcoin network of the printed addresses.
     #[arg(long, value_enum, default_value_t = Net::Mainnet)]
     network: Net,
@@ -170,6 +180,24 @@ pub(crate) struct ImportArgs {
     common: StoreArgs,
 }
 
+/// Run one party over TLS instead of every party in this process.
+#[derive(Debug, Args)]
+pub(crate) struct PartyArgs {
+    /// Run only this party (its name in --parties), against the others over
+    /// mutually authenticated TLS.
+    #[arg(long, value_name = "NAME", requires_all = ["parties", "key"])]
+    party: Option<String>,
+    /// The parties file (TOML: name, address, certificate of each party).
+    #[arg(long, value_name = "FILE")]
+    parties: Option<PathBuf>,
+    /// This party's TLS private key (from `quorate keys gen`).
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// Seconds to wait for a peer before giving up.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+}
+
 /// Options of every command that writes share files.
 #[derive(Debug, Args)]
 pub(crate) struct StoreArgs {
@@ -212,6 +240,8 @@ pub(crate) struct SignArgs {
     /// BIP-32 derivation path (non-hardened), e.g. m/0/1.
     #[arg(long, value_name = "PATH")]
     path: Option<String>,
+    #[command(flatten)]
+    net: PartyArgs,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -288,17 +318,23 @@ fn unhex(what: &str, text: &str, len: Option<usize>) -> Result<Vec<u8>, CliError
 }
 
 fn keygen(args: &KeygenArgs) -> CliResult {
-    if args.threshold > args.parties {
+    if args.net.party.is_some() {
+        return keygen_party(args);
+    }
+    let n = args.count.ok_or_else(|| {
+        failed("give the number of parties with -n (or run one party with --party)")
+    })?;
+    if args.threshold > n {
         return Err(CliError::Failed(format!(
-            "the threshold ({}) cannot exceed the number of parties ({})",
-            args.threshold, args.parties
+            "the threshold ({}) cannot exceed the number of parties ({n})",
+            args.threshold
         )));
     }
-    let ids: Vec<u16> = (1..=args.parties).collect();
+    let ids: Vec<u16> = (1..=n).collect();
     refuse_existing(&args.out, &ids, args.force)?;
     let kdf = KdfParams::new(args.kdf_memory_mib * 1024, 3, 1).map_err(failed)?;
     let pass = Passphrase::from_env_or_prompt(true).map_err(failed)?;
-    let keys = dkls::keygen_local(args.threshold, args.parties, 0).map_err(failed)?;
+    let keys = dkls::keygen_local(args.threshold, n, 0).map_err(failed)?;
     let stored = store(&args.out, &keys, &pass, &kdf, args.network)?;
     report(&stored, &keys[0].share, &[], args.json, "new key")
 }
@@ -456,6 +492,116 @@ fn report(
     out.line(format!("ethereum address  {}", text("ethereum_address")))?;
     out.line(format!("p2wpkh address    {}", text("p2wpkh_address")))?;
     out.line(format!("taproot address   {}", text("taproot_address")))
+}
+
+/// This party's TLS links to every party of the parties file, keyed by
+/// identifier, and a nonce no single party chose: every party sends its
+/// identifier and 32 random bytes; the nonce hashes them all.
+struct Mesh {
+    channels: Vec<(Identifier, Channel)>,
+    me: Identifier,
+    nonce: [u8; 32],
+}
+
+impl Mesh {
+    fn links(&mut self) -> Vec<(Identifier, &mut Channel)> {
+        self.channels.iter_mut().map(|(i, c)| (*i, c)).collect()
+    }
+
+    fn ids(&self) -> Vec<Identifier> {
+        let mut ids: Vec<Identifier> = self.channels.iter().map(|(i, _)| *i).collect();
+        ids.push(self.me);
+        ids.sort_unstable();
+        ids
+    }
+}
+
+fn connect(net: &PartyArgs, what: &str, me: Option<Identifier>) -> Result<Mesh, CliError> {
+    let (Some(party), Some(parties), Some(key)) = (&net.party, &net.parties, &net.key) else {
+        return Err(failed("--party needs --parties FILE and --key FILE"));
+    };
+    let mut h = quorate_engine::net::handshake::ProgramHasher::new();
+    h.update(format!("quorate sign {what} v1").as_bytes());
+    let timeout = std::time::Duration::from_secs(net.timeout);
+    let mut c = super::mpc::connect_all(
+        parties,
+        party,
+        key,
+        "quorate sign",
+        &h.finish(),
+        timeout,
+        None,
+    )?;
+    // Without a share yet (key generation), a party's identifier is its
+    // place in the file, from 1.
+    let me = match me {
+        Some(i) => i,
+        None => Identifier::new(c.me as u16 + 1).map_err(failed)?,
+    };
+    let mut mine = [0u8; 34];
+    mine[..2].copy_from_slice(&me.get().to_be_bytes());
+    getrandom::fill(&mut mine[2..]).map_err(failed)?;
+    let mut all = vec![mine];
+    for ch in c.channels.iter_mut().flatten() {
+        ch.send(&mine).map_err(failed)?;
+        ch.flush().map_err(failed)?;
+    }
+    let mut channels = Vec::new();
+    for (k, ch) in c.channels.iter_mut().enumerate() {
+        let Some(mut ch) = ch.take() else { continue };
+        let mut theirs = [0u8; 34];
+        ch.recv(&mut theirs)
+            .map_err(|e| failed(format!("party `{}`: {e}", shown(&c.names[k]))))?;
+        let id = Identifier::new(u16::from_be_bytes([theirs[0], theirs[1]]))
+            .map_err(|e| failed(format!("party `{}`: {e}", shown(&c.names[k]))))?;
+        all.push(theirs);
+        channels.push((id, ch));
+    }
+    all.sort_unstable();
+    if let Some(w) = all.windows(2).find(|w| w[0][..2] == w[1][..2]) {
+        return Err(failed(format!(
+            "two parties hold share {} of this key",
+            u16::from_be_bytes([w[0][0], w[0][1]])
+        )));
+    }
+    let parts: Vec<&[u8]> = all.iter().map(|x| &x[..]).collect();
+    Ok(Mesh {
+        channels,
+        me,
+        nonce: quorate_engine::net::handshake::SessionId::derive("quorate sign nonce", &parts).0,
+    })
+}
+
+fn keygen_party(args: &KeygenArgs) -> CliResult {
+    let kdf = KdfParams::new(args.kdf_memory_mib * 1024, 3, 1).map_err(failed)?;
+    let pass = Passphrase::from_env_or_prompt(true).map_err(failed)?;
+    let mut mesh = connect(&args.net, "keygen", None)?;
+    let ids = mesh.ids();
+    if let Some(n) = args.count.filter(|&n| usize::from(n) != ids.len()) {
+        return Err(failed(format!(
+            "-n {n} but the parties file lists {} parties",
+            ids.len()
+        )));
+    }
+    if usize::from(args.threshold) > ids.len() {
+        return Err(failed(format!(
+            "the threshold ({}) cannot exceed the number of parties ({})",
+            args.threshold,
+            ids.len()
+        )));
+    }
+    refuse_existing(&args.out, &[mesh.me.get()], args.force)?;
+    let (me, nonce) = (mesh.me, mesh.nonce);
+    let key = driver::keygen(me, &mut mesh.links(), &ids, args.threshold, nonce).map_err(failed)?;
+    let keys = [key];
+    let stored = store(&args.out, &keys, &pass, &kdf, args.network)?;
+    report(
+        &stored,
+        &keys[0].share,
+        &[],
+        args.json,
+        "new key (this party's share)",
+    )
 }
 
 fn refresh(args: &RefreshArgs) -> CliResult {
@@ -705,7 +851,7 @@ fn import(args: &ImportArgs) -> CliResult {
 
 /// Reads and decrypts the share files; all must be of one key, distinct
 /// parties.
-fn load(paths: &[PathBuf], pass: &Passphrase) -> Result<Vec<EcdsaKey>, CliError> {
+fn load_any(paths: &[PathBuf], pass: &Passphrase) -> Result<Vec<EcdsaKey>, CliError> {
     let mut headers = Vec::new();
     for p in paths {
         let bytes = read(p)?;
@@ -767,6 +913,12 @@ fn load(paths: &[PathBuf], pass: &Passphrase) -> Result<Vec<EcdsaKey>, CliError>
         }
         keys.push(key);
     }
+    Ok(keys)
+}
+
+/// [`load_any`], with at least the threshold's number of shares.
+fn load(paths: &[PathBuf], pass: &Passphrase) -> Result<Vec<EcdsaKey>, CliError> {
+    let keys = load_any(paths, pass)?;
     if keys.len() < usize::from(keys[0].share.threshold) {
         return Err(CliError::Failed(format!(
             "{} share files for a key that needs {} signers",
@@ -792,6 +944,9 @@ fn sign(args: &SignArgs, scheme: Scheme) -> CliResult {
         .parse()
         .map_err(failed)?;
     let pass = Passphrase::from_env_or_prompt(false).map_err(failed)?;
+    if args.net.party.is_some() {
+        return sign_party(args, scheme, &digest, &path, &pass);
+    }
     let mut keys = load(&args.shares, &pass)?;
     let share = &keys[0].share;
     let child = bip32::derive(&share.group_key, &share.chain_code, &path).map_err(failed)?;
@@ -834,13 +989,38 @@ fn sign(args: &SignArgs, scheme: Scheme) -> CliResult {
         }
     };
     let ms = started.elapsed().as_secs_f64() * 1e3;
+    print_signature(
+        args.json,
+        scheme,
+        &signature,
+        &public_key,
+        &digest,
+        &path,
+        &signers,
+        ms,
+        &extra,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn print_signature(
+    json_out: bool,
+    scheme: Scheme,
+    signature: &[u8],
+    public_key: &[u8],
+    digest: &[u8; 32],
+    path: &DerivationPath,
+    signers: &[u16],
+    ms: f64,
+    extra: &Value,
+) -> CliResult {
     let mut out = Out::new();
-    if args.json {
+    if json_out {
         let mut v = json!({
             "scheme": format!("{scheme:?}").to_lowercase(),
-            "signature": hex(&signature),
-            "public_key": hex(&public_key),
-            "digest": hex(&digest),
+            "signature": hex(signature),
+            "public_key": hex(public_key),
+            "digest": hex(digest),
             "path": path.to_string(),
             "signers": signers,
             "ms": ms,
@@ -850,14 +1030,108 @@ fn sign(args: &SignArgs, scheme: Scheme) -> CliResult {
         }
         return out.json(&v);
     }
-    out.line(format!("signature    {}", hex(&signature)))?;
+    out.line(format!("signature    {}", hex(signature)))?;
     if let Some(r) = extra.get("recovery_id") {
         out.line(format!("recovery id  {r}"))?;
     }
-    out.line(format!("public key   {}", hex(&public_key)))?;
+    out.line(format!("public key   {}", hex(public_key)))?;
     out.line(format!(
         "signers      {signers:?}, path {path}, {ms:.1} ms (verified before printing)"
     ))
+}
+
+/// Signs as one party over TLS: every party of the parties file signs.
+fn sign_party(
+    args: &SignArgs,
+    scheme: Scheme,
+    digest: &[u8; 32],
+    path: &DerivationPath,
+    pass: &Passphrase,
+) -> CliResult {
+    let [file] = &args.shares[..] else {
+        return Err(failed(
+            "with --party, give this party's one share file in --shares",
+        ));
+    };
+    let mut keys = load_any(std::slice::from_ref(file), pass)?;
+    let key = &mut keys[0];
+    let mut mesh = connect(&args.net, "sign", Some(key.share.identifier))?;
+    let ids = mesh.ids();
+    let share = &key.share;
+    let child = bip32::derive(&share.group_key, &share.chain_code, path).map_err(failed)?;
+    let started = std::time::Instant::now();
+    let (signature, public_key, extra) = match scheme {
+        Scheme::Ecdsa => {
+            let mut log = FileLog::open(&file.with_extension("sessions")).map_err(failed)?;
+            let request = dkls::SignRequest {
+                signers: ids.clone(),
+                nonce: mesh.nonce,
+                digest: *digest,
+                adjust: child.adjust,
+            };
+            let had: Vec<(Identifier, bool)> = key.pairs().collect();
+            let result = driver::ecdsa(key, &mut mesh.links(), request, &mut log);
+            if key.pairs().collect::<Vec<_>>() != had {
+                // A pair's base OTs were discarded: store that before anything else.
+                rewrite_share(file, key, pass)?;
+            }
+            let sig = result.map_err(failed)?;
+            (
+                sig.bytes.to_vec(),
+                sig.public_key.to_vec(),
+                json!({"recovery_id": sig.recovery_id}),
+            )
+        }
+        Scheme::Schnorr | Scheme::Taproot => {
+            let root: Option<&[u8]> = (scheme == Scheme::Taproot).then_some(&[]);
+            let adjust = frost::taproot_adjust(&child.public_key, root)
+                .map_err(failed)?
+                .after(&child.adjust);
+            let sig = driver::frost(
+                &key.share,
+                &mut mesh.links(),
+                Suite::Taproot,
+                &ids,
+                &adjust,
+                digest,
+            )
+            .map_err(failed)?;
+            let xonly = frost::x_only(&adjust.point(&key.share.group_key));
+            let bytes = sig.to_bip340_bytes();
+            if !bip340::verify(&xonly, digest, &bytes) {
+                return Err(failed("the signature does not verify; nothing is released"));
+            }
+            (bytes.to_vec(), xonly.to_vec(), json!({}))
+        }
+    };
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    let signers: Vec<u16> = ids.iter().map(|i| i.get()).collect();
+    print_signature(
+        args.json,
+        scheme,
+        &signature,
+        &public_key,
+        digest,
+        path,
+        &signers,
+        ms,
+        &extra,
+    )
+}
+
+/// Rewrites a share file in place (atomically), keeping its header.
+fn rewrite_share(file: &Path, key: &EcdsaKey, pass: &Passphrase) -> CliResult {
+    let bytes = read(file)?;
+    let opened = keystore::open(pass, &bytes).map_err(io_like(file))?;
+    let header = opened.public_header().to_vec();
+    let kdf = keystore::read_params(&bytes).map_err(io_like(file))?;
+    let secret = zeroize::Zeroizing::new(key.to_bytes());
+    let sealed = keystore::seal(pass, &header, &secret, &kdf).map_err(failed)?;
+    keystore::write_atomic(file, &sealed, WriteMode::Overwrite).map_err(io_err(file))
+}
+
+fn io_like(p: &Path) -> impl Fn(keystore::KeystoreError) -> CliError + '_ {
+    move |e| CliError::Failed(format!("{}: {e}", shown(p.display())))
 }
 
 fn verify(args: &VerifyArgs) -> CliResult {
