@@ -973,19 +973,11 @@ fn sign(args: &SignArgs, scheme: Scheme) -> CliResult {
             )
         }
         Scheme::Schnorr | Scheme::Taproot => {
-            let root: Option<&[u8]> = (scheme == Scheme::Taproot).then_some(&[]);
-            let adjust = frost::taproot_adjust(&child.public_key, root)
-                .map_err(failed)?
-                .after(&child.adjust);
+            let adjust = bip340_adjust(scheme, &child)?;
             let shares: Vec<_> = keys.iter().map(|k| &k.share).collect();
             let sig =
                 frost::sign_local(Suite::Taproot, &shares, &adjust, &digest).map_err(failed)?;
-            let key = frost::x_only(&adjust.point(&keys[0].share.group_key));
-            let bytes = sig.to_bip340_bytes();
-            if !bip340::verify(&key, &digest, &bytes) {
-                return Err(failed("the signature does not verify; nothing is released"));
-            }
-            (bytes.to_vec(), key.to_vec(), json!({}))
+            bip340_release(&sig, &adjust, &keys[0].share, &digest)?
         }
     };
     let ms = started.elapsed().as_secs_f64() * 1e3;
@@ -1083,10 +1075,7 @@ fn sign_party(
             )
         }
         Scheme::Schnorr | Scheme::Taproot => {
-            let root: Option<&[u8]> = (scheme == Scheme::Taproot).then_some(&[]);
-            let adjust = frost::taproot_adjust(&child.public_key, root)
-                .map_err(failed)?
-                .after(&child.adjust);
+            let adjust = bip340_adjust(scheme, &child)?;
             let sig = driver::frost(
                 &key.share,
                 &mut mesh.links(),
@@ -1096,12 +1085,7 @@ fn sign_party(
                 digest,
             )
             .map_err(failed)?;
-            let xonly = frost::x_only(&adjust.point(&key.share.group_key));
-            let bytes = sig.to_bip340_bytes();
-            if !bip340::verify(&xonly, digest, &bytes) {
-                return Err(failed("the signature does not verify; nothing is released"));
-            }
-            (bytes.to_vec(), xonly.to_vec(), json!({}))
+            bip340_release(&sig, &adjust, &key.share, digest)?
         }
     };
     let ms = started.elapsed().as_secs_f64() * 1e3;
@@ -1117,6 +1101,31 @@ fn sign_party(
         ms,
         &extra,
     )
+}
+
+/// The key change of a BIP-340 signature under `child`: even y, plus the
+/// BIP-341 tweak (no script tree) for taproot.
+fn bip340_adjust(scheme: Scheme, child: &bip32::Derived) -> Result<frost::KeyAdjust, CliError> {
+    let root: Option<&[u8]> = (scheme == Scheme::Taproot).then_some(&[]);
+    Ok(frost::taproot_adjust(&child.public_key, root)
+        .map_err(failed)?
+        .after(&child.adjust))
+}
+
+/// The signature's 64 bytes and the x-only key, once the standard BIP-340
+/// verifier accepts them; nothing otherwise.
+fn bip340_release(
+    sig: &frost::Signature,
+    adjust: &frost::KeyAdjust,
+    share: &KeyShare,
+    digest: &[u8; 32],
+) -> Result<(Vec<u8>, Vec<u8>, Value), CliError> {
+    let key = frost::x_only(&adjust.point(&share.group_key));
+    let bytes = sig.to_bip340_bytes();
+    if !bip340::verify(&key, digest, &bytes) {
+        return Err(failed("the signature does not verify; nothing is released"));
+    }
+    Ok((bytes.to_vec(), key.to_vec(), json!({})))
 }
 
 /// Rewrites a share file in place (atomically), keeping its header.

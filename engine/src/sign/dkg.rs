@@ -442,9 +442,26 @@ fn one_each<'a, T>(
             got: msgs.len(),
         });
     }
-    let mut out = Vec::with_capacity(expected);
-    for &p in params.participants.iter().filter(|&&p| p != params.me) {
-        let mut of_p = msgs.iter().filter(|m| from(m) == p);
+    let others: Vec<Identifier> = params
+        .participants
+        .iter()
+        .copied()
+        .filter(|&p| p != params.me)
+        .collect();
+    one_from_each(&others, msgs, from, what)
+}
+
+/// The one item from each of `who`, in `who`'s order; a party that sent
+/// none or two is named.
+pub(crate) fn one_from_each<'a, T>(
+    who: &[Identifier],
+    items: &'a [T],
+    from: impl Fn(&T) -> Identifier,
+    what: &'static str,
+) -> Result<Vec<&'a T>, SignError> {
+    let mut out = Vec::with_capacity(who.len());
+    for &p in who {
+        let mut of_p = items.iter().filter(|m| from(m) == p);
         match (of_p.next(), of_p.next()) {
             (Some(m), None) => out.push(m),
             (None, _) => {

@@ -41,7 +41,7 @@
 
 use k256::ProjectivePoint;
 
-use super::dkg::{KeyShare, PrivateShare, Transcript, commitment_eval};
+use super::dkg::{KeyShare, PrivateShare, Transcript, commitment_eval, one_from_each};
 use super::encoding::{check_distinct, random_bytes};
 use super::frost::{lagrange_at_zero, poly_eval};
 use super::{Identifier, SecretScalar, SignError};
@@ -87,6 +87,20 @@ impl PublicKeyInfo {
             chain_code,
             verification_shares: vec![(holder, y)],
         })
+    }
+
+    /// Every field, verification shares in identifier order.
+    fn hash_into(&self, t: &mut Transcript) {
+        t.point(&self.group_key)
+            .put(&self.threshold.to_be_bytes())
+            .put(&self.epoch.to_be_bytes())
+            .put(&self.chain_code);
+        let mut old = self.verification_shares.clone();
+        old.sort_by_key(|(i, _)| *i);
+        t.put(&(old.len() as u64).to_be_bytes());
+        for (i, y) in &old {
+            t.put(&i.get().to_be_bytes()).point(y);
+        }
     }
 
     fn share_of(&self, id: Identifier) -> Option<ProjectivePoint> {
@@ -140,16 +154,7 @@ impl Params {
             ));
         }
         let mut t = Transcript::new(TAG_SESSION);
-        t.point(&self.old.group_key)
-            .put(&self.old.threshold.to_be_bytes())
-            .put(&self.old.epoch.to_be_bytes())
-            .put(&self.old.chain_code);
-        let mut old = self.old.verification_shares.clone();
-        old.sort_by_key(|(i, _)| *i);
-        t.put(&(old.len() as u64).to_be_bytes());
-        for (i, y) in &old {
-            t.put(&i.get().to_be_bytes()).point(y);
-        }
+        self.old.hash_into(&mut t);
         for set in [&self.dealers, &self.receivers] {
             let mut ids = set.clone();
             ids.sort_unstable();
@@ -296,26 +301,7 @@ fn one_each<'a, T>(
             from(x).get()
         )));
     }
-    let mut out = Vec::with_capacity(who.len());
-    for &p in who {
-        let mut of_p = items.iter().filter(|x| from(x) == p);
-        match (of_p.next(), of_p.next()) {
-            (Some(x), None) => out.push(x),
-            (None, _) => {
-                return Err(SignError::Culprit {
-                    culprit: p.get(),
-                    reason: format!("sent no {what}"),
-                });
-            }
-            (Some(_), Some(_)) => {
-                return Err(SignError::Culprit {
-                    culprit: p.get(),
-                    reason: format!("sent two {what}"),
-                });
-            }
-        }
-    }
-    Ok(out)
+    one_from_each(who, items, from, what)
 }
 
 fn culprit(who: Identifier, reason: &str) -> SignError {
@@ -486,16 +472,7 @@ impl RefreshParams {
             )));
         }
         let mut t = Transcript::new(TAG_REFRESH);
-        t.point(&self.old.group_key)
-            .put(&self.old.threshold.to_be_bytes())
-            .put(&self.old.epoch.to_be_bytes())
-            .put(&self.old.chain_code);
-        let mut old = self.old.verification_shares.clone();
-        old.sort_by_key(|(i, _)| *i);
-        t.put(&(old.len() as u64).to_be_bytes());
-        for (i, y) in &old {
-            t.put(&i.get().to_be_bytes()).point(y);
-        }
+        self.old.hash_into(&mut t);
         t.put(&self.epoch.to_be_bytes()).put(&self.nonce);
         Ok(t.bytes())
     }
@@ -741,36 +718,32 @@ pub fn run_local(
     t: u16,
     epoch: u64,
 ) -> Result<Vec<KeyShare>, SignError> {
-    let first = dealers
-        .first()
-        .ok_or_else(|| SignError::Parameters("no dealers".into()))?;
-    let old = first.public();
-    if let Some(d) = dealers.iter().find(|d| d.public() != old) {
-        return Err(SignError::Parameters(format!(
-            "share {} belongs to another key or epoch than share {}",
-            d.identifier.get(),
-            first.identifier.get()
-        )));
-    }
+    let old = one_sharing(dealers)?;
     let secrets: Vec<(Identifier, &SecretScalar)> =
         dealers.iter().map(|d| (d.identifier, &d.secret)).collect();
     run_dealers(old, &secrets, receivers, t, epoch)
 }
 
-/// A refresh in this process: a sharing of zero added to every share of
-/// one key (all `n` of them), next epoch.
-pub fn refresh_local(shares: &[&KeyShare]) -> Result<Vec<KeyShare>, SignError> {
+/// The public facts of `shares`, which must all be of one sharing.
+fn one_sharing(shares: &[&KeyShare]) -> Result<PublicKeyInfo, SignError> {
     let first = shares
         .first()
         .ok_or_else(|| SignError::Parameters("no shares".into()))?;
     let old = first.public();
-    if let Some(d) = shares.iter().find(|d| d.public() != old) {
-        return Err(SignError::Parameters(format!(
+    match shares.iter().find(|d| d.public() != old) {
+        Some(d) => Err(SignError::Parameters(format!(
             "share {} belongs to another key or epoch than share {}",
             d.identifier.get(),
             first.identifier.get()
-        )));
+        ))),
+        None => Ok(old),
     }
+}
+
+/// A refresh in this process: a sharing of zero added to every share of
+/// one key (all `n` of them), next epoch.
+pub fn refresh_local(shares: &[&KeyShare]) -> Result<Vec<KeyShare>, SignError> {
+    let old = one_sharing(shares)?;
     let epoch = old
         .epoch
         .checked_add(1)
