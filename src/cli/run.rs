@@ -538,7 +538,10 @@ fn run_all(args: &RunArgs, p: &Program, backend: Backend) -> CliResult<Ran> {
     let plan = disclosure(p);
     let session = SessionId::random().map_err(fail)?;
     let pair = if args.tcp {
-        tls::loopback_pair(&session, &program_hash(p)?).map_err(fail)?
+        let (mut a, mut b) = tls::loopback_pair(&session, &program_hash(p)?).map_err(fail)?;
+        a.set_timeout(Duration::from_secs(args.timeout));
+        b.set_timeout(Duration::from_secs(args.timeout));
+        (a, b)
     } else {
         let name = |i: usize| p.parties.get(i).map_or("evaluator", String::as_str);
         memory::pair(
@@ -598,7 +601,13 @@ fn run_gmw_all(args: &RunArgs, p: &Program, backend: Backend) -> CliResult<Ran> 
     let names: Vec<&str> = p.parties.iter().map(String::as_str).collect();
     let session = SessionId::random().map_err(fail)?;
     let rows = if args.tcp {
-        tls::loopback_mesh(&names, &session, &program_hash(p)?).map_err(fail)?
+        let mut rows = tls::loopback_mesh(&names, &session, &program_hash(p)?).map_err(fail)?;
+        // The loopback mesh connects with a short deadline; the run waits
+        // as long as --timeout says, as it does between processes.
+        for ch in rows.iter_mut().flatten().flatten() {
+            ch.set_timeout(Duration::from_secs(args.timeout));
+        }
+        rows
     } else {
         memory::mesh(&names)
     };
