@@ -41,8 +41,8 @@
 
 use k256::ProjectivePoint;
 
-use super::dkg::{KeyShare, PrivateShare, Transcript, commitment_eval, one_from_each};
-use super::encoding::{check_distinct, random_bytes};
+use super::dkg::{KeyShare, PrivateShare, Reader, Transcript, commitment_eval, one_from_each};
+use super::encoding::{check_distinct, point_to_bytes, random_bytes};
 use super::frost::{lagrange_at_zero, poly_eval};
 use super::{Identifier, SecretScalar, SignError};
 
@@ -477,7 +477,7 @@ impl RefreshParams {
         Ok(t.bytes())
     }
 
-    fn holders(&self) -> Vec<Identifier> {
+    pub(crate) fn holders(&self) -> Vec<Identifier> {
         let mut ids: Vec<Identifier> = self
             .old
             .verification_shares
@@ -846,6 +846,117 @@ fn run_dealers(
             p.confirm(&others)
         })
         .collect()
+}
+
+/// Most old holders a wire form may list (identifiers are `u16`, but a
+/// sharing has at most 255 holders).
+const MAX_HOLDERS: usize = 255;
+
+impl PublicKeyInfo {
+    /// The wire form: group key, threshold, epoch, chain code, then the
+    /// count and every `(id, Y_id)`.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(77 + 35 * self.verification_shares.len());
+        b.extend_from_slice(&point_to_bytes(&self.group_key));
+        b.extend_from_slice(&self.threshold.to_be_bytes());
+        b.extend_from_slice(&self.epoch.to_be_bytes());
+        b.extend_from_slice(&self.chain_code);
+        b.extend_from_slice(&(self.verification_shares.len() as u16).to_be_bytes());
+        for (i, y) in &self.verification_shares {
+            b.extend_from_slice(&i.get().to_be_bytes());
+            b.extend_from_slice(&point_to_bytes(y));
+        }
+        b
+    }
+
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, SignError> {
+        let group_key = r.point()?;
+        let threshold = r.u16()?;
+        let epoch = r.u64()?;
+        let mut chain_code = [0u8; 32];
+        chain_code.copy_from_slice(r.take(32)?);
+        let n = usize::from(r.u16()?);
+        if n > MAX_HOLDERS {
+            return Err(SignError::Length {
+                party: 0,
+                what: "old verification shares",
+                expected: MAX_HOLDERS,
+                got: n,
+            });
+        }
+        let verification_shares = (0..n)
+            .map(|_| Ok((Identifier::new(r.u16()?)?, r.point()?)))
+            .collect::<Result<Vec<_>, SignError>>()?;
+        Ok(PublicKeyInfo {
+            group_key,
+            threshold,
+            epoch,
+            chain_code,
+            verification_shares,
+        })
+    }
+}
+
+impl Deal {
+    /// The wire form: dealer, session, count, commitments.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(36 + 33 * self.commitments.len());
+        b.extend_from_slice(&self.from.get().to_be_bytes());
+        b.extend_from_slice(&self.session);
+        b.extend_from_slice(&(self.commitments.len() as u16).to_be_bytes());
+        for c in &self.commitments {
+            b.extend_from_slice(&point_to_bytes(c));
+        }
+        b
+    }
+
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, SignError> {
+        let from = Identifier::new(r.u16()?)?;
+        let mut session = [0u8; 32];
+        session.copy_from_slice(r.take(32)?);
+        let n = usize::from(r.u16()?);
+        if n > MAX_HOLDERS {
+            return Err(SignError::Length {
+                party: from.get(),
+                what: "resharing commitments",
+                expected: MAX_HOLDERS,
+                got: n,
+            });
+        }
+        let commitments = (0..n).map(|_| r.point()).collect::<Result<Vec<_>, _>>()?;
+        Ok(Deal {
+            from,
+            session,
+            commitments,
+        })
+    }
+}
+
+impl Ack {
+    /// The wire form: 66 bytes, party, session, digest.
+    pub fn to_bytes(&self) -> [u8; 66] {
+        let mut b = [0u8; 66];
+        b[..2].copy_from_slice(&self.from.get().to_be_bytes());
+        b[2..34].copy_from_slice(&self.session);
+        b[34..].copy_from_slice(&self.digest);
+        b
+    }
+
+    /// Parses [`Ack::to_bytes`].
+    pub fn from_bytes(b: &[u8]) -> Result<Self, SignError> {
+        let mut r = Reader::new(b, "resharing acknowledgement");
+        let from = Identifier::new(r.u16()?)?;
+        let mut session = [0u8; 32];
+        session.copy_from_slice(r.take(32)?);
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(r.take(32)?);
+        r.end()?;
+        Ok(Ack {
+            from,
+            session,
+            digest,
+        })
+    }
 }
 
 #[cfg(test)]
