@@ -464,3 +464,132 @@ fn one_party_per_process_over_tls_keygen_and_sign() {
         }
     }
 }
+
+/// The share file of party `i` under `d/name`.
+fn party_share(d: &Path, name: &str, i: u32) -> String {
+    share(&d.join(name), i)
+}
+
+#[test]
+fn one_party_per_process_over_tls_refresh_reshare_and_import() {
+    let d = tempfile::tempdir().unwrap();
+    let k = d.path().join("k");
+    let pk = keygen(&k)["public_key"].as_str().unwrap().to_owned();
+    for (i, name) in [(1, "alice"), (2, "bob"), (3, "carol")] {
+        std::fs::create_dir_all(d.path().join(name)).unwrap();
+        std::fs::copy(share(&k, i), party_share(d.path(), name, i)).unwrap();
+    }
+    let run = |args: &[&str], file: Option<String>| -> Vec<String> {
+        let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        v.extend(["--kdf-memory-mib".into(), "1".into()]);
+        if let Some(f) = file {
+            v.extend(["--shares".into(), f]);
+        }
+        v
+    };
+
+    // Refresh: every holder, one process each.
+    let pf = common::keys_and_parties(d.path(), &["alice", "bob", "carol"]);
+    let refreshed = per_process(
+        d.path(),
+        &pf,
+        &[
+            (
+                "alice",
+                run(
+                    &["sign", "refresh"],
+                    Some(party_share(d.path(), "alice", 1)),
+                ),
+            ),
+            (
+                "bob",
+                run(&["sign", "refresh"], Some(party_share(d.path(), "bob", 2))),
+            ),
+            (
+                "carol",
+                run(
+                    &["sign", "refresh"],
+                    Some(party_share(d.path(), "carol", 3)),
+                ),
+            ),
+        ],
+    );
+    assert!(refreshed.iter().all(|r| r["public_key"] == pk.as_str()));
+    for (i, name) in [(1, "alice"), (2, "bob"), (3, "carol")] {
+        let f = party_share(d.path(), name, i);
+        assert_eq!(header_epoch(Path::new(&f)), 1, "{name}");
+        assert!(
+            !d.path()
+                .join(name)
+                .join(format!(".share-{i}.qshr.next"))
+                .exists()
+        );
+    }
+    signs_under(
+        &format!(
+            "{},{}",
+            party_share(d.path(), "alice", 1),
+            party_share(d.path(), "carol", 3)
+        ),
+        &pk,
+    );
+
+    // Reshare: bob leaves, dave (a new party, fourth in the file) joins.
+    let d2 = tempfile::tempdir().unwrap();
+    let pf2 = common::keys_and_parties(d2.path(), &["alice", "bob", "carol", "dave"]);
+    let reshare = ["sign", "reshare", "-t", "2", "--to", "1,3,4"];
+    let dave_dir = d.path().join("dave").display().to_string();
+    let mut dave = run(&reshare, None);
+    dave.extend(["--out".into(), dave_dir]);
+    let r = per_process(
+        d2.path(),
+        &pf2,
+        &[
+            (
+                "alice",
+                run(&reshare, Some(party_share(d.path(), "alice", 1))),
+            ),
+            ("bob", run(&reshare, Some(party_share(d.path(), "bob", 2)))),
+            (
+                "carol",
+                run(&reshare, Some(party_share(d.path(), "carol", 3))),
+            ),
+            ("dave", dave),
+        ],
+    );
+    assert_eq!(r[1]["retired"], true);
+    assert!(!Path::new(&party_share(d.path(), "bob", 2)).exists());
+    for k in [0, 2, 3] {
+        assert_eq!(r[k]["public_key"], pk.as_str());
+    }
+    let dave_share = party_share(d.path(), "dave", 4);
+    assert_eq!(header_epoch(Path::new(&dave_share)), 2);
+    signs_under(
+        &format!("{},{dave_share}", party_share(d.path(), "carol", 3)),
+        &pk,
+    );
+
+    // Import: the second party holds the private key 3 (public key 3·G).
+    let d3 = tempfile::tempdir().unwrap();
+    let pf3 = common::keys_and_parties(d3.path(), &["x", "y"]);
+    let keyfile = d3.path().join("old.hex");
+    std::fs::write(&keyfile, format!("{}3\n", "0".repeat(63))).unwrap();
+    let import = |name: &str| {
+        let mut v = run(&["sign", "import", "-t", "2", "--out"], None);
+        v.insert(5, d3.path().join(name).display().to_string());
+        v
+    };
+    let mut y = import("y");
+    y.extend(["--key-file".into(), keyfile.display().to_string()]);
+    let r = per_process(d3.path(), &pf3, &[("x", import("x")), ("y", y)]);
+    let three_g = "02f9308a019258c31049344f85f89d5229b531c845836f99b08601f113bce036f9";
+    assert!(r.iter().all(|r| r["public_key"] == three_g));
+    signs_under(
+        &format!(
+            "{},{}",
+            party_share(d3.path(), "x", 1),
+            party_share(d3.path(), "y", 2)
+        ),
+        three_g,
+    );
+}

@@ -91,6 +91,10 @@ pub enum SignError {
     /// The aggregated signature does not verify; nothing is released.
     #[error("the aggregated signature does not verify; nothing is released")]
     InvalidSignature,
+    /// The caller could not store a new share before acknowledging it:
+    /// nothing was acknowledged and the old share stays the key's.
+    #[error("storing the new share failed: {0}")]
+    Storage(String),
 }
 
 /// The contents of a file under `../shared/vectors` for the unit tests, or

@@ -73,20 +73,30 @@ written beside the old ones first; only when every party has acknowledged the sa
 every new file is on disk do they replace the old files (and any other share file of the old \
 epoch of this key in the same directories is deleted). If the run is interrupted between the \
 two steps, files named .share-I.qshr.next hold the new shares: rename them over \
-share-I.qshr.\n\nExample:\n  quorate sign refresh --shares \
+share-I.qshr.\n\nWith --party NAME --parties FILE --key FILE, each holder runs in its own \
+process with its one share file; the parties file lists every holder. Each stages its new \
+share, acknowledges, and replaces its old file only once every holder acknowledged.\n\n\
+Example:\n  quorate sign refresh --shares \
 keys/share-1.qshr,keys/share-2.qshr,keys/share-3.qshr";
 
 const RESHARE_HELP: &str = "Give at least the old threshold's number of share files (the \
 dealers). The new parties are numbered by --to; their files go to --out (default: the first \
 share file's directory), written and acknowledged before any old share file is deleted. The \
 public key and its addresses do not change. Resharing to the same parties renews the key from \
-only a threshold of its shares.\n\nExample:\n  quorate sign reshare --shares \
+only a threshold of its shares.\n\nWith --party NAME --parties FILE --key FILE, each party \
+runs in its own process: an old holder gives its one share file (it deals; if it is not in \
+--to, it deletes its share once every new party acknowledged); a new party gives no share \
+file, --out DIR, and --id N if its number is not its place in the parties file. Every party \
+gives the same -t and --to.\n\nExample:\n  quorate sign reshare --shares \
 keys/share-1.qshr,keys/share-2.qshr -t 3 --to 1,2,3,4,5";
 
 const IMPORT_HELP: &str = "The private key is read from --key-file (64 hex digits, or - for \
 standard input), never from the command line. The file keeps the whole key: delete it once the \
 shares are safe. Without --chain-code a random chain code is drawn, so BIP-32 children differ \
-from the old wallet's; give the old wallet's chain code to keep them.\n\nExample:\n  \
+from the old wallet's; give the old wallet's chain code to keep them.\n\nWith --party NAME --parties FILE --key \
+FILE, each party of the parties file runs in its own process and gets share number = its \
+place in the file; only the party holding the key gives --key-file (and --chain-code).\n\n\
+Example:\n  \
 QUORATE_PASSPHRASE=... quorate sign import --key-file old.hex -t 2 -n 3 --out keys/";
 
 const SIGN_HELP: &str = "Give at least the threshold's number of share files; every party \
@@ -128,20 +138,29 @@ pub(crate) struct KeygenArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct RefreshArgs {
-    /// Every party's share file, comma-separated.
+    /// Every party's share file, comma-separated (with --party, this
+    /// party's one).
     #[arg(long, value_delimiter = ',', required = true, value_name = "FILE,FILE")]
     shares: Vec<PathBuf>,
     /// Directory for the new share files (default: the first share file's).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     #[command(flatten)]
+    net: PartyArgs,
+    #[command(flatten)]
     common: StoreArgs,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct ReshareArgs {
-    /// Share files of the key, comma-separated (at least the old threshold).
-    #[arg(long, value_delimiter = ',', required = true, value_name = "FILE,FILE")]
+    /// Share files of the key, comma-separated (at least the old
+    /// threshold). With --party: this party's one, or none for a new party.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        required_unless_present = "party",
+        value_name = "FILE,FILE"
+    )]
     shares: Vec<PathBuf>,
     /// Signers the new sharing needs (2 <= t <= number of new parties).
     #[arg(short = 't', long = "threshold", value_parser = clap::value_parser!(u16).range(2..=255))]
@@ -152,6 +171,12 @@ pub(crate) struct ReshareArgs {
     /// Directory for the new share files (default: the first share file's).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// With --party and no share file: this new party's number (default:
+    /// its place in the parties file, from 1).
+    #[arg(long, value_name = "N", requires = "party", value_parser = clap::value_parser!(u16).range(1..))]
+    id: Option<u16>,
+    #[command(flatten)]
+    net: PartyArgs,
     #[command(flatten)]
     common: StoreArgs,
 }
@@ -159,14 +184,15 @@ pub(crate) struct ReshareArgs {
 #[derive(Debug, Args)]
 pub(crate) struct ImportArgs {
     /// File holding the private key, 64 hex digits (- for standard input).
-    #[arg(long, value_name = "FILE")]
-    key_file: PathBuf,
+    /// With --party, only the party that holds the key gives it.
+    #[arg(long, value_name = "FILE", required_unless_present = "party")]
+    key_file: Option<PathBuf>,
     /// Signers needed (2 <= t <= n).
     #[arg(short = 't', long = "threshold", value_parser = clap::value_parser!(u16).range(2..=255))]
     threshold: u16,
-    /// Parties holding a share (n <= 255).
-    #[arg(short = 'n', long = "parties", value_parser = clap::value_parser!(u16).range(2..=255))]
-    parties: u16,
+    /// Parties holding a share (n <= 255); with --party, the parties file's.
+    #[arg(short = 'n', long = "count", value_parser = clap::value_parser!(u16).range(2..=255))]
+    count: Option<u16>,
     /// Directory for the share files (created if missing).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -176,6 +202,8 @@ pub(crate) struct ImportArgs {
     /// Replace existing share files.
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    net: PartyArgs,
     #[command(flatten)]
     common: StoreArgs,
 }
@@ -400,6 +428,24 @@ fn store(
     kdf: &KdfParams,
     net: Net,
 ) -> Result<Stored, CliError> {
+    stage(dir, keys, pass, kdf, net)?.commit(dir)
+}
+
+/// Share files written as `.share-I.qshr.next`, not yet in place.
+struct Staged {
+    summary: Value,
+    staged: Vec<(PathBuf, PathBuf)>,
+}
+
+/// The first step of [`store`]: every file written and synced as
+/// `.share-I.qshr.next` (and `.public.json.next`).
+fn stage(
+    dir: &Path,
+    keys: &[EcdsaKey],
+    pass: &Passphrase,
+    kdf: &KdfParams,
+    net: Net,
+) -> Result<Staged, CliError> {
     let first = &keys
         .first()
         .ok_or_else(|| failed("internal: no key shares to store"))?
@@ -430,18 +476,27 @@ fn store(
     let next = dir.join(".public.json.next");
     keystore::write_atomic(&next, text.as_bytes(), WriteMode::Overwrite).map_err(io_err(&next))?;
     staged.push((next, public));
-    for (next, path) in &staged {
-        std::fs::rename(next, path).map_err(io_err(path))?;
+    Ok(Staged { summary, staged })
+}
+
+impl Staged {
+    /// The second step of [`store`]: each staged file renamed into place,
+    /// then the directory synced.
+    fn commit(self, dir: &Path) -> Result<Stored, CliError> {
+        let mut staged = self.staged;
+        for (next, path) in &staged {
+            std::fs::rename(next, path).map_err(io_err(path))?;
+        }
+        #[cfg(unix)]
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(dir))?;
+        staged.pop();
+        Ok(Stored {
+            summary: self.summary,
+            files: staged.into_iter().map(|(_, p)| p).collect(),
+        })
     }
-    #[cfg(unix)]
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))?;
-    staged.pop();
-    Ok(Stored {
-        summary,
-        files: staged.into_iter().map(|(_, p)| p).collect(),
-    })
 }
 
 /// Prints what [`store`] wrote.
@@ -605,6 +660,9 @@ fn keygen_party(args: &KeygenArgs) -> CliResult {
 }
 
 fn refresh(args: &RefreshArgs) -> CliResult {
+    if args.net.party.is_some() {
+        return refresh_party(args);
+    }
     let pass = Passphrase::from_env_or_prompt(false).map_err(failed)?;
     let keys = load(&args.shares, &pass)?;
     let share = &keys[0].share;
@@ -654,6 +712,12 @@ fn refresh(args: &RefreshArgs) -> CliResult {
 }
 
 fn reshare(args: &ReshareArgs) -> CliResult {
+    if args.net.party.is_some() {
+        return reshare_party(args);
+    }
+    if args.id.is_some() {
+        return Err(failed("--id names a new party in --party mode only"));
+    }
     let pass = Passphrase::from_env_or_prompt(false).map_err(failed)?;
     let keys = load(&args.shares, &pass)?;
     reshare_to(
@@ -784,24 +848,56 @@ fn retire_old(
 }
 
 fn import(args: &ImportArgs) -> CliResult {
-    if args.threshold > args.parties {
+    if args.net.party.is_some() {
+        return import_party(args);
+    }
+    let n = args.count.ok_or_else(|| {
+        failed("give the number of parties with -n (or run one party with --party)")
+    })?;
+    if args.threshold > n {
         return Err(CliError::Failed(format!(
-            "the threshold ({}) cannot exceed the number of parties ({})",
-            args.threshold, args.parties
+            "the threshold ({}) cannot exceed the number of parties ({n})",
+            args.threshold
         )));
     }
-    let text = zeroize::Zeroizing::new(if args.key_file.as_os_str() == "-" {
+    let key_file = args
+        .key_file
+        .as_deref()
+        .ok_or_else(|| failed("give the private key with --key-file FILE (or - for stdin)"))?;
+    let secret = read_private_key(key_file)?;
+    let chain_code = chain_code(args.chain_code.as_deref())?;
+    let ids: Vec<u16> = (1..=n).collect();
+    refuse_existing(&args.out, &ids, args.force)?;
+    let kdf = KdfParams::new(args.common.kdf_memory_mib * 1024, 3, 1).map_err(failed)?;
+    let pass = Passphrase::from_env_or_prompt(true).map_err(failed)?;
+    let shares = reshare::import_local(&secret, chain_code, args.threshold, n).map_err(failed)?;
+    drop(secret);
+    let keys = dkls::pairs_local(shares).map_err(failed)?;
+    let stored = store(&args.out, &keys, &pass, &kdf, args.common.network)?;
+    report(
+        &stored,
+        &keys[0].share,
+        &[],
+        args.common.json,
+        "imported key",
+    )
+}
+
+/// A private key from a file of 64 hex digits (or standard input for
+/// `-`); the contents are never echoed in an error.
+fn read_private_key(path: &Path) -> Result<SecretScalar, CliError> {
+    let text = zeroize::Zeroizing::new(if path.as_os_str() == "-" {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::Read::take(std::io::stdin(), 1024), &mut s)
             .map_err(|e| failed(format!("standard input: {e}")))?;
         s
     } else {
-        let bytes = keystore::read_file(&args.key_file)
-            .map_err(|e| CliError::Failed(format!("{}: {e}", shown(args.key_file.display()))))?;
+        let bytes = keystore::read_file(path)
+            .map_err(|e| CliError::Failed(format!("{}: {e}", shown(path.display()))))?;
         String::from_utf8(bytes).map_err(|_| {
             CliError::Failed(format!(
                 "{}: not text (64 hex digits expected)",
-                shown(args.key_file.display())
+                shown(path.display())
             ))
         })?
     });
@@ -817,35 +913,305 @@ fn import(args: &ImportArgs) -> CliResult {
         *byte = u8::from_str_radix(&t[2 * k..2 * k + 2], 16)
             .map_err(|_| failed("the key file is not hex"))?;
     }
-    let secret = scalar_from_bytes(&raw[..])
+    scalar_from_bytes(&raw[..])
         .filter(|s| !bool::from(s.is_zero()))
         .map(SecretScalar::new)
-        .ok_or_else(|| failed("the private key is zero or not below the curve order"))?;
-    let chain_code: [u8; 32] = match &args.chain_code {
+        .ok_or_else(|| failed("the private key is zero or not below the curve order"))
+}
+
+/// `--chain-code HEX`, or a random one.
+fn chain_code(hex: Option<&str>) -> Result<[u8; 32], CliError> {
+    match hex {
         Some(h) => unhex("--chain-code", h, Some(32))?
             .try_into()
-            .map_err(|_| failed("--chain-code must be 32 bytes"))?,
+            .map_err(|_| failed("--chain-code must be 32 bytes")),
         None => {
             let mut c = [0u8; 32];
             getrandom::fill(&mut c).map_err(failed)?;
-            c
+            Ok(c)
         }
+    }
+}
+
+/// The directory of a share file.
+fn dir_of(file: &Path) -> PathBuf {
+    file.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// The stage callback of the channel drivers: this party's new key staged
+/// as `.share-I.qshr.next` in `dir` before it acknowledges.
+fn stager<'a>(
+    dir: &'a Path,
+    pass: &'a Passphrase,
+    kdf: &'a KdfParams,
+    net: Net,
+    staged: &'a mut Option<Staged>,
+) -> impl FnMut(&EcdsaKey) -> Result<(), quorate_engine::sign::SignError> + 'a {
+    move |key| {
+        let s = stage(dir, std::slice::from_ref(key), pass, kdf, net)
+            .map_err(|e| quorate_engine::sign::SignError::Storage(e.to_string()))?;
+        *staged = Some(s);
+        Ok(())
+    }
+}
+
+/// A driver's failure, with where the new share waits if it was staged
+/// (the other parties may have completed).
+fn after_stage(e: quorate_engine::sign::SignError, staged: &Option<Staged>) -> CliError {
+    match staged.as_ref().and_then(|s| s.staged.first()) {
+        Some((next, path)) => failed(format!(
+            "{e}; this party's new share is staged in {}: if every other party completed, \
+             rename it over {}, otherwise run the ceremony again (the old share is kept)",
+            shown(next.display()),
+            shown(path.display())
+        )),
+        None => failed(e),
+    }
+}
+
+/// Deletes this party's old share file once the new sharing is confirmed,
+/// if it is still of an older epoch than `epoch` (a new share of the same
+/// name has replaced it otherwise).
+fn retire_own(file: &Path, pk: &[u8], epoch: u64) -> Result<Vec<PathBuf>, CliError> {
+    let Ok(bytes) = keystore::read_file(file) else {
+        return Ok(Vec::new());
     };
-    let ids: Vec<u16> = (1..=args.parties).collect();
-    refuse_existing(&args.out, &ids, args.force)?;
+    let old = keystore::read_header(&bytes)
+        .ok()
+        .and_then(|h| serde_json::from_slice::<Value>(&h).ok())
+        .is_some_and(|v| {
+            v["format"] == "quorate-sign-share"
+                && v["public_key"].as_str() == Some(&hex(pk))
+                && v["epoch"].as_u64().is_some_and(|e| e < epoch)
+        });
+    if !old {
+        return Ok(Vec::new());
+    }
+    std::fs::remove_file(file).map_err(io_err(file))?;
+    Ok(vec![file.to_path_buf()])
+}
+
+fn refresh_party(args: &RefreshArgs) -> CliResult {
+    let [file] = &args.shares[..] else {
+        return Err(failed(
+            "with --party, give this party's one share file in --shares",
+        ));
+    };
+    let pass = Passphrase::from_env_or_prompt(false).map_err(failed)?;
+    let keys = load_any(std::slice::from_ref(file), &pass)?;
+    let old = &keys[0].share;
+    let mut mesh = connect(&args.net, "refresh", Some(old.identifier))?;
+    let mut holders: Vec<Identifier> = old.verification_shares.iter().map(|(i, _)| *i).collect();
+    holders.sort_unstable();
+    let linked = mesh.ids();
+    if linked != holders {
+        let list = |v: &[Identifier]| {
+            v.iter()
+                .map(|i| i.get().to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        return Err(CliError::Failed(format!(
+            "a refresh needs every holder of the key ({}), but the parties hold shares {}; \
+             to renew the key from only some of them, use `quorate sign reshare`",
+            list(&holders),
+            list(&linked)
+        )));
+    }
+    let dir = args.out.clone().unwrap_or_else(|| dir_of(file));
     let kdf = KdfParams::new(args.common.kdf_memory_mib * 1024, 3, 1).map_err(failed)?;
-    let pass = Passphrase::from_env_or_prompt(true).map_err(failed)?;
-    let shares =
-        reshare::import_local(&secret, chain_code, args.threshold, args.parties).map_err(failed)?;
-    drop(secret);
-    let keys = dkls::pairs_local(shares).map_err(failed)?;
-    let stored = store(&args.out, &keys, &pass, &kdf, args.common.network)?;
+    let mut staged = None;
+    let nonce = mesh.nonce;
+    let result = driver::refresh(
+        old,
+        &mut mesh.links(),
+        nonce,
+        &mut stager(&dir, &pass, &kdf, args.common.network, &mut staged),
+    );
+    let key = result.map_err(|e| after_stage(e, &staged))?;
+    let staged = staged.ok_or_else(|| failed("internal: the new share was not staged"))?;
+    let stored = staged.commit(&dir)?;
+    let deleted = retire_own(file, &point_to_bytes(&old.group_key), key.share.epoch)?;
     report(
         &stored,
-        &keys[0].share,
+        &key.share,
+        &deleted,
+        args.common.json,
+        "refreshed (this party's share)",
+    )
+}
+
+fn reshare_party(args: &ReshareArgs) -> CliResult {
+    let (file, keys) = match &args.shares[..] {
+        [] => (None, Vec::new()),
+        [f] => (Some(f), Vec::new()),
+        _ => {
+            return Err(failed(
+                "with --party, give this party's one share file in --shares (none for a new party)",
+            ));
+        }
+    };
+    let pass = Passphrase::from_env_or_prompt(file.is_none()).map_err(failed)?;
+    let keys = match file {
+        Some(f) => load_any(std::slice::from_ref(f), &pass)?,
+        None => keys,
+    };
+    let old = keys.first().map(|k| &k.share);
+    let me = match (old, args.id) {
+        (Some(s), Some(i)) if s.identifier.get() != i => {
+            return Err(CliError::Failed(format!(
+                "--id {i}, but the share file is party {}'s",
+                s.identifier.get()
+            )));
+        }
+        (Some(s), _) => Some(s.identifier),
+        (None, Some(i)) => Some(Identifier::new(i).map_err(failed)?),
+        (None, None) => None,
+    };
+    if usize::from(args.threshold) > args.to.len() {
+        return Err(CliError::Failed(format!(
+            "the threshold ({}) cannot exceed the number of new parties ({})",
+            args.threshold,
+            args.to.len()
+        )));
+    }
+    let receivers = args
+        .to
+        .iter()
+        .map(|&i| Identifier::new(i))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(failed)?;
+    let dir = match (&args.out, file) {
+        (Some(d), _) => d.clone(),
+        (None, Some(f)) => dir_of(f),
+        (None, None) => {
+            return Err(failed(
+                "a new party (no --shares) needs --out DIR for its share file",
+            ));
+        }
+    };
+    let mut mesh = connect(&args.net, "reshare", me)?;
+    let me = mesh.me;
+    if old.is_none() && !receivers.contains(&me) {
+        return Err(CliError::Failed(format!(
+            "this party (number {}) holds no share and is not among --to",
+            me.get()
+        )));
+    }
+    let kdf = KdfParams::new(args.common.kdf_memory_mib * 1024, 3, 1).map_err(failed)?;
+    let mut staged = None;
+    let nonce = mesh.nonce;
+    let holding = old.map(|s| driver::Holding {
+        old: s.public(),
+        secret: &s.secret,
+    });
+    let result = driver::reshare(
+        me,
+        holding,
+        &mut mesh.links(),
+        &receivers,
+        args.threshold,
+        nonce,
+        &mut stager(&dir, &pass, &kdf, args.common.network, &mut staged),
+    );
+    let key = result.map_err(|e| after_stage(e, &staged))?;
+    // This party's old share file, deleted once the new sharing is confirmed.
+    let retiring = old.zip(file).map(|(s, f)| {
+        let epoch = s.epoch.saturating_add(1);
+        (f, point_to_bytes(&s.group_key), epoch)
+    });
+    let Some(key) = key else {
+        // An old holder that is not among the new parties: every new party
+        // acknowledged, so its old share goes.
+        let gone = match &retiring {
+            Some((f, pk, epoch)) => retire_own(f, pk, *epoch)?,
+            None => Vec::new(),
+        };
+        let mut out = Out::new();
+        let files: Vec<String> = gone.iter().map(|p| p.display().to_string()).collect();
+        if args.common.json {
+            return out.json(&json!({"retired": true, "deleted": files}));
+        }
+        return out.line(format!(
+            "every new party acknowledged; this party is not among them and deleted its old share {}",
+            files.iter().map(shown).collect::<Vec<_>>().join(", ")
+        ));
+    };
+    let staged = staged.ok_or_else(|| failed("internal: the new share was not staged"))?;
+    let stored = staged.commit(&dir)?;
+    let gone = match &retiring {
+        // A new share of the same name that replaced it is of the new epoch.
+        Some((f, pk, epoch)) => retire_own(f, pk, *epoch)?,
+        None => Vec::new(),
+    };
+    report(
+        &stored,
+        &key.share,
+        &gone,
+        args.common.json,
+        "reshared (this party's share)",
+    )
+}
+
+fn import_party(args: &ImportArgs) -> CliResult {
+    if args.chain_code.is_some() && args.key_file.is_none() {
+        return Err(failed(
+            "--chain-code goes with --key-file, at the party that holds the key",
+        ));
+    }
+    let secret = args.key_file.as_deref().map(read_private_key).transpose()?;
+    let chain = chain_code(args.chain_code.as_deref())?;
+    let kdf = KdfParams::new(args.common.kdf_memory_mib * 1024, 3, 1).map_err(failed)?;
+    let pass = Passphrase::from_env_or_prompt(true).map_err(failed)?;
+    let mut mesh = connect(&args.net, "import", None)?;
+    let ids = mesh.ids();
+    if let Some(n) = args.count.filter(|&n| usize::from(n) != ids.len()) {
+        return Err(CliError::Failed(format!(
+            "-n {n} but the parties file lists {} parties",
+            ids.len()
+        )));
+    }
+    if usize::from(args.threshold) > ids.len() {
+        return Err(CliError::Failed(format!(
+            "the threshold ({}) cannot exceed the number of parties ({})",
+            args.threshold,
+            ids.len()
+        )));
+    }
+    refuse_existing(&args.out, &[mesh.me.get()], args.force)?;
+    let me = mesh.me;
+    let holding = match &secret {
+        Some(s) => Some(driver::Holding {
+            old: reshare::PublicKeyInfo::import(s, me, chain).map_err(failed)?,
+            secret: s,
+        }),
+        None => None,
+    };
+    let mut staged = None;
+    let nonce = mesh.nonce;
+    let result = driver::reshare(
+        me,
+        holding,
+        &mut mesh.links(),
+        &ids,
+        args.threshold,
+        nonce,
+        &mut stager(&args.out, &pass, &kdf, args.common.network, &mut staged),
+    );
+    drop(secret);
+    let key = result
+        .map_err(|e| after_stage(e, &staged))?
+        .ok_or_else(|| failed("internal: an importing party got no share"))?;
+    let staged = staged.ok_or_else(|| failed("internal: the new share was not staged"))?;
+    let stored = staged.commit(&args.out)?;
+    report(
+        &stored,
+        &key.share,
         &[],
         args.common.json,
-        "imported key",
+        "imported key (this party's share)",
     )
 }
 
