@@ -816,10 +816,10 @@ fn sign_runs(
                                 &mut quorate_engine::sign::consumed::MemoryLog::default(),
                             )
                             .map(drop),
-                            Scheme::Frost(suite) => {
-                                driver::frost(&key.share, &mut links, suite, ids, adjust, &digest)
-                                    .map(drop)
-                            }
+                            Scheme::Frost(suite) => driver::frost(
+                                &key.share, &mut links, suite, ids, adjust, &digest, &nonce,
+                            )
+                            .map(drop),
                         }
                     })
                 })

@@ -1429,9 +1429,27 @@ fn sign_party(
             };
             let had: Vec<(Identifier, bool)> = key.pairs().collect();
             let result = driver::ecdsa(key, &mut mesh.links(), request, &mut log);
-            if key.pairs().collect::<Vec<_>>() != had {
+            let now: Vec<(Identifier, bool)> = key.pairs().collect();
+            if now != had {
                 // A pair's base OTs were discarded: store that before anything else.
                 rewrite_share(file, key, pass)?;
+                let lost: Vec<String> = now
+                    .iter()
+                    .zip(&had)
+                    .filter(|(n, h)| n.1 && !h.1)
+                    .map(|(n, _)| n.0.get().to_string())
+                    .collect();
+                let why = result.err().map_or_else(
+                    || "a check of the OT extension failed".to_owned(),
+                    |e| e.to_string(),
+                );
+                return Err(failed(format!(
+                    "SECURITY EVENT: {why}; the base OTs this party shares with party {} are \
+                     discarded in {} and never used again (`quorate sign refresh` sets up new \
+                     ones); no signature is released",
+                    lost.join(", "),
+                    shown(file.display())
+                )));
             }
             let sig = result.map_err(failed)?;
             (
@@ -1442,6 +1460,7 @@ fn sign_party(
         }
         Scheme::Schnorr | Scheme::Taproot => {
             let adjust = bip340_adjust(scheme, &child)?;
+            let nonce = mesh.nonce;
             let sig = driver::frost(
                 &key.share,
                 &mut mesh.links(),
@@ -1449,6 +1468,7 @@ fn sign_party(
                 &ids,
                 &adjust,
                 digest,
+                &nonce,
             )
             .map_err(failed)?;
             bip340_release(&sig, &adjust, &key.share, digest)?

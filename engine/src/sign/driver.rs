@@ -7,7 +7,7 @@
 
 use super::SecretScalar;
 use super::consumed::SessionLog;
-use super::dkg::{self, Commit, KeyShare, PrivateShare, Reader, Reveal};
+use super::dkg::{self, Commit, KeyShare, PrivateShare, Reader, Reveal, Transcript};
 use super::dkls::{
     self, EcdsaKey, EcdsaSignature, Msg1, Msg2, Msg3, OtExtendMsg, OtSetupBody, OtSetupMsg,
     SignRequest,
@@ -136,10 +136,38 @@ fn name(e: SignError, peer: Identifier) -> SignError {
     }
 }
 
-/// FROST as one signer, with no coordinator: every signer broadcasts its
-/// commitments, then its signature share, and aggregates (checking every
-/// share it was sent when the result does not verify). `signers` includes
-/// this party; `adjust` as for [`frost::sign_local`].
+/// The session of a FROST run: the sharing (key, threshold, epoch,
+/// verification shares), the suite, the signers, the key change, the
+/// message and the caller's nonce, each length-prefixed under one tag.
+fn frost_session(
+    share: &KeyShare,
+    suite: Suite,
+    signers: &[Identifier],
+    adjust: &KeyAdjust,
+    msg: &[u8],
+    nonce: &[u8; 32],
+) -> [u8; 32] {
+    let mut t = Transcript::new(b"quorate/sign/frost/session/v1");
+    share.public().hash_into(&mut t);
+    t.put(suite.context());
+    let mut ids = signers.to_vec();
+    ids.sort_unstable();
+    t.put(&(ids.len() as u64).to_be_bytes());
+    for i in ids {
+        t.put(&i.get().to_be_bytes());
+    }
+    t.point(&adjust.point(&share.group_key)).put(msg).put(nonce);
+    t.bytes()
+}
+
+/// FROST as one signer, with no coordinator: every signer broadcasts the
+/// session id it computed ([`frost_session`]: a signer of another key,
+/// epoch, signer set, message or nonce is refused before any share is
+/// made) with its commitments, then its signature share, and aggregates
+/// (checking every share it was sent when the result does not verify).
+/// `signers` includes this party; `adjust` as for [`frost::sign_local`];
+/// `nonce` the same fresh value at every signer.
+#[allow(clippy::too_many_arguments)]
 pub fn frost(
     share: &KeyShare,
     links: &mut Links<'_>,
@@ -147,6 +175,7 @@ pub fn frost(
     signers: &[Identifier],
     adjust: &KeyAdjust,
     msg: &[u8],
+    nonce: &[u8; 32],
 ) -> Result<Signature, SignError> {
     let me = share.identifier;
     let peers: Vec<Identifier> = signers.iter().copied().filter(|&j| j != me).collect();
@@ -159,15 +188,23 @@ pub fn frost(
     }
     let key = adjust.point(&share.group_key);
     let secret = adjust.share(&share.secret);
+    let session = frost_session(share, suite, signers, adjust, msg, nonce);
     let nonces = frost::commit(suite, me, &secret)?;
     let mine = nonces.commitments();
-    let out: Vec<_> = peers
-        .iter()
-        .map(|&j| (j, mine.to_bytes().to_vec()))
-        .collect();
+    let mut first = session.to_vec();
+    first.extend_from_slice(&mine.to_bytes());
+    let out: Vec<_> = peers.iter().map(|&j| (j, first.clone())).collect();
     let mut list = vec![mine];
     for (j, b) in exchange(links, &out, &peers)? {
-        let c = SigningCommitments::from_bytes(&b).map_err(|e| name(e, j))?;
+        if b.len() < 32 || b[..32] != session {
+            return Err(SignError::Culprit {
+                culprit: j.get(),
+                reason: "its session id differs (another key, epoch, signer set, message or \
+                         nonce)"
+                    .into(),
+            });
+        }
+        let c = SigningCommitments::from_bytes(&b[32..]).map_err(|e| name(e, j))?;
         if c.identifier != j {
             return Err(wrong_sender(j));
         }
@@ -735,8 +772,16 @@ mod tests {
                             &mut crate::sign::consumed::MemoryLog::default(),
                         )
                         .unwrap();
-                        let f = frost(&key.share, &mut links, Suite::Taproot, ids, adjust, &digest)
-                            .unwrap();
+                        let f = frost(
+                            &key.share,
+                            &mut links,
+                            Suite::Taproot,
+                            ids,
+                            adjust,
+                            &digest,
+                            &[2u8; 32],
+                        )
+                        .unwrap();
                         (e, f)
                     })
                 })
@@ -959,6 +1004,44 @@ mod tests {
             assert!(
                 matches!(r, Err(SignError::Participants(m)) if m.contains("different sharings"))
             );
+        }
+    }
+
+    #[test]
+    fn frost_over_channels_refuses_a_signer_of_another_epoch_or_message_first() {
+        let keys = dkls::keygen_local(2, 3, 0).unwrap();
+        let ids: Vec<Identifier> = keys[..2].iter().map(|k| k.share.identifier).collect();
+        let mut stale = keys[1].share.clone();
+        stale.epoch = 1;
+        for (k_bad, msg_bad) in [(true, false), (false, true)] {
+            let results = run_parties(&ids, |k, links| {
+                let share = if k == 1 && k_bad {
+                    &stale
+                } else {
+                    &keys[k].share
+                };
+                let msg: &[u8] = if k == 1 && msg_bad {
+                    b"other"
+                } else {
+                    b"digest"
+                };
+                frost(
+                    share,
+                    links,
+                    Suite::Rfc9591,
+                    &ids,
+                    &KeyAdjust::IDENTITY,
+                    msg,
+                    &[1u8; 32],
+                )
+            });
+            match &results[0] {
+                Err(SignError::Culprit { culprit, reason }) => {
+                    assert_eq!(*culprit, 2);
+                    assert!(reason.contains("session id"), "{reason}");
+                }
+                other => panic!("signed with a mismatched signer: {other:?}"),
+            }
         }
     }
 }

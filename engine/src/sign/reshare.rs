@@ -90,7 +90,7 @@ impl PublicKeyInfo {
     }
 
     /// Every field, verification shares in identifier order.
-    fn hash_into(&self, t: &mut Transcript) {
+    pub(crate) fn hash_into(&self, t: &mut Transcript) {
         t.point(&self.group_key)
             .put(&self.threshold.to_be_bytes())
             .put(&self.epoch.to_be_bytes())
