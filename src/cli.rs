@@ -2,6 +2,7 @@
 
 mod bench;
 mod circuit;
+mod custody;
 mod example_data;
 mod keys;
 mod mpc;
@@ -64,6 +65,12 @@ quorate compile examples/psi_small.quo --emit bristol -o psi.txt"
     /// Make input files for the examples (CSV and Arrow IPC).
     #[command(subcommand)]
     ExampleData(example_data::ExampleData),
+    /// Check a signer node's audit log (signed, hash-chained entries).
+    #[command(subcommand)]
+    Audit(custody::AuditCommand),
+    /// Check a signer node's spending policy, or decide a request with it.
+    #[command(subcommand)]
+    Policy(custody::PolicyCommand),
 }
 
 /// Why a command stopped.
@@ -244,6 +251,8 @@ pub(crate) fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Compile(args) => run::compile_cmd(&args),
         Command::ExampleData(cmd) => example_data::run(&cmd),
+        Command::Audit(cmd) => custody::run_audit(cmd),
+        Command::Policy(cmd) => custody::run_policy(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

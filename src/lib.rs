@@ -7,6 +7,7 @@ pub use quorate_circuits as circuits;
 pub use quorate_dsl as dsl;
 /// How to compute it privately: OT, garbling, secret sharing, signing.
 pub use quorate_engine as engine;
+pub mod custody;
 pub mod keystore;
 
 pub use quorate_circuits::{Bits, Circuit, CircuitBuilder, evaluate};
