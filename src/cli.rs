@@ -71,6 +71,9 @@ quorate compile examples/psi_small.quo --emit bristol -o psi.txt"
     /// Check a signer node's spending policy, or decide a request with it.
     #[command(subcommand)]
     Policy(custody::PolicyCommand),
+    /// Signer node operations: encrypted backups split among holders.
+    #[command(subcommand)]
+    Signer(custody::SignerCommand),
 }
 
 /// Why a command stopped.
@@ -253,6 +256,7 @@ pub(crate) fn main() -> ExitCode {
         Command::ExampleData(cmd) => example_data::run(&cmd),
         Command::Audit(cmd) => custody::run_audit(cmd),
         Command::Policy(cmd) => custody::run_policy(cmd),
+        Command::Signer(cmd) => custody::run_signer(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -244,3 +244,179 @@ fn audit_verify_names_each_kind_of_tampering() {
     ]);
     assert_eq!(o.status.code(), Some(1));
 }
+
+fn q(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_quorate"))
+        .args(args)
+        .env("QUORATE_PASSPHRASE", "backup test")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn backup_and_restore_with_a_quorum_then_refresh_before_ecdsa() {
+    let d = tempfile::tempdir().unwrap();
+    let node = d.path().join("node");
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    let o = q(&[
+        "sign",
+        "keygen",
+        "-t",
+        "2",
+        "-n",
+        "3",
+        "--kdf-memory-mib",
+        "1",
+        "--out",
+        &s(&node),
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let out = d.path().join("bk");
+    let o = q(&[
+        "signer",
+        "backup",
+        "--dir",
+        &s(&node),
+        "-t",
+        "2",
+        "-n",
+        "3",
+        "--out",
+        &s(&out),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let file = v["backup"].as_str().unwrap().to_owned();
+    let piece = |i: u32| s(&out.join(format!("piece-{i}.json")));
+
+    // One piece is not enough; a piece of another backup is named.
+    let restored = d.path().join("restored");
+    let o = q(&[
+        "signer",
+        "restore",
+        "--backup",
+        &file,
+        "--pieces",
+        &piece(2),
+        "--dir",
+        &s(&restored),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        common::stderr(&o).contains("needs 2"),
+        "{}",
+        common::stderr(&o)
+    );
+    let out2 = d.path().join("bk2");
+    let o = q(&[
+        "signer",
+        "backup",
+        "--dir",
+        &s(&node),
+        "-t",
+        "2",
+        "-n",
+        "3",
+        "--out",
+        &s(&out2),
+    ]);
+    assert!(o.status.success());
+    let foreign = s(&out2.join("piece-1.json"));
+    let o = q(&[
+        "signer",
+        "restore",
+        "--backup",
+        &file,
+        "--pieces",
+        &format!("{},{foreign}", piece(3)),
+        "--dir",
+        &s(&restored),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        common::stderr(&o).contains("another backup"),
+        "{}",
+        common::stderr(&o)
+    );
+
+    let o = q(&[
+        "signer",
+        "restore",
+        "--backup",
+        &file,
+        "--pieces",
+        &format!("{},{}", piece(1), piece(3)),
+        "--dir",
+        &s(&restored),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    for i in 1..=3 {
+        let a = std::fs::read(node.join(format!("share-{i}.qshr"))).unwrap();
+        let b = std::fs::read(restored.join(format!("share-{i}.qshr"))).unwrap();
+        assert_eq!(a, b);
+    }
+    let o = q(&[
+        "signer",
+        "restore",
+        "--backup",
+        &file,
+        "--pieces",
+        &format!("{},{}", piece(1), piece(3)),
+        "--dir",
+        &s(&restored),
+    ]);
+    assert!(common::stderr(&o).contains("not empty"));
+
+    // ECDSA refuses restored shares until a refresh; BIP-340 (fresh random
+    // nonces, no OT) does not need one.
+    let shares = |dir: &Path| {
+        format!(
+            "{},{}",
+            s(&dir.join("share-1.qshr")),
+            s(&dir.join("share-2.qshr"))
+        )
+    };
+    let digest = "11".repeat(32);
+    let o = q(&[
+        "sign",
+        "ecdsa",
+        "--shares",
+        &shares(&restored),
+        "--digest",
+        &digest,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        common::stderr(&o).contains("restored from a backup"),
+        "{}",
+        common::stderr(&o)
+    );
+    let o = q(&[
+        "sign",
+        "schnorr",
+        "--shares",
+        &shares(&restored),
+        "--digest",
+        &digest,
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let all = format!(
+        "{},{}",
+        shares(&restored),
+        s(&restored.join("share-3.qshr"))
+    );
+    let o = q(&["sign", "refresh", "--shares", &all, "--kdf-memory-mib", "1"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(!restored.join("share-1.restored").exists());
+    let o = q(&[
+        "sign",
+        "ecdsa",
+        "--shares",
+        &shares(&restored),
+        "--digest",
+        &digest,
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+}

@@ -1,11 +1,12 @@
 //! `quorate audit verify` and `quorate policy check`: the custody tools an
 //! operator or auditor runs on a node's files.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use quorate::custody::audit;
 use quorate::custody::policy::{Amount, Policy, Request, Spend};
+use quorate::custody::{audit, backup};
 use serde_json::json;
 
 use super::{CliError, CliResult, Out, shown};
@@ -220,4 +221,234 @@ fn check(args: &CheckArgs) -> CliResult {
     decision
         .map(drop)
         .map_err(|r| failed(format!("the request is {r}")))
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SignerCommand {
+    /// Export a node's directory as an encrypted backup whose key is split
+    /// among backup holders (any -t of -n pieces restore it).
+    #[command(after_help = BACKUP_HELP)]
+    Backup(BackupArgs),
+    /// Restore a node's directory from a backup and a quorum of pieces.
+    #[command(after_help = RESTORE_HELP)]
+    Restore(RestoreArgs),
+}
+
+const BACKUP_HELP: &str = "Every regular file under --dir (share files, session logs, audit \
+log, configuration) goes into one file, backup-ID.qbak, sealed with ChaCha20-Poly1305 under a \
+random key; the key is split by Shamir into -n pieces, piece-I.json, one per backup holder. \
+Hand each piece to its holder and delete it here: the pieces are secret, the backup file is \
+not. Share files stay encrypted under their passphrase inside the backup too.\n\nExample:\n  \
+quorate signer backup --dir node/ -t 2 -n 3 --out backup/";
+
+const RESTORE_HELP: &str = "Give at least the backup's threshold of pieces; a wrong piece is \
+named. The files are written under --dir, which must be empty or absent (or --force). Every \
+restored share file is marked restored (share-I.restored beside it): ECDSA signing refuses it \
+until `quorate sign refresh` or `reshare` replaces it, so the restored node can never redo a \
+signing session consumed after the backup was taken.\n\nExample:\n  quorate signer restore \
+--backup backup/backup-1a2b3c4d.qbak --pieces piece-1.json,piece-3.json --dir node/";
+
+#[derive(Debug, Args)]
+pub(crate) struct BackupArgs {
+    /// The node's directory.
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+    /// Pieces needed to restore (2 <= t <= n).
+    #[arg(short = 't', long = "threshold", value_parser = clap::value_parser!(u16).range(2..=255))]
+    threshold: u16,
+    /// Backup holders (pieces made).
+    #[arg(short = 'n', long = "holders", value_parser = clap::value_parser!(u16).range(2..=255))]
+    holders: u16,
+    /// Where to write the backup and the pieces.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RestoreArgs {
+    /// The backup file.
+    #[arg(long, value_name = "FILE")]
+    backup: PathBuf,
+    /// Piece files, comma-separated (at least the threshold's number).
+    #[arg(long, value_delimiter = ',', required = true, value_name = "FILE,FILE")]
+    pieces: Vec<PathBuf>,
+    /// The node's directory to restore into.
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+    /// Restore into a directory that is not empty, replacing its files.
+    #[arg(long)]
+    force: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run_signer(cmd: SignerCommand) -> CliResult {
+    match cmd {
+        SignerCommand::Backup(a) => backup(&a),
+        SignerCommand::Restore(a) => restore(&a),
+    }
+}
+
+/// Every regular file under `root`, by path relative to it (`/`-separated),
+/// in name order; symbolic links are refused.
+fn walk(root: &Path) -> Result<Vec<(String, PathBuf)>, CliError> {
+    let mut out = Vec::new();
+    let mut stack = vec![(String::new(), root.to_path_buf())];
+    while let Some((rel, dir)) = stack.pop() {
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|e| failed(format!("{}: {e}", shown(dir.display()))))?;
+        for e in entries {
+            let e = e.map_err(|e| failed(format!("{}: {e}", shown(dir.display()))))?;
+            let name = e.file_name().into_string().map_err(|_| {
+                failed(format!(
+                    "{}: a file name that is not UTF-8",
+                    shown(dir.display())
+                ))
+            })?;
+            let rel = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let kind = e
+                .file_type()
+                .map_err(|e| failed(format!("{}: {e}", shown(dir.display()))))?;
+            if kind.is_dir() {
+                stack.push((rel, e.path()));
+            } else if kind.is_file() {
+                out.push((rel, e.path()));
+            } else {
+                return Err(failed(format!(
+                    "{}: not a regular file or directory (a link?); a backup holds only files",
+                    shown(e.path().display())
+                )));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn backup(args: &BackupArgs) -> CliResult {
+    if args.threshold > args.holders {
+        return Err(failed(format!(
+            "the threshold ({}) cannot exceed the number of holders ({})",
+            args.threshold, args.holders
+        )));
+    }
+    let mut files = Vec::new();
+    let mut total = 0usize;
+    for (rel, path) in walk(&args.dir)? {
+        let data =
+            std::fs::read(&path).map_err(|e| failed(format!("{}: {e}", shown(path.display()))))?;
+        total += data.len();
+        if total > backup::MAX_BACKUP {
+            return Err(failed(format!(
+                "{}: more than {} MiB of files; a node directory should not be",
+                shown(args.dir.display()),
+                backup::MAX_BACKUP >> 20
+            )));
+        }
+        files.push((rel, data));
+    }
+    if files.is_empty() {
+        return Err(failed(format!(
+            "{}: no files to back up",
+            shown(args.dir.display())
+        )));
+    }
+    let (sealed, pieces) = backup::create(&files, args.threshold, args.holders).map_err(failed)?;
+    let (id, ..) = backup::describe(&sealed).map_err(failed)?;
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| failed(format!("{}: {e}", shown(args.out.display()))))?;
+    let file = args.out.join(format!("backup-{}.qbak", &id[..8]));
+    super::write_atomic(&file, 0o644, false, |f| f.write_all(&sealed))?;
+    let mut piece_files = Vec::new();
+    for p in &pieces {
+        let path = args.out.join(format!("piece-{}.json", p.index));
+        let text = p.to_text();
+        super::write_atomic(&path, 0o600, false, |f| f.write_all(text.as_bytes()))?;
+        piece_files.push(path.display().to_string());
+    }
+    let mut out = Out::new();
+    if args.json {
+        return out.json(&json!({
+            "backup": file.display().to_string(),
+            "id": id,
+            "files": files.len(),
+            "threshold": args.threshold,
+            "pieces": piece_files,
+        }));
+    }
+    out.line(format!(
+        "backed up {} files into {}; pieces {} ({} of {} restore it): give each to its holder and \
+         delete it here",
+        files.len(),
+        shown(file.display()),
+        piece_files.iter().map(shown).collect::<Vec<_>>().join(", "),
+        args.threshold,
+        args.holders
+    ))
+}
+
+fn restore(args: &RestoreArgs) -> CliResult {
+    let read =
+        |p: &Path| std::fs::read(p).map_err(|e| failed(format!("{}: {e}", shown(p.display()))));
+    let sealed = read(&args.backup)?;
+    let mut pieces = Vec::new();
+    for p in &args.pieces {
+        let text = zeroize::Zeroizing::new(
+            String::from_utf8(read(p)?)
+                .map_err(|_| failed(format!("{}: not a backup piece", shown(p.display()))))?,
+        );
+        pieces.push(
+            backup::Piece::from_text(&text)
+                .map_err(|e| failed(format!("{}: {e}", shown(p.display()))))?,
+        );
+    }
+    let files = backup::open(&sealed, &pieces).map_err(failed)?;
+    let occupied = std::fs::read_dir(&args.dir).is_ok_and(|mut d| d.next().is_some());
+    if occupied && !args.force {
+        return Err(failed(format!(
+            "{} is not empty; restore into a new directory, or pass --force",
+            shown(args.dir.display())
+        )));
+    }
+    let mut marked = Vec::new();
+    for (rel, data) in &files {
+        let path = args.dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| failed(format!("{}: {e}", shown(parent.display()))))?;
+        }
+        super::write_atomic(&path, 0o600, true, |f| f.write_all(data))?;
+        if rel.ends_with(".qshr") {
+            let marker = path.with_extension("restored");
+            super::write_atomic(&marker, 0o644, true, |f| {
+                f.write_all(
+                    b"restored from a backup: refresh or reshare this key before ECDSA signing\n",
+                )
+            })?;
+            marked.push(path.display().to_string());
+        }
+    }
+    let mut out = Out::new();
+    if args.json {
+        return out.json(&json!({
+            "restored": files.len(),
+            "dir": args.dir.display().to_string(),
+            "shares_marked_restored": marked,
+        }));
+    }
+    out.line(format!(
+        "restored {} files into {}; {} share files marked restored: run `quorate sign refresh` \
+         (or reshare) before signing with them",
+        files.len(),
+        shown(args.dir.display()),
+        marked.len()
+    ))
 }

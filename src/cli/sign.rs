@@ -492,6 +492,16 @@ impl Staged {
             .and_then(|d| d.sync_all())
             .map_err(io_err(dir))?;
         staged.pop();
+        // New shares of a restored key: no longer restored.
+        for (_, path) in &staged {
+            let marker = path.with_extension("restored");
+            match std::fs::remove_file(&marker) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(io_err(&marker)(e));
+                }
+                _ => {}
+            }
+        }
         Ok(Stored {
             summary: self.summary,
             files: staged.into_iter().map(|(_, p)| p).collect(),
@@ -1295,6 +1305,21 @@ fn load(paths: &[PathBuf], pass: &Passphrase) -> Result<Vec<EcdsaKey>, CliError>
     Ok(keys)
 }
 
+/// Refuses share files restored from a backup (a `share-I.restored` marker
+/// beside them) for ECDSA: sessions consumed after the backup was taken
+/// are not in the restored session log, so a refresh must first give the
+/// key new base OTs.
+fn refuse_restored(paths: &[PathBuf]) -> CliResult {
+    match paths.iter().find(|p| p.with_extension("restored").exists()) {
+        Some(p) => Err(CliError::Failed(format!(
+            "{} was restored from a backup: run `quorate sign refresh` (or reshare) before \
+             ECDSA signing with it",
+            shown(p.display())
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn read(p: &Path) -> Result<Vec<u8>, CliError> {
     keystore::read_file(p).map_err(|e| CliError::Failed(format!("{}: {e}", shown(p.display()))))
 }
@@ -1312,6 +1337,9 @@ fn sign(args: &SignArgs, scheme: Scheme) -> CliResult {
     let pass = Passphrase::from_env_or_prompt(false).map_err(failed)?;
     if args.net.party.is_some() {
         return sign_party(args, scheme, &digest, &path, &pass);
+    }
+    if scheme == Scheme::Ecdsa {
+        refuse_restored(&args.shares)?;
     }
     let mut keys = load(&args.shares, &pass)?;
     let share = &keys[0].share;
@@ -1411,6 +1439,9 @@ fn sign_party(
             "with --party, give this party's one share file in --shares",
         ));
     };
+    if scheme == Scheme::Ecdsa {
+        refuse_restored(std::slice::from_ref(file))?;
+    }
     let mut keys = load_any(std::slice::from_ref(file), pass)?;
     let key = &mut keys[0];
     let mut mesh = connect(&args.net, "sign", Some(key.share.identifier))?;
