@@ -99,12 +99,7 @@ pub(crate) fn run_policy(cmd: PolicyCommand) -> CliResult {
 fn verify(args: &VerifyArgs) -> CliResult {
     let key = match &args.public_key {
         Some(h) => {
-            let bytes = (0..h.len())
-                .step_by(2)
-                .map(|i| h.get(i..i + 2).and_then(|x| u8::from_str_radix(x, 16).ok()))
-                .collect::<Option<Vec<u8>>>()
-                .filter(|_| h.len().is_multiple_of(2))
-                .ok_or_else(|| failed("--public-key is not hex"))?;
+            let bytes = super::sign::unhex("--public-key", h, None)?;
             Some(
                 k256::ecdsa::VerifyingKey::from_sec1_bytes(&bytes)
                     .map_err(|_| failed("--public-key is not a secp256k1 public key"))?,

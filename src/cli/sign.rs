@@ -323,7 +323,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex(what: &str, text: &str, len: Option<usize>) -> Result<Vec<u8>, CliError> {
+pub(crate) fn unhex(what: &str, text: &str, len: Option<usize>) -> Result<Vec<u8>, CliError> {
     let t = text.strip_prefix("0x").unwrap_or(text);
     let bad = || CliError::Failed(format!("{what} `{}` is not hex", shown(text)));
     if !t.len().is_multiple_of(2) || !t.bytes().all(|c| c.is_ascii_hexdigit()) {
@@ -345,19 +345,41 @@ fn unhex(what: &str, text: &str, len: Option<usize>) -> Result<Vec<u8>, CliError
     Ok(out)
 }
 
+/// `-n`, required when every party runs in this process, with the
+/// threshold at most it.
+fn local_count(count: Option<u16>, threshold: u16) -> Result<u16, CliError> {
+    let n = count.ok_or_else(|| {
+        failed("give the number of parties with -n (or run one party with --party)")
+    })?;
+    if threshold > n {
+        return Err(CliError::Failed(format!(
+            "the threshold ({threshold}) cannot exceed the number of parties ({n})"
+        )));
+    }
+    Ok(n)
+}
+
+/// With --party: `-n`, if given, must be the parties file's count, and the
+/// threshold at most it.
+fn party_count(count: Option<u16>, threshold: u16, parties: usize) -> CliResult {
+    if let Some(n) = count.filter(|&n| usize::from(n) != parties) {
+        return Err(failed(format!(
+            "-n {n} but the parties file lists {parties} parties"
+        )));
+    }
+    if usize::from(threshold) > parties {
+        return Err(failed(format!(
+            "the threshold ({threshold}) cannot exceed the number of parties ({parties})"
+        )));
+    }
+    Ok(())
+}
+
 fn keygen(args: &KeygenArgs) -> CliResult {
     if args.net.party.is_some() {
         return keygen_party(args);
     }
-    let n = args.count.ok_or_else(|| {
-        failed("give the number of parties with -n (or run one party with --party)")
-    })?;
-    if args.threshold > n {
-        return Err(CliError::Failed(format!(
-            "the threshold ({}) cannot exceed the number of parties ({n})",
-            args.threshold
-        )));
-    }
+    let n = local_count(args.count, args.threshold)?;
     let ids: Vec<u16> = (1..=n).collect();
     refuse_existing(&args.out, &ids, args.force)?;
     let kdf = KdfParams::new(args.kdf_memory_mib * 1024, 3, 1).map_err(failed)?;
@@ -642,19 +664,7 @@ fn keygen_party(args: &KeygenArgs) -> CliResult {
     let pass = Passphrase::from_env_or_prompt(true).map_err(failed)?;
     let mut mesh = connect(&args.net, "keygen", None)?;
     let ids = mesh.ids();
-    if let Some(n) = args.count.filter(|&n| usize::from(n) != ids.len()) {
-        return Err(failed(format!(
-            "-n {n} but the parties file lists {} parties",
-            ids.len()
-        )));
-    }
-    if usize::from(args.threshold) > ids.len() {
-        return Err(failed(format!(
-            "the threshold ({}) cannot exceed the number of parties ({})",
-            args.threshold,
-            ids.len()
-        )));
-    }
+    party_count(args.count, args.threshold, ids.len())?;
     refuse_existing(&args.out, &[mesh.me.get()], args.force)?;
     let (me, nonce) = (mesh.me, mesh.nonce);
     let key = driver::keygen(me, &mut mesh.links(), &ids, args.threshold, nonce).map_err(failed)?;
@@ -861,15 +871,7 @@ fn import(args: &ImportArgs) -> CliResult {
     if args.net.party.is_some() {
         return import_party(args);
     }
-    let n = args.count.ok_or_else(|| {
-        failed("give the number of parties with -n (or run one party with --party)")
-    })?;
-    if args.threshold > n {
-        return Err(CliError::Failed(format!(
-            "the threshold ({}) cannot exceed the number of parties ({n})",
-            args.threshold
-        )));
-    }
+    let n = local_count(args.count, args.threshold)?;
     let key_file = args
         .key_file
         .as_deref()
@@ -1054,9 +1056,9 @@ fn refresh_party(args: &RefreshArgs) -> CliResult {
 }
 
 fn reshare_party(args: &ReshareArgs) -> CliResult {
-    let (file, keys) = match &args.shares[..] {
-        [] => (None, Vec::new()),
-        [f] => (Some(f), Vec::new()),
+    let file = match &args.shares[..] {
+        [] => None,
+        [f] => Some(f),
         _ => {
             return Err(failed(
                 "with --party, give this party's one share file in --shares (none for a new party)",
@@ -1066,7 +1068,7 @@ fn reshare_party(args: &ReshareArgs) -> CliResult {
     let pass = Passphrase::from_env_or_prompt(file.is_none()).map_err(failed)?;
     let keys = match file {
         Some(f) => load_any(std::slice::from_ref(f), &pass)?,
-        None => keys,
+        None => Vec::new(),
     };
     let old = keys.first().map(|k| &k.share);
     let me = match (old, args.id) {
@@ -1177,19 +1179,7 @@ fn import_party(args: &ImportArgs) -> CliResult {
     let pass = Passphrase::from_env_or_prompt(true).map_err(failed)?;
     let mut mesh = connect(&args.net, "import", None)?;
     let ids = mesh.ids();
-    if let Some(n) = args.count.filter(|&n| usize::from(n) != ids.len()) {
-        return Err(CliError::Failed(format!(
-            "-n {n} but the parties file lists {} parties",
-            ids.len()
-        )));
-    }
-    if usize::from(args.threshold) > ids.len() {
-        return Err(CliError::Failed(format!(
-            "the threshold ({}) cannot exceed the number of parties ({})",
-            args.threshold,
-            ids.len()
-        )));
-    }
+    party_count(args.count, args.threshold, ids.len())?;
     refuse_existing(&args.out, &[mesh.me.get()], args.force)?;
     let me = mesh.me;
     let holding = match &secret {

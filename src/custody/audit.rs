@@ -34,6 +34,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::{hex, unhex};
+
 const TAG_LINE: &[u8] = b"quorate/audit/line/v1";
 const TAG_ENTRY: &[u8] = b"quorate/audit/entry/v1";
 /// Longest line accepted (an entry's body is small; this bounds memory on
@@ -84,20 +86,6 @@ struct Unsigned<'a> {
     kind: &'a str,
     body: &'a Value,
     prev: &'a str,
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect()
 }
 
 fn line_hash(line: &[u8]) -> [u8; 32] {
@@ -382,13 +370,11 @@ impl AuditLog {
                 problem: format!("line {}: {}", p.line, p.what),
             });
         }
-        let (next, prev) = match &report.head {
-            Some((seq, h)) => {
-                let mut prev = [0u8; 32];
-                prev.copy_from_slice(&unhex(h).unwrap_or_default());
-                (seq + 1, prev)
-            }
-            None => (0, [0u8; 32]),
+        // The log verified, so its last line is its head entry.
+        let last = bytes.split(|&b| b == b'\n').rfind(|l| !l.is_empty());
+        let (next, prev) = match (&report.head, last) {
+            (Some((seq, _)), Some(line)) => (seq + 1, line_hash(line)),
+            _ => (0, [0u8; 32]),
         };
         let mut log = AuditLog {
             path: path.to_path_buf(),

@@ -27,6 +27,8 @@ use quorate_engine::sign::frost::{lagrange_at_zero, split};
 use quorate_engine::sign::{Identifier, SecretScalar};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use super::{hex, unhex};
 use zeroize::Zeroizing;
 
 const MAGIC: &[u8; 4] = b"QBAK";
@@ -103,20 +105,6 @@ struct PieceText {
     threshold: u16,
     holders: u16,
     value: String,
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect()
 }
 
 fn scalar_from_hex(s: &str) -> Option<Scalar> {
