@@ -6,6 +6,7 @@ mod custody;
 mod example_data;
 mod keys;
 mod mpc;
+mod node;
 mod run;
 mod sign;
 mod tables;
@@ -71,7 +72,8 @@ quorate compile examples/psi_small.quo --emit bristol -o psi.txt"
     /// Check a signer node's spending policy, or decide a request with it.
     #[command(subcommand)]
     Policy(custody::PolicyCommand),
-    /// Signer node operations: encrypted backups split among holders.
+    /// Signer nodes: set up, serve (HTTP API, node-to-node TLS), status,
+    /// load runs, encrypted backups split among holders.
     #[command(subcommand)]
     Signer(custody::SignerCommand),
 }

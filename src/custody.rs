@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod node;
 pub mod policy;
 
 /// Lower-case hex.

@@ -222,6 +222,19 @@ fn check(args: &CheckArgs) -> CliResult {
 pub(crate) enum SignerCommand {
     /// Export a node's directory as an encrypted backup whose key is split
     /// among backup holders (any -t of -n pieces restore it).
+    /// Set up a signer node's directory: TLS identity, passphrase,
+    /// node.toml and an API token.
+    #[command(after_help = super::node::INIT_HELP)]
+    Init(super::node::InitArgs),
+    /// Run a signer node: node-to-node TLS and the HTTP API.
+    #[command(after_help = super::node::SERVE_HELP)]
+    Serve(super::node::ServeArgs),
+    /// Ask a running node how it and its peers are.
+    #[command(after_help = super::node::STATUS_HELP)]
+    Status(super::node::StatusArgs),
+    /// Send a node many signature requests and measure them.
+    #[command(after_help = super::node::LOAD_HELP)]
+    Load(super::node::LoadArgs),
     #[command(after_help = BACKUP_HELP)]
     Backup(BackupArgs),
     /// Restore a node's directory from a backup and a quorum of pieces.
@@ -283,6 +296,10 @@ pub(crate) struct RestoreArgs {
 
 pub(crate) fn run_signer(cmd: SignerCommand) -> CliResult {
     match cmd {
+        SignerCommand::Init(a) => super::node::init(&a),
+        SignerCommand::Serve(a) => super::node::serve(&a),
+        SignerCommand::Status(a) => super::node::status(&a),
+        SignerCommand::Load(a) => super::node::load(&a),
         SignerCommand::Backup(a) => backup(&a),
         SignerCommand::Restore(a) => restore(&a),
     }

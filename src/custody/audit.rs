@@ -152,6 +152,18 @@ pub struct Report {
     pub problems: Vec<Problem>,
 }
 
+/// The `(time, kind, body)` of each entry of a log that [`verify`] found
+/// intact (a node rebuilds what it signed from it); lines that do not
+/// parse are skipped.
+pub fn entries(bytes: &[u8]) -> Vec<(u64, String, Value)> {
+    bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty() && l.len() <= MAX_LINE)
+        .filter_map(|l| serde_json::from_slice::<Entry>(l).ok())
+        .map(|e| (e.time, e.kind, e.body))
+        .collect()
+}
+
 /// Checks a whole log. With `key`, every signature must be that key's
 /// (and the genesis entry must name it); without, the genesis entry's key
 /// is used, which only shows the log is consistent with itself.

@@ -234,7 +234,8 @@ impl Parties {
             .map(|i| PartyId(i as u16))
     }
 
-    fn by_cert(&self, cert: &CertificateDer<'_>) -> Option<usize> {
+    /// The index of the party whose pinned certificate is `cert`.
+    pub fn by_cert(&self, cert: &CertificateDer<'_>) -> Option<usize> {
         self.list
             .iter()
             .position(|p| p.cert.as_ref() == cert.as_ref())
@@ -363,6 +364,34 @@ impl ClientCertVerifier for Pinned {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algs.supported_schemes()
     }
+}
+
+/// A TLS 1.3 client configuration that presents `identity` and accepts
+/// only a server presenting exactly `peer_cert`: for services (a signer
+/// node) that keep their own connections rather than a [`connect_mesh`].
+pub fn pinned_client_config(
+    identity: &Identity,
+    peer_cert: &CertificateDer<'static>,
+) -> Result<rustls::ClientConfig, NetError> {
+    client_config(identity, peer_cert)
+}
+
+/// A TLS 1.3 server configuration that presents `identity` and accepts
+/// only clients presenting one of `peers` (mutual authentication).
+pub fn pinned_server_config(
+    identity: &Identity,
+    peers: Vec<CertificateDer<'static>>,
+) -> Result<rustls::ServerConfig, NetError> {
+    server_config(identity, peers)
+}
+
+/// Checks that `identity`'s private key belongs to its certificate.
+pub fn check_identity(identity: &Identity) -> Result<(), NetError> {
+    let key = rustls::crypto::ring::sign::any_supported_type(&identity.key)
+        .map_err(|e| setup(format!("the private key is not usable: {e}")))?;
+    rustls::sign::CertifiedKey::new(vec![identity.cert.clone()], key)
+        .keys_match()
+        .map_err(|_| setup("the private key does not belong to the certificate"))
 }
 
 fn client_config(
@@ -507,15 +536,45 @@ fn spawn_channel<S>(
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
 {
+    let keep: Arc<dyn Send + Sync> = rt.clone();
+    channel_on(rt.0.handle(), stream, local, peer, peer_name, Some(keep))
+}
+
+fn channel_on<S>(
+    handle: &tokio::runtime::Handle,
+    stream: S,
+    local: PartyId,
+    peer: PartyId,
+    peer_name: String,
+    keep: Option<Arc<dyn Send + Sync>>,
+) -> Channel
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
     let (rd, wr) = tokio::io::split(stream);
     let out = Pipe::new(PIPE_CAPACITY);
     let inp = Pipe::new(PIPE_CAPACITY);
     let wake = Arc::new(Notify::new());
     out.set_waker(wake.clone());
-    rt.0.spawn(reader(rd, inp.clone()));
-    rt.0.spawn(writer(wr, out.clone(), wake));
-    let keep: Arc<dyn Send + Sync> = rt.clone();
-    Channel::from_pipes(local, peer, peer_name, out, inp, Some(keep))
+    handle.spawn(reader(rd, inp.clone()));
+    handle.spawn(writer(wr, out.clone(), wake));
+    Channel::from_pipes(local, peer, peer_name, out, inp, keep)
+}
+
+/// A [`Channel`] over an established stream (a TLS connection a service
+/// accepted or dialled itself), its reader and writer tasks spawned on
+/// `handle`, which must outlive the channel.
+pub fn stream_channel<S>(
+    handle: &tokio::runtime::Handle,
+    stream: S,
+    local: PartyId,
+    peer: PartyId,
+    peer_name: String,
+) -> Channel
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    channel_on(handle, stream, local, peer, peer_name, None)
 }
 
 /// Time allowed for one incoming TLS handshake.

@@ -188,6 +188,17 @@ impl EcdsaKey {
         }
     }
 
+    /// Discards the pair's base OTs with `peer` for good: a signer node
+    /// applies to its stored key what a failed check did to the working
+    /// copy a session ran on.
+    pub fn discard(&mut self, peer: Identifier) {
+        for (i, k) in &mut self.pairs {
+            if *i == peer {
+                *k = None;
+            }
+        }
+    }
+
     /// Discards the pair's base OTs if `e` is a failed check of that peer.
     fn discard_on(&mut self, e: &SignError, peer: Identifier) {
         if matches!(e, SignError::Culprit { culprit, .. } if *culprit == peer.get()) {
