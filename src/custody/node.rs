@@ -164,7 +164,7 @@ struct Records {
 
 enum Slot {
     Waiting(tokio::sync::oneshot::Sender<TlsStream<TcpStream>>),
-    Arrived(TlsStream<TcpStream>, Instant),
+    Arrived(Box<TlsStream<TcpStream>>, Instant),
 }
 
 /// Where `link` connections meet the ceremony that waits for them,
@@ -183,7 +183,7 @@ impl Rendezvous {
                 let stale = Instant::now() - Duration::from_secs(120);
                 map.retain(|_, s| !matches!(s, Slot::Arrived(_, at) if *at < stale));
                 if map.len() < MAX_WAITING_LINKS {
-                    map.insert(key, Slot::Arrived(stream, Instant::now()));
+                    map.insert(key, Slot::Arrived(Box::new(stream), Instant::now()));
                 }
             }
         }
@@ -197,7 +197,7 @@ impl Rendezvous {
         let rx = {
             let mut map = lock(&self.0);
             match map.remove(&key) {
-                Some(Slot::Arrived(s, _)) => return Some(s),
+                Some(Slot::Arrived(s, _)) => return Some(*s),
                 _ => {
                     let (tx, rx) = tokio::sync::oneshot::channel();
                     map.insert(key, Slot::Waiting(tx));
@@ -537,7 +537,7 @@ impl Node {
                     None => self.metrics.peer_refused(),
                 }
             }
-            Hello::Propose(p) => self.participate(j, stream, p).await,
+            Hello::Propose(p) => self.participate(j, stream, *p).await,
         }
     }
 
@@ -606,39 +606,45 @@ impl Node {
     }
 
     /// Resolves refreshes a crash left staged: a peer at the staged epoch
-    /// means every node acknowledged it (promote); every peer at the old
-    /// epoch with none staged means it never completed (keep waiting: a
-    /// proposal at either epoch settles it).
+    /// means every node acknowledged it (promote); otherwise keep the
+    /// staged share until a peer or a proposal shows which epoch is in
+    /// use. Tries for a minute after start.
     async fn settle_staged(self: Arc<Self>) {
-        if self.keys.all().iter().all(|k| k.staged_epoch().is_none()) {
-            return;
-        }
         for _ in 0..60 {
-            let pongs = self.ping_all().await;
-            let mut pending = false;
-            for k in self.keys.all() {
-                let Some(staged) = k.staged_epoch() else {
-                    continue;
-                };
-                let seen = pongs.iter().any(|(_, r)| {
-                    r.as_ref()
-                        .is_ok_and(|keys| keys.iter().any(|(id, e)| *id == k.id && *e == staged))
-                });
-                if seen {
-                    match k.promote(staged) {
-                        Ok(_) => {
-                            info!(key = %k.id, epoch = staged, "staged share promoted: peers use its epoch")
-                        }
-                        Err(e) => error!(key = %k.id, error = %e, "promoting a staged share"),
-                    }
-                } else {
-                    pending = true;
-                }
-            }
-            if !pending {
+            if !self.settle_once().await {
                 return;
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
+    }
+
+    /// One round of [`settle_staged`](Self::settle_staged); `true` while
+    /// a staged share remains.
+    async fn settle_once(self: &Arc<Self>) -> bool {
+        if self.keys.all().iter().all(|k| k.staged_epoch().is_none()) {
+            return false;
+        }
+        let pongs = self.ping_all().await;
+        let mut pending = false;
+        for k in self.keys.all() {
+            let Some(staged) = k.staged_epoch() else {
+                continue;
+            };
+            let seen = pongs.iter().any(|(_, r)| {
+                r.as_ref()
+                    .is_ok_and(|keys| keys.iter().any(|(id, e)| *id == k.id && *e == staged))
+            });
+            if !seen {
+                pending = true;
+                continue;
+            }
+            match k.promote(staged) {
+                Ok(_) => {
+                    info!(key = %k.id, epoch = staged, "staged share promoted: peers use its epoch")
+                }
+                Err(e) => error!(key = %k.id, error = %e, "promoting a staged share"),
+            }
+        }
+        pending
     }
 }

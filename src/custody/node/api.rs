@@ -129,9 +129,8 @@ async fn get_key(State(node): State<Shared>, UrlPath(id): UrlPath<String>) -> Re
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
-    serde_json::from_slice(body)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("request body: {e}")))
+fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("request body: {e}"))
 }
 
 #[derive(Deserialize)]
@@ -217,7 +216,7 @@ async fn create_key(
 ) -> Response {
     let b: KeygenBody = match parse(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let n = node.cfg.parties.list().len();
     if b.threshold < 2 || usize::from(b.threshold) > n {
@@ -249,7 +248,7 @@ async fn sign(
 ) -> Response {
     let b: SignBody = match parse(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let Some(key) = node.keys.get(&id) else {
         return error(StatusCode::NOT_FOUND, format!("no key `{id}`"));
@@ -316,7 +315,7 @@ async fn refresh(
     } else {
         match parse(&body) {
             Ok(b) => b,
-            Err(r) => return r,
+            Err(e) => return error(StatusCode::BAD_REQUEST, e),
         }
     };
     let Some(key) = node.keys.get(&id) else {

@@ -184,6 +184,19 @@ impl Node {
         let mut avoid: Vec<usize> = Vec::new();
         let mut last = String::new();
         for attempt in 1..=self.cfg.attempts {
+            // A share staged by an interrupted refresh: promoted first if a
+            // peer already uses its epoch.
+            let key = match &job {
+                Job::Sign(s) => Some(s.key.as_str()),
+                Job::Refresh { key, .. } => Some(key.as_str()),
+                Job::Keygen { .. } => None,
+            };
+            if key
+                .and_then(|k| self.keys.get(k))
+                .is_some_and(|k| k.staged_epoch().is_some())
+            {
+                self.settle_once().await;
+            }
             // The key's current epoch (a retry may follow a promotion).
             match &mut job {
                 Job::Sign(s) => {
@@ -294,11 +307,12 @@ impl Node {
             set.spawn(async move {
                 let r = async {
                     let mut s = node.dial(j, Instant::now() + timeout).await?;
-                    wire::write(&mut s, &Hello::Propose(p)).await?;
+                    wire::write(&mut s, &Hello::Propose(Box::new(p))).await?;
                     let reply: Reply = wire::read(&mut s, timeout, "answer").await?;
                     Ok::<_, String>((s, reply))
                 }
-                .await;
+                .await
+                .map_err(|e| peer_error(node.name_of(j), e));
                 (j, r)
             });
         }
@@ -450,6 +464,29 @@ impl Node {
                 suspects: silent,
             }),
         }
+    }
+}
+
+/// A failure talking to node `name`, named, with TLS alerts about
+/// certificates said plainly.
+fn peer_error(name: &str, e: String) -> String {
+    let cert = [
+        "AccessDenied",
+        "BadCertificate",
+        "CertificateUnknown",
+        "UnknownCA",
+    ]
+    .iter()
+    .any(|a| e.contains(a));
+    if cert {
+        format!(
+            "node `{name}` refused this node's TLS certificate (not the one its parties file \
+             pins for this node): {e}"
+        )
+    } else if e.contains(&format!("`{name}`")) {
+        e
+    } else {
+        format!("node `{name}`: {e}")
     }
 }
 

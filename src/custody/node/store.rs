@@ -305,14 +305,6 @@ impl KeyEntry {
         Ok(epoch)
     }
 
-    /// Drops a staged share (a refresh that failed before every node
-    /// acknowledged).
-    pub fn unstage(&self) {
-        if lock(&self.staged).take().is_some() {
-            let _ = std::fs::remove_file(staged_path(&self.file));
-        }
-    }
-
     /// Promotes the staged share if it is of `epoch`: a peer uses that
     /// epoch, so every node acknowledged the refresh that made it.
     pub fn promote(&self, epoch: u64) -> Result<bool, String> {

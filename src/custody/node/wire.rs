@@ -39,7 +39,7 @@ pub(crate) enum Hello {
         session: String,
     },
     /// A job proposal.
-    Propose(Proposal),
+    Propose(Box<Proposal>),
 }
 
 /// A coordinator's proposal.
@@ -260,13 +260,13 @@ mod tests {
         };
         write(
             &mut a,
-            &Hello::Propose(Proposal {
+            &Hello::Propose(Box::new(Proposal {
                 request: "r".into(),
                 session: "00".into(),
                 coordinator: "c".into(),
                 participants: vec!["c".into(), "d".into()],
                 job,
-            }),
+            })),
         )
         .await
         .unwrap();
