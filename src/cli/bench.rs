@@ -60,6 +60,11 @@ ecdsa_bytes_per_signer, frost_bytes_per_signer (bytes each signer sends per sign
 Times are medians."
     )]
     Sign(SignArgs),
+    /// Signer nodes under load: a group of node processes on loopback, a
+    /// key made through the API, then signature requests with many in
+    /// flight (throughput, p50/p99 latency, none lost).
+    #[command(after_help = super::node::BENCH_HELP)]
+    Signer(super::node::BenchSignerArgs),
 }
 
 #[derive(Debug, Args)]
@@ -126,6 +131,7 @@ pub(crate) fn run(cmd: BenchCommand) -> CliResult {
         BenchCommand::Gc(args) => gc(&args),
         BenchCommand::Arith(args) => arith(&args),
         BenchCommand::Sign(args) => sign(&args),
+        BenchCommand::Signer(args) => super::node::bench_signer(&args),
     }
 }
 

@@ -458,24 +458,33 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-pub(crate) fn load(args: &LoadArgs) -> CliResult {
-    let api = Arc::new(args.api.connect(Duration::from_secs(600))?);
-    let (code, v) = api.call("GET", &format!("/v1/keys/{}", args.key), None)?;
-    if code != 200 {
-        return Err(api_error(code, &v));
-    }
-    let scheme = match args.scheme {
+/// What a load run sends.
+struct Load<'a> {
+    key: &'a str,
+    requests: usize,
+    in_flight: usize,
+    scheme: LoadScheme,
+    asset: &'a str,
+    amount: &'a str,
+    destination: &'a str,
+    progress: bool,
+}
+
+/// Sends the requests, `in_flight` at a time, each waiting for its
+/// outcome; verifies every signature; the summary.
+fn run_load(api: &Arc<Api>, l: &Load<'_>) -> Value {
+    let scheme = match l.scheme {
         LoadScheme::Ecdsa => "ecdsa",
         LoadScheme::Schnorr => "schnorr",
         LoadScheme::Taproot => "taproot",
     };
     let next = Arc::new(AtomicUsize::new(0));
-    let total = args.requests as usize;
+    let total = l.requests;
     // (latency ms, status, signature verified)
     let results: Arc<Mutex<Vec<(f64, String, bool)>>> =
         Arc::new(Mutex::new(Vec::with_capacity(total)));
     let started = Instant::now();
-    let workers = args.in_flight.min(args.requests) as usize;
+    let workers = l.in_flight.min(total);
     std::thread::scope(|s| {
         for _ in 0..workers {
             let (api, next, results) = (api.clone(), next.clone(), results.clone());
@@ -491,19 +500,19 @@ pub(crate) fn load(args: &LoadArgs) -> CliResult {
                         "scheme": scheme,
                         "digest": hex(&digest),
                         "path": format!("m/{}", i % 1000),
-                        "asset": args.asset,
-                        "amount": args.amount,
-                        "destination": args.destination,
+                        "asset": l.asset,
+                        "amount": l.amount,
+                        "destination": l.destination,
                         "wait": true,
                     });
                     let t = Instant::now();
-                    let r = api.call("POST", &format!("/v1/keys/{}/sign", args.key), Some(&body));
+                    let r = api.call("POST", &format!("/v1/keys/{}/sign", l.key), Some(&body));
                     let ms = t.elapsed().as_secs_f64() * 1e3;
                     let (status, ok) = match r {
                         Ok((200, v)) => {
                             let st = v["status"].as_str().unwrap_or("?").to_owned();
-                            let ok = st == "done"
-                                && verify_signature(args.scheme, &v["result"], &digest);
+                            let ok =
+                                st == "done" && verify_signature(l.scheme, &v["result"], &digest);
                             (st, ok)
                         }
                         Ok((code, _)) => (format!("http {code}"), false),
@@ -516,7 +525,7 @@ pub(crate) fn load(args: &LoadArgs) -> CliResult {
                         r.push((ms, status, ok));
                         r.len()
                     };
-                    if done % 100 == 0 && !args.json {
+                    if done % 100 == 0 && l.progress {
                         let _ = writeln!(std::io::stderr(), "  {done}/{total} requests");
                     }
                 }
@@ -537,7 +546,7 @@ pub(crate) fn load(args: &LoadArgs) -> CliResult {
         .map(|r| r.0)
         .collect();
     lat.sort_by(f64::total_cmp);
-    let summary = json!({
+    json!({
         "requests": total,
         "in_flight": workers,
         "scheme": scheme,
@@ -551,24 +560,42 @@ pub(crate) fn load(args: &LoadArgs) -> CliResult {
         "p50_ms": percentile(&lat, 0.50),
         "p99_ms": percentile(&lat, 0.99),
         "max_ms": lat.last().copied().unwrap_or(0.0),
-    });
+    })
+}
+
+fn print_load(summary: &Value, json_out: bool) -> CliResult {
     let mut out = Out::new();
-    if args.json {
-        out.json(&summary)?;
+    if json_out {
+        out.json(summary)?;
     } else {
+        let n = |k: &str| summary[k].as_u64().unwrap_or(0);
+        let f = |k: &str| summary[k].as_f64().unwrap_or(0.0);
         out.line(format!(
-            "{total} {scheme} requests, {workers} in flight: {done} done ({verified} verified), \
-             {refused} refused, {failed_n} failed, {lost} lost"
+            "{} {} requests, {} in flight: {} done ({} verified), {} refused, {} failed, {} lost",
+            n("requests"),
+            summary["scheme"].as_str().unwrap_or("?"),
+            n("in_flight"),
+            n("done"),
+            n("verified"),
+            n("refused"),
+            n("failed"),
+            n("lost")
         ))?;
         out.line(format!(
             "{:.1} s, {:.1} signatures/s, latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-            secs,
-            done as f64 / secs,
-            percentile(&lat, 0.5),
-            percentile(&lat, 0.99),
-            lat.last().copied().unwrap_or(0.0)
+            f("seconds"),
+            f("throughput_per_s"),
+            f("p50_ms"),
+            f("p99_ms"),
+            f("max_ms")
         ))?;
     }
+    let (lost, failed_n, done, verified) = (
+        summary["lost"].as_u64().unwrap_or(0),
+        summary["failed"].as_u64().unwrap_or(0),
+        summary["done"].as_u64().unwrap_or(0),
+        summary["verified"].as_u64().unwrap_or(0),
+    );
     if lost > 0 || failed_n > 0 || verified != done {
         return Err(failed(format!(
             "{lost} requests lost, {failed_n} failed, {} signatures did not verify",
@@ -576,4 +603,211 @@ pub(crate) fn load(args: &LoadArgs) -> CliResult {
         )));
     }
     Ok(())
+}
+
+pub(crate) fn load(args: &LoadArgs) -> CliResult {
+    let api = Arc::new(args.api.connect(Duration::from_secs(600))?);
+    let (code, v) = api.call("GET", &format!("/v1/keys/{}", args.key), None)?;
+    if code != 200 {
+        return Err(api_error(code, &v));
+    }
+    let summary = run_load(
+        &api,
+        &Load {
+            key: &args.key,
+            requests: args.requests as usize,
+            in_flight: args.in_flight as usize,
+            scheme: args.scheme,
+            asset: &args.asset,
+            amount: &args.amount,
+            destination: &args.destination,
+            progress: !args.json,
+        },
+    );
+    print_load(&summary, args.json)
+}
+
+pub(crate) const BENCH_HELP: &str = "Sets up --nodes signer nodes in a temporary directory \
+(`signer init`, one parties file, a policy whose one tier needs --threshold of them), starts \
+each as its own `quorate signer serve` process on loopback, makes a key through the API, then \
+runs `signer load` against the first node: --requests signature requests, --in-flight at a \
+time, each signature verified. Prints key generation time, throughput and latency \
+percentiles; stops the nodes. JSON keys: nodes, threshold, keygen_ms, requests, in_flight, \
+scheme, done, verified, refused, failed, lost, seconds, throughput_per_s, p50_ms, p99_ms, max_ms.";
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchSignerArgs {
+    /// Signer nodes (processes).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(2..=16))]
+    nodes: u16,
+    /// Signers per signature (the key's threshold).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(2..=16))]
+    threshold: u16,
+    /// Signature requests.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    requests: u64,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    in_flight: u64,
+    /// The scheme.
+    #[arg(long, value_enum, default_value_t = LoadScheme::Ecdsa)]
+    scheme: LoadScheme,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Node processes, killed when dropped.
+struct Nodes(Vec<std::process::Child>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub(crate) fn bench_signer(args: &BenchSignerArgs) -> CliResult {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    if args.threshold > args.nodes {
+        return Err(failed("--threshold is more than --nodes"));
+    }
+    let exe = std::env::current_exe().map_err(failed)?;
+    let tmp = tempfile::tempdir().map_err(failed)?;
+    let n = usize::from(args.nodes);
+    let socks: Vec<std::net::TcpListener> = (0..2 * n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<_, _>>()
+        .map_err(failed)?;
+    let ports: Vec<u16> = socks
+        .iter()
+        .map(|s| s.local_addr().map(|a| a.port()))
+        .collect::<Result<_, _>>()
+        .map_err(failed)?;
+    drop(socks);
+    let names: Vec<String> = (0..n).map(|i| format!("node{}", i + 1)).collect();
+    let mut entries = String::new();
+    let mut token = zeroize::Zeroizing::new(String::new());
+    let mut tokens_line = String::new();
+    for (i, name) in names.iter().enumerate() {
+        let dir = tmp.path().join(name);
+        let o = Command::new(&exe)
+            .args(["signer", "init", "--json", "--name", name, "--dir"])
+            .arg(&dir)
+            .args(["--peer-address", &format!("127.0.0.1:{}", ports[i])])
+            .args(["--api-address", &format!("127.0.0.1:{}", ports[n + i])])
+            .output()
+            .map_err(failed)?;
+        if !o.status.success() {
+            return Err(failed(String::from_utf8_lossy(&o.stderr)));
+        }
+        let v: Value = serde_json::from_slice(&o.stdout).map_err(failed)?;
+        entries.push_str(v["parties_entry"].as_str().unwrap_or(""));
+        let cfg = dir.join("node.toml");
+        let text = std::fs::read_to_string(&cfg).map_err(failed)?;
+        if i == 0 {
+            *token = v["token"].as_str().unwrap_or("").to_owned();
+            tokens_line = text
+                .lines()
+                .find(|l| l.starts_with("tokens"))
+                .unwrap_or("")
+                .to_owned();
+        } else {
+            // One client token for every node.
+            let text: Vec<&str> = text
+                .lines()
+                .map(|l| {
+                    if l.starts_with("tokens") {
+                        tokens_line.as_str()
+                    } else {
+                        l
+                    }
+                })
+                .collect();
+            std::fs::write(&cfg, text.join("\n")).map_err(failed)?;
+        }
+    }
+    let policy = format!(
+        "[groups]\nall = [{}]\n\n[[tier]]\nname = \"any\"\nrequire = [{{ group = \"all\", at_least = {} }}]\n",
+        names
+            .iter()
+            .map(|n| format!("\"{n}\""))
+            .collect::<Vec<_>>()
+            .join(", "),
+        args.threshold
+    );
+    for name in &names {
+        let dir = tmp.path().join(name);
+        std::fs::write(dir.join("parties.toml"), &entries).map_err(failed)?;
+        std::fs::write(dir.join("policy.toml"), &policy).map_err(failed)?;
+    }
+    let mut nodes = Nodes(Vec::new());
+    for name in &names {
+        let dir = tmp.path().join(name);
+        let err = std::fs::File::create(dir.join("serve.log")).map_err(failed)?;
+        let mut child = Command::new(&exe)
+            .args(["signer", "serve", "--config"])
+            .arg(dir.join("node.toml"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(err)
+            .spawn()
+            .map_err(failed)?;
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = std::io::BufReader::new(out).read_line(&mut line);
+        }
+        nodes.0.push(child);
+        if !line.contains("\"ready\"") {
+            let log = std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default();
+            return Err(failed(format!("node {name} did not start: {log}")));
+        }
+    }
+    let api = Arc::new(Api {
+        base: format!("http://127.0.0.1:{}", ports[n]),
+        token,
+        agent: ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .timeout_global(Some(Duration::from_secs(600)))
+                .http_status_as_error(false)
+                .build(),
+        ),
+    });
+    let t = Instant::now();
+    let (code, v) = api.call(
+        "POST",
+        "/v1/keys",
+        Some(&json!({"threshold": args.threshold, "wait": true})),
+    )?;
+    let keygen_ms = t.elapsed().as_secs_f64() * 1e3;
+    if code != 200 || v["status"] != "done" {
+        return Err(failed(format!("key generation: {v}")));
+    }
+    let key = v["key"].as_str().unwrap_or("").to_owned();
+    let mut summary = run_load(
+        &api,
+        &Load {
+            key: &key,
+            requests: args.requests as usize,
+            in_flight: args.in_flight as usize,
+            scheme: args.scheme,
+            asset: "ETH",
+            amount: "0.001",
+            destination: "0x0000000000000000000000000000000000000001",
+            progress: !args.json,
+        },
+    );
+    drop(nodes);
+    summary["nodes"] = json!(n);
+    summary["threshold"] = json!(args.threshold);
+    summary["keygen_ms"] = json!(keygen_ms);
+    if !args.json {
+        Out::new().line(format!(
+            "{n} signer nodes (separate processes, loopback TLS), key generation {keygen_ms:.0} ms"
+        ))?;
+    }
+    print_load(&summary, args.json)
 }

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
+use quorate::custody::node::store;
 use quorate::keystore::{self, KdfParams, Passphrase, WriteMode};
 use quorate_engine::net::Channel;
 use quorate_engine::sign::bip32::{self, DerivationPath};
@@ -417,20 +418,7 @@ fn io_err(p: &Path) -> impl Fn(std::io::Error) -> CliError + '_ {
 
 /// What everyone may know of a sharing, as written to public.json.
 fn public_summary(share: &KeyShare, net: address::Network) -> Result<Value, CliError> {
-    let group_key = share.group_key;
-    Ok(json!({
-        "public_key": hex(&point_to_bytes(&group_key)),
-        "threshold": share.threshold,
-        "parties": share.verification_shares.len(),
-        "epoch": share.epoch,
-        "ethereum_address": address::ethereum(&group_key),
-        "p2wpkh_address": address::p2wpkh(&group_key, net),
-        "taproot_address": address::p2tr(&group_key, net).map_err(failed)?,
-        "chain_code": hex(&share.chain_code),
-        "verification_shares": share.verification_shares.iter()
-            .map(|(i, p)| json!({"party": i.get(), "point": hex(&point_to_bytes(p))}))
-            .collect::<Vec<_>>(),
-    }))
+    store::public_summary(share, net).map_err(failed)
 }
 
 /// Share files written by [`store`].
@@ -477,17 +465,7 @@ fn stage(
     let mut staged = Vec::new();
     for key in keys {
         let id = key.share.identifier.get();
-        let header = json!({
-            "format": "quorate-sign-share",
-            "party": id,
-            "threshold": key.share.threshold,
-            "parties": key.share.verification_shares.len(),
-            "epoch": key.share.epoch,
-            "public_key": summary["public_key"],
-        });
-        let secret = zeroize::Zeroizing::new(key.to_bytes());
-        let sealed =
-            keystore::seal(pass, header.to_string().as_bytes(), &secret, kdf).map_err(failed)?;
+        let sealed = store::seal_share(key, pass, kdf).map_err(failed)?;
         let name = share_name(id);
         let next = dir.join(format!(".{name}.next"));
         keystore::write_atomic(&next, &sealed, WriteMode::Overwrite).map_err(io_err(&next))?;
@@ -1510,13 +1488,8 @@ fn sign_party(
     )
 }
 
-/// The key change of a BIP-340 signature under `child`: even y, plus the
-/// BIP-341 tweak (no script tree) for taproot.
 fn bip340_adjust(scheme: Scheme, child: &bip32::Derived) -> Result<frost::KeyAdjust, CliError> {
-    let root: Option<&[u8]> = (scheme == Scheme::Taproot).then_some(&[]);
-    Ok(frost::taproot_adjust(&child.public_key, root)
-        .map_err(failed)?
-        .after(&child.adjust))
+    store::bip340_adjust(scheme == Scheme::Taproot, child).map_err(failed)
 }
 
 /// The signature's 64 bytes and the x-only key, once the standard BIP-340
@@ -1527,12 +1500,8 @@ fn bip340_release(
     share: &KeyShare,
     digest: &[u8; 32],
 ) -> Result<(Vec<u8>, Vec<u8>, Value), CliError> {
-    let key = frost::x_only(&adjust.point(&share.group_key));
-    let bytes = sig.to_bip340_bytes();
-    if !bip340::verify(&key, digest, &bytes) {
-        return Err(failed("the signature does not verify; nothing is released"));
-    }
-    Ok((bytes.to_vec(), key.to_vec(), json!({})))
+    let (sig, key) = store::bip340_release(sig, adjust, share, digest).map_err(failed)?;
+    Ok((sig, key, json!({})))
 }
 
 /// Rewrites a share file in place (atomically), keeping its header.

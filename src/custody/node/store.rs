@@ -156,6 +156,15 @@ impl KeyEntry {
         } else {
             None
         };
+        KeyEntry::with(dir, file, key, staged)
+    }
+
+    fn with(
+        dir: &Path,
+        file: PathBuf,
+        key: EcdsaKey,
+        staged: Option<EcdsaKey>,
+    ) -> Result<KeyEntry, String> {
         let log = FileLog::open(&file.with_extension("sessions")).map_err(|e| e.to_string())?;
         let summary = public_summary(&key.share, address::Network::Mainnet)?;
         Ok(KeyEntry {
@@ -393,7 +402,7 @@ impl Keys {
             .map_err(|e| format!("{}: {e}", public.display()))?;
         sync_dir(&dir)?;
         sync_dir(&self.root)?;
-        let entry = Arc::new(KeyEntry::open(&dir, file, pass)?);
+        let entry = Arc::new(KeyEntry::with(&dir, file, key, None)?);
         self.map
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
