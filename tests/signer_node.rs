@@ -357,6 +357,19 @@ fn three_nodes_keygen_sign_refuse_refresh_and_audit() {
     assert_eq!(code, 400, "{v}");
     assert!(v["error"].as_str().unwrap().contains("digest"), "{v}");
 
+    // An oversized field is refused before anything is logged.
+    let (code, v) = g.call(
+        0,
+        "POST",
+        &format!("/v1/keys/{key}/sign"),
+        Some(
+            json!({"scheme": "ecdsa", "digest": hex(&[7u8; 32]), "asset": "ETH", "amount": "1",
+                    "destination": "0x".repeat(100_000)}),
+        ),
+        None,
+    );
+    assert_eq!(code, 400, "{v}");
+
     // Refresh: a new epoch everywhere; signatures still verify under the
     // same key.
     let (code, r) = g.call(

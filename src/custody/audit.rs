@@ -433,6 +433,12 @@ impl AuditLog {
         };
         let mut line =
             serde_json::to_vec(&entry).map_err(|e| AuditError::Invalid(e.to_string()))?;
+        if line.len() > MAX_LINE {
+            return Err(AuditError::Invalid(format!(
+                "an audit entry of {} bytes (the limit is {MAX_LINE})",
+                line.len()
+            )));
+        }
         let hash = line_hash(&line);
         line.push(b'\n');
         let io = |err| AuditError::Io {
@@ -503,6 +509,24 @@ mod tests {
         let r = verify(&join(lines), Some(pk));
         assert_eq!(r.problems.len(), 1, "{:#?}", r.problems);
         r.problems[0].clone()
+    }
+
+    #[test]
+    fn an_oversized_entry_is_refused_and_the_log_still_opens() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("audit.log");
+        let k = key();
+        let mut log = AuditLog::open(&path, "n", k.clone()).unwrap();
+        let big = "x".repeat(MAX_LINE);
+        assert!(
+            log.append("request", serde_json::json!({ "destination": big }))
+                .is_err()
+        );
+        log.append("request", serde_json::json!({ "ok": true }))
+            .unwrap();
+        drop(log);
+        let log = AuditLog::open(&path, "n", k).unwrap();
+        assert_eq!(log.head().0, 1);
     }
 
     #[test]

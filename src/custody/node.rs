@@ -180,8 +180,10 @@ impl Rendezvous {
                 let _ = tx.send(stream);
             }
             _ => {
-                let stale = Instant::now() - Duration::from_secs(120);
-                map.retain(|_, s| !matches!(s, Slot::Arrived(_, at) if *at < stale));
+                map.retain(|_, s| match s {
+                    Slot::Arrived(_, at) => at.elapsed() < Duration::from_secs(120),
+                    Slot::Waiting(tx) => !tx.is_closed(),
+                });
                 if map.len() < MAX_WAITING_LINKS {
                     map.insert(key, Slot::Arrived(Box::new(stream), Instant::now()));
                 }
@@ -205,14 +207,22 @@ impl Rendezvous {
                 }
             }
         };
-        let got = tokio::time::timeout(timeout, rx)
+        // Removes the slot however this wait ends (a timeout, or the
+        // ceremony giving up and dropping this future).
+        struct Leave<'a>(&'a Rendezvous, ([u8; 32], usize));
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                let mut map = lock(&(self.0).0);
+                if matches!(map.get(&self.1), Some(Slot::Waiting(_))) {
+                    map.remove(&self.1);
+                }
+            }
+        }
+        let _leave = Leave(self, key);
+        tokio::time::timeout(timeout, rx)
             .await
             .ok()
-            .and_then(Result::ok);
-        if got.is_none() {
-            lock(&self.0).remove(&key);
-        }
-        got
+            .and_then(Result::ok)
     }
 }
 
@@ -223,8 +233,8 @@ pub(crate) struct Node {
     clients: Vec<Option<Arc<rustls::ClientConfig>>>,
     keys: Keys,
     audit: Mutex<AuditLog>,
-    history: Mutex<Vec<Spend>>,
-    reserved: Mutex<Vec<(String, Spend)>>,
+    ledger: Mutex<Ledger>,
+    sessions: Mutex<Sessions>,
     records: Mutex<Records>,
     rendezvous: Rendezvous,
     metrics: metrics::Metrics,
@@ -270,7 +280,9 @@ fn history_from(log: &Path) -> Result<Vec<Spend>, NodeError> {
     let bytes = std::fs::read(log).map_err(|e| failed(format!("{}: {e}", log.display())))?;
     let mut out = Vec::new();
     for (time, kind, body) in audit::entries(&bytes) {
-        if kind != "signed" {
+        // Counted from `go`: what a node agreed to sign counts, whether or
+        // not its ceremony ended well.
+        if kind != "go" {
             continue;
         }
         let (Some(key), Some(asset), Some(amount)) = (
@@ -360,8 +372,11 @@ pub fn serve(cfg: Config, ready: impl FnOnce(&Bound, &Value)) -> Result<(), Node
             clients,
             keys,
             audit: Mutex::new(audit),
-            history: Mutex::new(history),
-            reserved: Mutex::new(Vec::new()),
+            ledger: Mutex::new(Ledger {
+                history,
+                reserved: Vec::new(),
+            }),
+            sessions: Mutex::new(Sessions::default()),
             records: Mutex::new(Records::default()),
             rendezvous: Rendezvous::default(),
             metrics: metrics::Metrics::default(),
@@ -390,6 +405,30 @@ pub fn serve(cfg: Config, ready: impl FnOnce(&Bound, &Value)) -> Result<(), Node
         Ok(())
     })
 }
+
+/// Spent amounts (the last day's) and amounts reserved by accepted
+/// proposals not yet gone ahead, under one lock.
+#[derive(Default)]
+pub(crate) struct Ledger {
+    history: Vec<Spend>,
+    reserved: Vec<(String, Spend)>,
+}
+
+/// A day, plus a minute of clock slack: older spends no longer count.
+const DAY_AND_SLACK: u64 = 86_400 + 60;
+
+/// Session ids this node has decided on (never accepted twice), and those
+/// it accepted and has not finished.
+#[derive(Default)]
+struct Sessions {
+    seen: std::collections::HashSet<String>,
+    order: VecDeque<String>,
+    active: std::collections::HashSet<String>,
+}
+
+/// Session ids remembered for replay refusal; ECDSA sessions are also in
+/// each key's durable consumed-session log.
+const MAX_SEEN_SESSIONS: usize = 1_000_000;
 
 /// An attempt that did not produce an outcome.
 enum Miss {
@@ -425,6 +464,27 @@ impl Node {
 
     fn index_of(&self, name: &str) -> Option<usize> {
         self.cfg.parties.id_of(name).map(|p| usize::from(p.0))
+    }
+
+    /// Claims a session id for a decision: `false` if it was seen before.
+    fn claim_session(&self, session: &str) -> bool {
+        let mut s = lock(&self.sessions);
+        if !s.seen.insert(session.to_owned()) {
+            return false;
+        }
+        s.order.push_back(session.to_owned());
+        while s.order.len() > MAX_SEEN_SESSIONS {
+            if let Some(old) = s.order.pop_front() {
+                s.seen.remove(&old);
+            }
+        }
+        s.active.insert(session.to_owned());
+        true
+    }
+
+    /// The session is over here (its id stays seen).
+    fn forget_session(&self, session: &str) {
+        lock(&self.sessions).active.remove(session);
     }
 
     fn audit(&self, kind: &str, body: Value) -> Result<(), String> {
@@ -532,9 +592,12 @@ impl Node {
                 let _ = wire::write(&mut stream, &pong).await;
             }
             Hello::Link { session } => {
+                // Only for a session this node accepted and is running.
                 match unhex(&session).and_then(|b| <[u8; 32]>::try_from(b).ok()) {
-                    Some(s) => self.rendezvous.deliver((s, j), stream),
-                    None => self.metrics.peer_refused(),
+                    Some(s) if lock(&self.sessions).active.contains(&session) => {
+                        self.rendezvous.deliver((s, j), stream);
+                    }
+                    _ => self.metrics.peer_refused(),
                 }
             }
             Hello::Propose(p) => self.participate(j, stream, *p).await,

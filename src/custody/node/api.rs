@@ -253,6 +253,18 @@ async fn sign(
     let Some(key) = node.keys.get(&id) else {
         return error(StatusCode::NOT_FOUND, format!("no key `{id}`"));
     };
+    if [&b.path, &b.asset, &b.amount, &b.destination]
+        .iter()
+        .any(|f| f.len() > 256)
+        || b.signers
+            .as_ref()
+            .is_some_and(|v| v.len() > node.cfg.parties.list().len())
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "path, asset, amount and destination are at most 256 bytes; signers at most the nodes",
+        );
+    }
     if unhex(&b.digest).is_none_or(|d| d.len() != 32) {
         return error(StatusCode::BAD_REQUEST, "digest must be 32 bytes, hex");
     }

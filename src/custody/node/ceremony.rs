@@ -27,6 +27,35 @@ fn facts(job: &SignJob) -> Result<Facts, String> {
     })
 }
 
+/// The longest text field a proposal may carry (names, ids, facts).
+const MAX_FIELD: usize = 256;
+
+/// Refuses a proposal whose fields are too long to log (a peer's or
+/// client's oversized field never reaches the audit log).
+pub(super) fn check_sizes(p: &Proposal, nodes: usize) -> Result<(), String> {
+    let mut fields: Vec<&str> = vec![&p.request, &p.session, &p.coordinator];
+    fields.extend(p.participants.iter().map(String::as_str));
+    match &p.job {
+        Job::Sign(j) => fields.extend([
+            j.key.as_str(),
+            &j.digest,
+            &j.path,
+            &j.asset,
+            &j.amount,
+            &j.destination,
+            &j.client,
+        ]),
+        Job::Refresh { key, .. } => fields.push(key),
+        Job::Keygen { .. } => {}
+    }
+    if p.participants.len() > nodes || fields.iter().any(|f| f.len() > MAX_FIELD) {
+        return Err(format!(
+            "a proposal with more than {nodes} participants or a field over {MAX_FIELD} bytes"
+        ));
+    }
+    Ok(())
+}
+
 /// A proposal's session id.
 pub(super) fn session_of(p: &Proposal) -> Result<[u8; 32], String> {
     unhex(&p.session)
@@ -84,10 +113,19 @@ impl Node {
     /// syncs to disk). A sign job that is allowed reserves its amount
     /// against the daily limits until it ends.
     pub(super) fn decide(&self, p: &Proposal) -> Reply {
+        // Sizes first: nothing oversized reaches the audit log.
+        if let Err(e) = check_sizes(p, self.cfg.parties.list().len()) {
+            return unable(e);
+        }
         let participants = match self.participants(p) {
             Ok(x) => x,
             Err(e) => return unable(e),
         };
+        // A session id is used once: a replayed or duplicated proposal is
+        // refused before anything is reserved.
+        if !self.claim_session(&p.session) {
+            return unable("this session id was already used: a new attempt needs a fresh one");
+        }
         let base = json!({
             "request": p.request,
             "session": p.session,
@@ -110,10 +148,12 @@ impl Node {
                 Err(r) => Err(r),
                 Ok(_) if participants.len() != n => Err(unable("a refresh takes every node")),
                 Ok(entry) => {
-                    if entry.begin_refresh() {
+                    if entry.admit_refresh() {
                         Ok("refresh".into())
                     } else {
-                        Err(unable(format!("key {key} is already being refreshed")))
+                        Err(unable(format!(
+                            "key {key} is being refreshed or signed with here; try again"
+                        )))
                     }
                 }
             },
@@ -141,6 +181,7 @@ impl Node {
                     Reply::Unable { reason } => body["unable"] = json!(reason),
                     _ => {}
                 }
+                self.forget_session(&p.session);
                 if let Err(e) = self.audit("refuse", body) {
                     return unable(e);
                 }
@@ -164,9 +205,6 @@ impl Node {
                 entry.threshold()
             )));
         }
-        if entry.refreshing() {
-            return Err(unable(format!("key {} is being refreshed", job.key)));
-        }
         if job.scheme == Scheme::Ecdsa && entry.restored() {
             return Err(Reply::Refuse {
                 rule: "restored share".into(),
@@ -177,9 +215,12 @@ impl Node {
                 ),
             });
         }
-        let mut history = lock(&self.history).clone();
-        let mut reserved = lock(&self.reserved);
-        history.extend(reserved.iter().map(|(_, s)| s.clone()));
+        if !entry.admit_sign() {
+            return Err(unable(format!(
+                "key {} is being refreshed here; try again",
+                job.key
+            )));
+        }
         let request = Request {
             key: &job.key,
             asset: &job.asset,
@@ -188,9 +229,17 @@ impl Node {
             signers: &p.participants,
         };
         let at = now();
-        match self.cfg.policy.decide(&request, at, &history) {
+        // One lock over what was spent and what is reserved, so no spend
+        // is ever in neither list while another request is decided.
+        let mut ledger = lock(&self.ledger);
+        ledger
+            .history
+            .retain(|s| s.at.saturating_add(DAY_AND_SLACK) >= at);
+        let mut seen = ledger.history.clone();
+        seen.extend(ledger.reserved.iter().map(|(_, s)| s.clone()));
+        match self.cfg.policy.decide(&request, at, &seen) {
             Ok(tier) => {
-                reserved.push((
+                ledger.reserved.push((
                     p.session.clone(),
                     Spend {
                         at,
@@ -201,22 +250,56 @@ impl Node {
                 ));
                 Ok(tier)
             }
-            Err(r) => Err(Reply::Refuse {
-                rule: r.rule,
-                reason: r.reason,
-            }),
+            Err(r) => {
+                drop(ledger);
+                entry.end_sign();
+                Err(Reply::Refuse {
+                    rule: r.rule,
+                    reason: r.reason,
+                })
+            }
         }
+    }
+
+    /// On `go`: the reserved amount counts as spent from now on, whatever
+    /// the ceremony's outcome (a coordinator that withholds the last
+    /// message may still have the signature), and the audit log says so.
+    fn commit_spend(&self, p: &Proposal) -> Result<(), String> {
+        let Job::Sign(job) = &p.job else {
+            return Ok(());
+        };
+        {
+            let mut ledger = lock(&self.ledger);
+            if let Some(i) = ledger.reserved.iter().position(|(s, _)| *s == p.session) {
+                let (_, spend) = ledger.reserved.remove(i);
+                ledger.history.push(spend);
+            }
+        }
+        self.audit(
+            "go",
+            json!({"request": p.request, "session": p.session, "key": job.key,
+                   "asset": job.asset, "amount": job.amount}),
+        )
     }
 
     /// Undoes what an accepted proposal holds (a reservation, a refresh
     /// mark) when it is aborted or ends.
     pub(super) fn release(&self, p: &Proposal) {
-        lock(&self.reserved).retain(|(s, _)| *s != p.session);
-        if let Job::Refresh { key, .. } = &p.job
-            && let Some(k) = self.keys.get(key)
-        {
-            k.end_refresh();
+        lock(&self.ledger).reserved.retain(|(s, _)| *s != p.session);
+        match &p.job {
+            Job::Refresh { key, .. } => {
+                if let Some(k) = self.keys.get(key) {
+                    k.end_refresh();
+                }
+            }
+            Job::Sign(job) => {
+                if let Some(k) = self.keys.get(&job.key) {
+                    k.end_sign();
+                }
+            }
+            Job::Keygen { .. } => {}
         }
+        self.forget_session(&p.session);
     }
 
     /// A participant's side of a proposal from node `j`.
@@ -251,7 +334,9 @@ impl Node {
             }
             return;
         }
-        match wire::read::<_, Decision>(&mut stream, self.cfg.timeout, "decision").await {
+        // The coordinator may wait up to its timeout for each of the others'
+        // answers before it decides.
+        match wire::read::<_, Decision>(&mut stream, self.cfg.timeout * 3, "decision").await {
             Ok(Decision::Go) => {
                 let r = self.clone().execute(&p).await;
                 let reply = match r {
@@ -324,6 +409,11 @@ impl Node {
         let started = Instant::now();
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         let r = async {
+            let node = self.clone();
+            let p2 = p.clone();
+            tokio::task::spawn_blocking(move || node.commit_spend(&p2))
+                .await
+                .map_err(|e| format!("internal: {e}"))??;
             let session = session_of(p)?;
             let participants = self.participants(p)?;
             let links = self.links(session, &participants).await?;
@@ -368,14 +458,6 @@ impl Node {
                 }),
                 Job::Sign(job),
             ) => {
-                let spend = {
-                    let mut reserved = lock(&self.reserved);
-                    let pos = reserved.iter().position(|(s, _)| *s == p.session);
-                    pos.map(|i| reserved.remove(i).1)
-                };
-                if let Some(spend) = spend {
-                    lock(&self.history).push(spend);
-                }
                 for (k, v) in [
                     ("key", json!(job.key)),
                     ("asset", json!(job.asset)),
@@ -426,7 +508,11 @@ impl Node {
         mut links: Vec<(usize, Channel)>,
     ) -> Result<Outcome, String> {
         let sid = SessionId(session);
-        let program = program_hash(format!("quorate signer node {} v1", p.job.kind()).as_bytes());
+        // The program hash covers the whole proposal: a coordinator that
+        // told two nodes different facts is caught at the handshake.
+        let mut what = b"quorate signer node v1 ".to_vec();
+        what.extend(serde_json::to_vec(p).map_err(|e| e.to_string())?);
+        let program = program_hash(&what);
         for (_, ch) in &mut links {
             ch.set_timeout(self.cfg.timeout);
             handshake(ch, &self.cfg.name, &sid, &program).map_err(|e| e.to_string())?;
@@ -456,10 +542,6 @@ impl Node {
             }
             Job::Refresh { key, .. } => {
                 let entry = self.keys.get(key).ok_or("the key is gone")?;
-                let _exclusive = entry
-                    .gate
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 let share = entry.snapshot().share;
                 let (pass, kdf) = (&self.cfg.passphrase, &self.cfg.kdf);
                 let mut stage = |next: &quorate_engine::sign::dkls::EcdsaKey| {
@@ -486,10 +568,6 @@ impl Node {
     ) -> Result<Outcome, String> {
         let f = facts(job)?;
         let entry = self.keys.get(&job.key).ok_or("the key is gone")?;
-        let _shared = entry
-            .gate
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut key = entry.snapshot();
         if key.share.epoch != job.epoch {
             return Err(format!(

@@ -450,7 +450,17 @@ impl Node {
             })
             .map(|(j, _)| *j)
             .collect();
-        let first = results.into_iter().find_map(|(_, r)| r.ok());
+        // This node's own outcome if it has one (its ceremony verified it);
+        // else a peer's signature, checked here before it is returned.
+        let first = results
+            .iter()
+            .find(|(j, r)| *j == me && r.is_ok())
+            .or_else(|| {
+                results
+                    .iter()
+                    .find(|(_, r)| r.as_ref().is_ok_and(|o| self.check_outcome(&p.job, o)))
+            })
+            .and_then(|(_, r)| r.clone().ok());
         match (first, failures.is_empty()) {
             (Some(o), true) => Ok(o),
             // A signature some participant released verified before it
@@ -487,6 +497,59 @@ fn peer_error(name: &str, e: String) -> String {
         e
     } else {
         format!("node `{name}`: {e}")
+    }
+}
+
+impl Node {
+    /// Whether a peer's outcome is what the job asked for: a signature
+    /// that verifies under the job's derived key, on its digest.
+    fn check_outcome(&self, job: &Job, o: &Outcome) -> bool {
+        let (
+            Job::Sign(job),
+            Outcome::Signature {
+                signature,
+                public_key,
+                ..
+            },
+        ) = (job, o)
+        else {
+            // Key generation and refresh run on every node, this one too.
+            return false;
+        };
+        let (Some(entry), Some(sig), Some(pk), Some(digest), Ok(path)) = (
+            self.keys.get(&job.key),
+            unhex(signature),
+            unhex(public_key),
+            unhex(&job.digest).and_then(|d| <[u8; 32]>::try_from(d).ok()),
+            job.path.parse::<DerivationPath>(),
+        ) else {
+            return false;
+        };
+        let share = entry.snapshot().share;
+        let Ok(child) = bip32::derive(&share.group_key, &share.chain_code, &path) else {
+            return false;
+        };
+        match job.scheme {
+            Scheme::Ecdsa => {
+                use k256::ecdsa::signature::hazmat::PrehashVerifier;
+                let expected = quorate_engine::sign::point_to_bytes(&child.public_key);
+                pk == expected
+                    && k256::ecdsa::VerifyingKey::from_sec1_bytes(&pk)
+                        .ok()
+                        .zip(k256::ecdsa::Signature::from_slice(&sig).ok())
+                        .is_some_and(|(vk, s)| vk.verify_prehash(&digest, &s).is_ok())
+            }
+            Scheme::Schnorr | Scheme::Taproot => {
+                let Ok(adjust) = store::bip340_adjust(job.scheme == Scheme::Taproot, &child) else {
+                    return false;
+                };
+                let x = quorate_engine::sign::frost::x_only(&adjust.point(&share.group_key));
+                let Ok(sig) = <[u8; 64]>::try_from(sig) else {
+                    return false;
+                };
+                pk == x && quorate_engine::sign::bip340::verify(&x, &digest, &sig)
+            }
+        }
     }
 }
 

@@ -15,7 +15,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use quorate_engine::sign::consumed::FileLog;
@@ -126,9 +125,10 @@ pub struct KeyEntry {
     staged: Mutex<Option<EcdsaKey>>,
     log: Arc<Mutex<FileLog>>,
     summary: RwLock<Value>,
-    refreshing: AtomicBool,
-    /// Signing sessions hold it shared, a refresh exclusively.
-    pub gate: RwLock<()>,
+    /// Admitted jobs: whether a refresh is, and how many signatures are.
+    /// A refresh is admitted only when no signature is, and the reverse,
+    /// at decision time, so a node never waits on a lock mid-ceremony.
+    admitted: Mutex<(bool, usize)>,
 }
 
 impl std::fmt::Debug for KeyEntry {
@@ -175,8 +175,7 @@ impl KeyEntry {
             staged: Mutex::new(staged),
             log: Arc::new(Mutex::new(log)),
             summary: RwLock::new(summary),
-            refreshing: AtomicBool::new(false),
-            gate: RwLock::new(()),
+            admitted: Mutex::new((false, 0)),
         })
     }
 
@@ -234,19 +233,36 @@ impl KeyEntry {
         self.log.clone()
     }
 
-    /// Marks a refresh in progress; `false` if one already is.
-    pub fn begin_refresh(&self) -> bool {
-        !self.refreshing.swap(true, Ordering::SeqCst)
+    /// Admits a refresh: `false` while a refresh or a signature is
+    /// admitted.
+    pub fn admit_refresh(&self) -> bool {
+        let mut a = lock(&self.admitted);
+        if a.0 || a.1 > 0 {
+            return false;
+        }
+        a.0 = true;
+        true
     }
 
-    /// Ends what [`begin_refresh`](Self::begin_refresh) began.
+    /// Ends what [`admit_refresh`](Self::admit_refresh) admitted.
     pub fn end_refresh(&self) {
-        self.refreshing.store(false, Ordering::SeqCst);
+        lock(&self.admitted).0 = false;
     }
 
-    /// Whether a refresh is in progress.
-    pub fn refreshing(&self) -> bool {
-        self.refreshing.load(Ordering::SeqCst)
+    /// Admits a signature: `false` while a refresh is admitted.
+    pub fn admit_sign(&self) -> bool {
+        let mut a = lock(&self.admitted);
+        if a.0 {
+            return false;
+        }
+        a.1 += 1;
+        true
+    }
+
+    /// Ends what [`admit_sign`](Self::admit_sign) admitted.
+    pub fn end_sign(&self) {
+        let mut a = lock(&self.admitted);
+        a.1 = a.1.saturating_sub(1);
     }
 
     /// Stores what a failed check discarded (the pair's base OTs with
@@ -288,6 +304,19 @@ impl KeyEntry {
             return Err("no staged share to commit".into());
         };
         let path = staged_path(&self.file);
+        // The replaced share stays as `.share-I.qshr.prev` (one epoch back)
+        // in case a promotion proves wrong; the next commit replaces it.
+        let prev = self.file.with_file_name(format!(
+            ".{}.prev",
+            self.file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ));
+        let old =
+            keystore::read_file(&self.file).map_err(|e| format!("{}: {e}", self.file.display()))?;
+        keystore::write_atomic(&prev, &old, WriteMode::Overwrite)
+            .map_err(|e| format!("{}: {e}", prev.display()))?;
         std::fs::rename(&path, &self.file).map_err(|e| format!("{}: {e}", self.file.display()))?;
         sync_dir(&self.dir)?;
         let marker = self.file.with_extension("restored");
