@@ -220,8 +220,6 @@ fn check(args: &CheckArgs) -> CliResult {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum SignerCommand {
-    /// Export a node's directory as an encrypted backup whose key is split
-    /// among backup holders (any -t of -n pieces restore it).
     /// Set up a signer node's directory: TLS identity, passphrase,
     /// node.toml and an API token.
     #[command(after_help = super::node::INIT_HELP)]
@@ -235,6 +233,8 @@ pub(crate) enum SignerCommand {
     /// Send a node many signature requests and measure them.
     #[command(after_help = super::node::LOAD_HELP)]
     Load(super::node::LoadArgs),
+    /// Export a node's directory as an encrypted backup whose key is split
+    /// among backup holders (any -t of -n pieces restore it).
     #[command(after_help = BACKUP_HELP)]
     Backup(BackupArgs),
     /// Restore a node's directory from a backup and a quorum of pieces.
