@@ -7,6 +7,7 @@ mod example_data;
 mod keys;
 mod mpc;
 mod node;
+mod query;
 mod run;
 mod sign;
 mod tables;
@@ -66,6 +67,10 @@ quorate compile examples/psi_small.quo --emit bristol -o psi.txt"
     /// Make input files for the examples (CSV and Arrow IPC).
     #[command(subcommand)]
     ExampleData(example_data::ExampleData),
+    /// A SQL aggregate over the parties' tables (Arrow, Parquet, CSV):
+    /// only the result is revealed.
+    #[command(after_help = query::QUERY_HELP)]
+    Query(query::QueryArgs),
     /// Check a signer node's audit log (signed, hash-chained entries).
     #[command(subcommand)]
     Audit(custody::AuditCommand),
@@ -256,6 +261,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Compile(args) => run::compile_cmd(&args),
         Command::ExampleData(cmd) => example_data::run(&cmd),
+        Command::Query(args) => query::run(&args),
         Command::Audit(cmd) => custody::run_audit(cmd),
         Command::Policy(cmd) => custody::run_policy(cmd),
         Command::Signer(cmd) => custody::run_signer(cmd),

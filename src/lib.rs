@@ -9,5 +9,6 @@ pub use quorate_dsl as dsl;
 pub use quorate_engine as engine;
 pub mod custody;
 pub mod keystore;
+pub mod query;
 
 pub use quorate_circuits::{Bits, Circuit, CircuitBuilder, evaluate};

@@ -1,0 +1,189 @@
+//! `quorate query`: a SQL aggregate over the parties' tables, every party
+//! in this process; only the result is revealed.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+use quorate::query::{self, Plan, QueryResult, Table, Value};
+
+use super::{CliError, CliResult, Out, shown};
+
+pub(crate) const QUERY_HELP: &str = "Each --table NAME=@FILE is one party's table (Arrow IPC \
+.arrow, Parquet .parquet, or CSV .csv with a header row); the query names tables by NAME. \
+Supported now: aggregates over the parties' tables of one schema,\n\n  SELECT COUNT(*), SUM(v), \
+AVG(v), MIN(v), MAX(v) FROM a UNION ALL b UNION ALL c [WHERE predicate]\n  SELECT HISTOGRAM(v, \
+lo, hi, buckets) FROM a UNION ALL b\n\nEach party filters its own rows and secret-shares its \
+partial aggregates among all parties; only the totals are opened (AVG opens its sum and count). \
+NULLs are skipped as in SQL. Queries over a JOIN parse and are checked, but need private set \
+intersection, which is not built yet.\n\nOutput: a table; --json prints {\"columns\": [...], \
+\"rows\": [[...]]}; --out FILE.csv writes CSV.\n\nExample:\n  quorate query --sql \"SELECT \
+COUNT(*), SUM(amount) FROM a UNION ALL b WHERE amount > 10\" --table a=@a.parquet --table \
+b=@b.csv";
+
+#[derive(Debug, Args)]
+pub(crate) struct QueryArgs {
+    /// The query.
+    #[arg(long)]
+    sql: String,
+    /// A party's table: NAME=@FILE (repeat; one per party).
+    #[arg(long = "table", value_name = "NAME=@FILE", required = true)]
+    tables: Vec<String>,
+    /// Compute in the clear instead (for checking; reveals every input to
+    /// this process, which holds them all anyway).
+    #[arg(long)]
+    plaintext: bool,
+    /// Write the result to FILE.csv.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn failed(e: impl std::fmt::Display) -> CliError {
+    CliError::Failed(e.to_string())
+}
+
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => "NULL".into(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => format!("{f}"),
+        Value::Str(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+fn print(r: &QueryResult, json: bool) -> CliResult {
+    let mut out = Out::new();
+    if json {
+        return out.json(&r.to_json());
+    }
+    let cells: Vec<Vec<String>> = r
+        .rows
+        .iter()
+        .map(|row| row.iter().map(cell).collect())
+        .collect();
+    let widths: Vec<usize> = (0..r.columns.len())
+        .map(|c| {
+            cells
+                .iter()
+                .map(|row| row[c].len())
+                .chain([r.columns[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |v: &[String]| {
+        v.iter()
+            .zip(&widths)
+            .map(|(s, w)| format!("{s:>w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    out.line(line(&r.columns))?;
+    out.line(
+        widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("  "),
+    )?;
+    for row in &cells {
+        out.line(line(row))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn run(args: &QueryArgs) -> CliResult {
+    let plan = query::parse(&args.sql).map_err(failed)?;
+    let mut tables = Vec::new();
+    for t in &args.tables {
+        let Some((name, file)) = t.split_once("=@") else {
+            return Err(failed(format!("--table {}: write NAME=@FILE", shown(t))));
+        };
+        if tables.iter().any(|x: &Table| x.name == name) {
+            return Err(failed(format!("table `{}` is given twice", shown(name))));
+        }
+        tables.push(Table::load(name, std::path::Path::new(file)).map_err(failed)?);
+    }
+    let q = match &plan {
+        Plan::Union(q) => q,
+        Plan::Join(_) => {
+            return Err(failed(
+                "queries over a JOIN need private set intersection, which is not built yet; \
+                 aggregates over FROM a UNION ALL b run now",
+            ));
+        }
+    };
+    // The query's tables, in its order; every given table must be used.
+    let mut ordered = Vec::new();
+    for name in &q.tables {
+        let t = tables.iter().find(|t| &t.name == name).ok_or_else(|| {
+            failed(format!(
+                "the query reads table `{}`: give --table {}=@FILE",
+                shown(name),
+                shown(name)
+            ))
+        })?;
+        ordered.push(t.clone());
+    }
+    if let Some(t) = tables.iter().find(|t| !q.tables.contains(&t.name)) {
+        return Err(failed(format!(
+            "table `{}` is given but the query does not read it",
+            shown(&t.name)
+        )));
+    }
+    let started = Instant::now();
+    let (result, bytes) = if args.plaintext {
+        let refs: Vec<&Table> = ordered.iter().collect();
+        (query::eval::plaintext(q, &refs).map_err(failed)?, 0)
+    } else {
+        query::run_union_in_memory(q, &ordered).map_err(failed)?
+    };
+    let secs = started.elapsed().as_secs_f64();
+    if let Some(path) = &args.out {
+        let mut text = result
+            .columns
+            .iter()
+            .map(|c| csv_field(c))
+            .collect::<Vec<_>>()
+            .join(",");
+        text.push('\n');
+        for row in &result.rows {
+            text.push_str(
+                &row.iter()
+                    .map(|v| csv_field(&cell(v)))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            text.push('\n');
+        }
+        super::write_atomic(path, 0o644, true, |f| {
+            std::io::Write::write_all(f, text.as_bytes())
+        })?;
+    }
+    print(&result, args.json)?;
+    if !args.json {
+        let rows: usize = ordered.iter().map(Table::rows).sum();
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!(
+                "{} parties, {rows} rows, {secs:.3} s, {bytes} bytes exchanged{}\n",
+                ordered.len(),
+                if args.plaintext { " (plaintext)" } else { "" }
+            )
+            .as_bytes(),
+        );
+    }
+    Ok(())
+}

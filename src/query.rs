@@ -1,0 +1,117 @@
+//! Private queries over the parties' Arrow, Parquet and CSV tables: each
+//! party names only its own tables, and only the query's result is
+//! revealed.
+//!
+//! Built so far: aggregates across the parties' tables of one schema
+//! (`SELECT COUNT(*), SUM(v), AVG(v), MIN(v), MAX(v) FROM a UNION ALL b
+//! UNION ALL c WHERE ...`, and `HISTOGRAM(v, lo, hi, buckets)`). Each
+//! party filters its own rows (the predicate is public), computes its
+//! partial counts, sums and extremes, and secret-shares them among all
+//! parties ([`mpc`]); the shares are added and only the totals are
+//! opened, and MIN/MAX come out of a tournament of secret comparisons.
+//! Queries over a join (`a JOIN b ON a.k = b.k`) are parsed and checked
+//! but need private set intersection, which is not built yet.
+//!
+//! Semantics: NULLs are skipped by every aggregate but `COUNT(*)` (as in
+//! SQL); a predicate that is unknown (a NULL compared) drops the row.
+//! Integer columns add exactly (modulo 2^64); floating-point columns add
+//! in fixed point with 16 fractional bits (each value rounded by at most
+//! 2^-17). `AVG` opens the sum and the count of the values it averages;
+//! `MIN`/`MAX` of an empty set is NULL. Values must be below 2^61 in
+//! magnitude (after scaling).
+
+pub mod eval;
+pub mod mpc;
+pub mod sql;
+pub mod table;
+
+use serde_json::{Value as Json, json};
+
+pub use sql::{Plan, parse};
+pub use table::{Table, Value};
+
+/// Why a query cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The SQL does not parse or is outside the subset.
+    #[error("SQL: {0}")]
+    Sql(String),
+    /// A table does not fit the query (a missing column, a wrong type).
+    #[error("{0}")]
+    Schema(String),
+    /// A table file cannot be read.
+    #[error("{0}")]
+    Input(String),
+    /// The protocol failed (a party dropped out, a malformed message).
+    #[error("protocol: {0}")]
+    Protocol(String),
+    /// Not built yet.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// A query's answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueryResult {
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Rows.
+    pub rows: Vec<Vec<Value>>,
+}
+
+impl QueryResult {
+    /// `{"columns": [...], "rows": [[...], ...]}`.
+    pub fn to_json(&self) -> Json {
+        let cell = |v: &Value| match v {
+            Value::Null => Json::Null,
+            Value::Int(i) => json!(i),
+            Value::Float(f) => json!(f),
+            Value::Str(s) => json!(s),
+            Value::Bool(b) => json!(b),
+        };
+        json!({
+            "columns": self.columns,
+            "rows": self.rows.iter().map(|r| r.iter().map(cell).collect::<Vec<_>>()).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Runs a union query with every party in this process (party `i` holds
+/// `tables[i]`), over in-memory channels; the result every party gets.
+pub fn run_union_in_memory(
+    q: &sql::UnionQuery,
+    tables: &[Table],
+) -> Result<(QueryResult, u64), QueryError> {
+    let refs: Vec<&Table> = tables.iter().collect();
+    let kinds = eval::check_union(q, &refs)?;
+    if tables.len() < 2 {
+        return Err(QueryError::Schema(
+            "a private query takes at least two parties' tables".into(),
+        ));
+    }
+    let locals: Vec<eval::Local> = tables
+        .iter()
+        .map(|t| eval::local(q, &kinds, t))
+        .collect::<Result<_, _>>()?;
+    let mins: Vec<bool> = q
+        .items
+        .iter()
+        .filter_map(|i| match i.agg {
+            sql::Agg::Min(_) => Some(true),
+            sql::Agg::Max(_) => Some(false),
+            _ => None,
+        })
+        .collect();
+    let names: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let out = quorate_engine::arith::run_in_memory(&name_refs, |mut party| {
+        let me = party.id();
+        let r = mpc::combine(&mut party, &locals[me], &mins)?;
+        let (sent, recv) = party.traffic();
+        Ok((r, sent + recv))
+    })
+    .map_err(|e| QueryError::Protocol(e.to_string()))?;
+    let ((additive, extremes), _) = &out[0];
+    let bytes: u64 = out.iter().map(|(_, b)| b).sum::<u64>() / 2;
+    Ok((eval::decode(q, &kinds, additive, extremes), bytes))
+}
