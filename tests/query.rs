@@ -1,0 +1,287 @@
+//! Private queries against answers computed here with arrow, on random
+//! tables in every file format: aggregates over UNION ALL (with NULLs,
+//! predicates, empty tables, floats), histograms, and the errors a bad
+//! query or table gives before any protocol runs.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use common::{quorate, stderr, stdout};
+use quorate::query::sql::Plan;
+use quorate::query::{self, Table, Value};
+use rand::RngExt;
+use serde_json::Value as Json;
+
+fn schema() -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("amount", DataType::Int64, true),
+        Field::new("score", DataType::Float64, true),
+        Field::new("region", DataType::Utf8, false),
+    ]))
+}
+
+fn random_batch(rows: usize, rng: &mut impl RngExt) -> RecordBatch {
+    let id = Int64Array::from_iter_values(0..rows as i64);
+    let amount: Int64Array = (0..rows)
+        .map(|_| (rng.random_range(0..20) != 0).then(|| rng.random_range(-1000i64..100_000)))
+        .collect();
+    let score: Float64Array = (0..rows)
+        .map(|_| (rng.random_range(0..10) != 0).then(|| rng.random_range(0.0..100.0)))
+        .collect();
+    let region = StringArray::from_iter_values(
+        (0..rows).map(|_| ["north", "south", "east"][rng.random_range(0..3)]),
+    );
+    RecordBatch::try_new(
+        schema(),
+        vec![
+            Arc::new(id),
+            Arc::new(amount),
+            Arc::new(score),
+            Arc::new(region),
+        ],
+    )
+    .unwrap()
+}
+
+/// The answer computed directly from the arrow arrays.
+struct Expected {
+    count: i64,
+    count_amount: i64,
+    sum_amount: i64,
+    min_amount: Option<i64>,
+    max_amount: Option<i64>,
+    sum_score: f64,
+    scored: usize,
+}
+
+fn expected(batches: &[&RecordBatch], min_score: f64, region: &str) -> Expected {
+    let mut e = Expected {
+        count: 0,
+        count_amount: 0,
+        sum_amount: 0,
+        min_amount: None,
+        max_amount: None,
+        sum_score: 0.0,
+        scored: 0,
+    };
+    for b in batches {
+        let amount = b.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
+        let score = b.column(2).as_any().downcast_ref::<Float64Array>().unwrap();
+        let reg = b.column(3).as_any().downcast_ref::<StringArray>().unwrap();
+        for r in 0..b.num_rows() {
+            // WHERE score > min_score AND region <> 'region' (NULL score drops the row).
+            if score.is_null(r) || score.value(r) <= min_score || reg.value(r) == region {
+                continue;
+            }
+            e.count += 1;
+            e.sum_score += score.value(r);
+            e.scored += 1;
+            if !amount.is_null(r) {
+                let a = amount.value(r);
+                e.count_amount += 1;
+                e.sum_amount += a;
+                e.min_amount = Some(e.min_amount.map_or(a, |m| m.min(a)));
+                e.max_amount = Some(e.max_amount.map_or(a, |m| m.max(a)));
+            }
+        }
+    }
+    e
+}
+
+fn union_plan(sql: &str) -> query::sql::UnionQuery {
+    match query::parse(sql).unwrap() {
+        Plan::Union(q) => q,
+        Plan::Join(_) => panic!("a union query"),
+    }
+}
+
+#[test]
+fn union_aggregates_equal_arrow_for_2_to_4_parties() {
+    let mut rng = rand::rng();
+    for parties in 2..=4usize {
+        let batches: Vec<RecordBatch> = (0..parties)
+            .map(|p| random_batch(if p == 1 { 0 } else { rng.random_range(1..400) }, &mut rng))
+            .collect();
+        let tables: Vec<Table> = batches
+            .iter()
+            .enumerate()
+            .map(|(i, b)| Table::from_batches(&format!("t{i}"), schema(), vec![b.clone()]))
+            .collect();
+        let names: Vec<String> = (0..parties).map(|i| format!("t{i}")).collect();
+        let sql = format!(
+            "SELECT COUNT(*), COUNT(amount), SUM(amount), AVG(amount), MIN(amount), MAX(amount), \
+             SUM(score) FROM {} WHERE score > 25.5 AND region <> 'east'",
+            names.join(" UNION ALL ")
+        );
+        let q = union_plan(&sql);
+        let (got, bytes) = query::run_union_in_memory(&q, &tables).unwrap();
+        assert!(bytes > 0);
+        let e = expected(&batches.iter().collect::<Vec<_>>(), 25.5, "east");
+        let row = &got.rows[0];
+        assert_eq!(row[0], Value::Int(e.count), "{parties} parties");
+        assert_eq!(row[1], Value::Int(e.count_amount));
+        assert_eq!(row[2], Value::Int(e.sum_amount));
+        match &row[3] {
+            Value::Float(avg) => {
+                assert!((avg - e.sum_amount as f64 / e.count_amount as f64).abs() < 1e-9);
+            }
+            v => assert!(e.count_amount == 0 && *v == Value::Null),
+        }
+        assert_eq!(row[4], e.min_amount.map_or(Value::Null, Value::Int));
+        assert_eq!(row[5], e.max_amount.map_or(Value::Null, Value::Int));
+        // Fixed point: each value rounded by at most 2^-17.
+        let Value::Float(s) = row[6] else {
+            panic!("{row:?}")
+        };
+        assert!(
+            (s - e.sum_score).abs() <= e.scored as f64 * 2f64.powi(-17) + 1e-9,
+            "{s} vs {}",
+            e.sum_score
+        );
+    }
+}
+
+#[test]
+fn every_file_format_gives_the_same_answer_and_bad_input_is_named() {
+    let mut rng = rand::rng();
+    let d = tempfile::tempdir().unwrap();
+    let a = random_batch(300, &mut rng);
+    let b = random_batch(200, &mut rng);
+    let c = random_batch(100, &mut rng);
+    // a as Parquet, b as Arrow IPC, c as CSV.
+    let pa = d.path().join("a.parquet");
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&pa).unwrap(), schema(), None)
+            .unwrap();
+    w.write(&a).unwrap();
+    w.close().unwrap();
+    let pb = d.path().join("b.arrow");
+    let mut w =
+        arrow_ipc::writer::FileWriter::try_new(std::fs::File::create(&pb).unwrap(), &schema())
+            .unwrap();
+    w.write(&b).unwrap();
+    w.finish().unwrap();
+    let pc = d.path().join("c.csv");
+    let mut w = arrow_csv::Writer::new(std::fs::File::create(&pc).unwrap());
+    w.write(&c).unwrap();
+    drop(w);
+    let tables = [
+        format!("a=@{}", pa.display()),
+        format!("b=@{}", pb.display()),
+        format!("c=@{}", pc.display()),
+    ];
+    let sql = "SELECT COUNT(*), SUM(amount), MIN(amount), MAX(amount) FROM a UNION ALL b UNION ALL c \
+               WHERE score > 10 AND region <> 'north'";
+    let mut args = vec!["query", "--json", "--sql", sql];
+    for t in &tables {
+        args.extend(["--table", t.as_str()]);
+    }
+    let o = quorate(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Json = serde_json::from_str(&stdout(&o)).unwrap();
+    let e = expected(&[&a, &b, &c], 10.0, "north");
+    assert_eq!(v["columns"][1], "sum(amount)");
+    assert_eq!(v["rows"][0][0], e.count);
+    assert_eq!(v["rows"][0][1], e.sum_amount);
+    assert_eq!(v["rows"][0][2], e.min_amount.unwrap());
+    assert_eq!(v["rows"][0][3], e.max_amount.unwrap());
+
+    // A histogram: bucket counts add up to the non-null values.
+    let mut args = vec![
+        "query",
+        "--json",
+        "--sql",
+        "SELECT HISTOGRAM(score, 0, 100, 4) FROM a UNION ALL b",
+    ];
+    for t in &tables[..2] {
+        args.extend(["--table", t.as_str()]);
+    }
+    let o = quorate(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Json = serde_json::from_str(&stdout(&o)).unwrap();
+    let total: i64 = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[2].as_i64().unwrap())
+        .sum();
+    let scored = |b: &RecordBatch| (b.num_rows() - b.column(2).null_count()) as i64;
+    assert_eq!(total, scored(&a) + scored(&b));
+
+    // Errors before any protocol: a missing column, a string summed, a
+    // table the query does not read, an unknown format, bad SQL.
+    for (sql, extra, want) in [
+        (
+            "SELECT SUM(nope) FROM a UNION ALL b",
+            None,
+            "has no column `nope`",
+        ),
+        ("SELECT SUM(region) FROM a UNION ALL b", None, "numeric"),
+        (
+            "SELECT SUM(amount) FROM a UNION ALL b WHERE nope > 1",
+            None,
+            "has no column `nope`",
+        ),
+        (
+            "SELECT SUM(amount) FROM a UNION ALL b",
+            Some("c"),
+            "does not read it",
+        ),
+        (
+            "SELECT SUM(amount) FROM a UNION ALL x",
+            None,
+            "give --table x",
+        ),
+        ("SELECT amount FROM a UNION ALL b", None, "aggregate"),
+        (
+            "SELECT COUNT(*) FROM a JOIN b ON a.id = b.id",
+            None,
+            "private set intersection",
+        ),
+    ] {
+        let mut args = vec!["query", "--sql", sql];
+        for t in &tables[..2] {
+            args.extend(["--table", t.as_str()]);
+        }
+        if extra.is_some() {
+            args.extend(["--table", tables[2].as_str()]);
+        }
+        let o = quorate(&args);
+        assert!(!o.status.success(), "{sql}");
+        assert!(stderr(&o).contains(want), "{sql}: {}", stderr(&o));
+    }
+    let bad = d.path().join("t.xlsx");
+    std::fs::write(&bad, "x").unwrap();
+    let o = quorate(&[
+        "query",
+        "--sql",
+        "SELECT COUNT(*) FROM a UNION ALL b",
+        "--table",
+        &format!("a=@{}", bad.display()),
+        "--table",
+        tables[1].as_str(),
+    ]);
+    assert!(
+        stderr(&o).contains("unknown table format"),
+        "{}",
+        stderr(&o)
+    );
+    let trunc = d.path().join("t.parquet");
+    std::fs::write(&trunc, &std::fs::read(&pa).unwrap()[..100]).unwrap();
+    let o = quorate(&[
+        "query",
+        "--sql",
+        "SELECT COUNT(*) FROM a UNION ALL b",
+        "--table",
+        &format!("a=@{}", trunc.display()),
+        "--table",
+        tables[1].as_str(),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("t.parquet"), "{}", stderr(&o));
+}
