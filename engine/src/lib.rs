@@ -8,6 +8,7 @@ pub mod hash;
 pub mod net;
 pub mod ot;
 pub mod prg;
+pub mod psi;
 pub mod sign;
 pub mod simd;
 pub mod yao;

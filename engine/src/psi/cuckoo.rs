@@ -1,0 +1,152 @@
+//! Cuckoo and simple hashing into bins, for PSI on a batched OPRF.
+//!
+//! Items are 128-bit blocks that are already hashes of the parties' keys
+//! (uniform), so the three bin positions are three disjoint 40-bit slices
+//! of the item, each scaled to the number of bins. With `1.27 n` bins and
+//! three hash functions, cuckoo insertion fails with probability about
+//! 2^-40 for large `n` (Pinkas, Schneider, Tkachenko, Yanai 2019, table
+//! 3); smaller sets get relatively more bins ([`bins_for`]). A failure is
+//! an error, never a silent drop: the caller retries with another hash
+//! seed.
+
+use crate::block::Block;
+
+/// Hash functions.
+pub const HASHES: usize = 3;
+
+/// Bins for `n` items.
+pub fn bins_for(n: usize) -> usize {
+    let scaled = (n as f64 * 1.27).ceil() as usize;
+    if n < 4096 {
+        scaled.max(2 * n) + 16
+    } else {
+        scaled
+    }
+}
+
+/// The bin of `item` under hash function `h` (0..3), among `bins`.
+pub fn bin(item: Block, h: usize, bins: usize) -> usize {
+    let slice = (item.0 >> (40 * h)) as u64 & ((1 << 40) - 1);
+    ((u128::from(slice) * bins as u128) >> 40) as usize
+}
+
+/// The block a receiver feeds the OPRF for `item` placed by hash
+/// function `h`: the pair `(item, h)`, so one item found through two
+/// hash functions never matches twice.
+pub fn tagged(item: Block, h: usize) -> Block {
+    item ^ Block((h as u128 + 1) << 122)
+}
+
+/// Cuckoo insertion failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cuckoo hashing of {items} items into {bins} bins failed; retry with another seed")]
+pub struct CuckooFailed {
+    /// Items.
+    pub items: usize,
+    /// Bins.
+    pub bins: usize,
+}
+
+/// Places each item in one of its bins: for each bin, `(item index, hash
+/// function)` or `None`.
+pub fn cuckoo(items: &[Block], bins: usize) -> Result<Vec<Option<(usize, usize)>>, CuckooFailed> {
+    let fail = CuckooFailed {
+        items: items.len(),
+        bins,
+    };
+    if bins == 0 {
+        return if items.is_empty() {
+            Ok(Vec::new())
+        } else {
+            Err(fail)
+        };
+    }
+    let mut table: Vec<Option<(usize, usize)>> = vec![None; bins];
+    let limit = 500 + 50 * (usize::BITS - items.len().leading_zeros()) as usize;
+    // The random walk of cuckoo insertion: an evicted item moves to one of
+    // its two other bins, chosen by a xorshift generator (the choice needs
+    // no secrecy, only spread).
+    let mut rng = 0x9e37_79b9_7f4a_7c15_u64 ^ items.len() as u64;
+    for start in 0..items.len() {
+        let mut cur = (start, 0usize);
+        let mut placed = false;
+        for _ in 0..limit {
+            let (i, h) = cur;
+            let b = bin(items[i], h, bins);
+            match table[b].replace((i, h)) {
+                None => {
+                    placed = true;
+                    break;
+                }
+                Some((j, hj)) => {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    cur = (j, (hj + 1 + (rng & 1) as usize) % HASHES);
+                }
+            }
+        }
+        if !placed {
+            return Err(fail);
+        }
+    }
+    Ok(table)
+}
+
+/// Places each item in all three of its bins (twice in one bin if two
+/// hash functions agree): for each bin, `(item index, hash function)`
+/// pairs.
+pub fn simple(items: &[Block], bins: usize) -> Vec<Vec<(usize, usize)>> {
+    let mut table: Vec<Vec<(usize, usize)>> = vec![Vec::new(); bins];
+    if bins == 0 {
+        return table;
+    }
+    for (i, &x) in items.iter().enumerate() {
+        for h in 0..HASHES {
+            table[bin(x, h, bins)].push((i, h));
+        }
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_item_lands_in_one_of_its_bins() {
+        for n in [0usize, 1, 2, 10, 1000, 100_000] {
+            let items: Vec<Block> = (0..n).map(|_| Block::random().unwrap()).collect();
+            let bins = bins_for(n);
+            let t = cuckoo(&items, bins).unwrap();
+            let mut seen = vec![false; n];
+            for (b, slot) in t.iter().enumerate() {
+                if let Some((i, h)) = *slot {
+                    assert_eq!(bin(items[i], h, bins), b);
+                    assert!(!seen[i], "item {i} twice");
+                    seen[i] = true;
+                }
+            }
+            assert!(seen.iter().all(|&s| s), "n = {n}");
+            let s = simple(&items, bins);
+            assert_eq!(s.iter().map(Vec::len).sum::<usize>(), HASHES * n);
+            for (b, list) in s.iter().enumerate() {
+                for &(i, h) in list {
+                    assert_eq!(bin(items[i], h, bins), b);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn too_few_bins_fail_cleanly() {
+        let items: Vec<Block> = (0..100).map(|_| Block::random().unwrap()).collect();
+        assert_eq!(
+            cuckoo(&items, 50),
+            Err(CuckooFailed {
+                items: 100,
+                bins: 50
+            })
+        );
+    }
+}
