@@ -256,7 +256,7 @@ mod tests {
     fn run(inputs: Vec<Block>) -> (Vec<Output>, Sender) {
         let (mut a, mut b) = pair((PartyId(0), "r"), (PartyId(1), "s"));
         let session = SessionId::random().unwrap();
-        let s2 = session.clone();
+        let s2 = session;
         std::thread::scope(|sc| {
             let h = sc.spawn(move || send(&mut b, &s2).unwrap());
             let out = receive(&mut a, &session, &inputs).unwrap();
