@@ -285,3 +285,73 @@ fn every_file_format_gives_the_same_answer_and_bad_input_is_named() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("t.parquet"), "{}", stderr(&o));
 }
+
+#[test]
+fn three_parties_as_processes_over_tls_agree_with_one_process() {
+    let mut rng = rand::rng();
+    let d = tempfile::tempdir().unwrap();
+    let pf = common::keys_and_parties(d.path(), &["p0", "p1", "p2"]);
+    let mut files = Vec::new();
+    for (i, rows) in [150usize, 0, 90].into_iter().enumerate() {
+        let p = d.path().join(format!("t{i}.arrow"));
+        let b = random_batch(rows, &mut rng);
+        let mut w =
+            arrow_ipc::writer::FileWriter::try_new(std::fs::File::create(&p).unwrap(), &schema())
+                .unwrap();
+        w.write(&b).unwrap();
+        w.finish().unwrap();
+        files.push(format!("t{i}=@{}", p.display()));
+    }
+    let sql = "SELECT COUNT(*), SUM(amount), MIN(amount), MAX(score), AVG(score) \
+               FROM t0 UNION ALL t1 UNION ALL t2 WHERE region <> 'south'";
+    let mut args = vec!["query", "--json", "--sql", sql];
+    for f in &files {
+        args.extend(["--table", f.as_str()]);
+    }
+    let one = quorate(&args);
+    assert!(one.status.success(), "{}", stderr(&one));
+    let want: Json = serde_json::from_str(&stdout(&one)).unwrap();
+    let children: Vec<_> = (0..3)
+        .map(|i| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_quorate"))
+                .args(["query", "--json", "--sql", sql, "--timeout", "60"])
+                .args(["--table", &files[i]])
+                .args(["--party", &format!("p{i}")])
+                .arg("--parties")
+                .arg(&pf)
+                .arg("--key")
+                .arg(d.path().join(format!("keys/p{i}.key")))
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let got: Json = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(got, want);
+    }
+    // A party giving a table the query does not read is stopped before
+    // connecting.
+    let o = quorate(&[
+        "query",
+        "--sql",
+        sql,
+        "--table",
+        &files[0].replace("t0=", "zz="),
+        "--party",
+        "p0",
+        "--parties",
+        pf.to_str().unwrap(),
+        "--key",
+        d.path().join("keys/p0.key").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("does not read table `zz`"),
+        "{}",
+        stderr(&o)
+    );
+}

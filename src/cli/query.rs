@@ -16,7 +16,10 @@ AVG(v), MIN(v), MAX(v) FROM a UNION ALL b UNION ALL c [WHERE predicate]\n  SELEC
 lo, hi, buckets) FROM a UNION ALL b\n\nEach party filters its own rows and secret-shares its \
 partial aggregates among all parties; only the totals are opened (AVG opens its sum and count). \
 NULLs are skipped as in SQL. Queries over a JOIN parse and are checked, but need private set \
-intersection, which is not built yet.\n\nOutput: a table; --json prints {\"columns\": [...], \
+intersection, which is not built yet.\n\nWith --party NAME --parties parties.toml --key \
+keys/NAME.key this process runs one party over mutually authenticated TLS: it gives only its own \
+--table, the parties of the file hold one table each, and every party must run the same \
+query.\n\nOutput: a table; --json prints {\"columns\": [...], \
 \"rows\": [[...]]}; --out FILE.csv writes CSV.\n\nExample:\n  quorate query --sql \"SELECT \
 COUNT(*), SUM(amount) FROM a UNION ALL b WHERE amount > 10\" --table a=@a.parquet --table \
 b=@b.csv";
@@ -39,6 +42,19 @@ pub(crate) struct QueryArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Run only this party, against the others over TLS (give only its
+    /// own --table).
+    #[arg(long, requires_all = ["parties", "key"])]
+    party: Option<String>,
+    /// The parties file (name, address, certificate of each party).
+    #[arg(long, value_name = "FILE")]
+    parties: Option<PathBuf>,
+    /// This party's private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// Seconds to wait for the other parties.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
 }
 
 fn failed(e: impl std::fmt::Display) -> CliError {
@@ -116,6 +132,9 @@ pub(crate) fn run(args: &QueryArgs) -> CliResult {
         }
         tables.push(Table::load(name, std::path::Path::new(file)).map_err(failed)?);
     }
+    if args.party.is_some() {
+        return run_party(args, &plan, tables);
+    }
     let q = match &plan {
         Plan::Union(q) => q,
         Plan::Join(_) => {
@@ -181,6 +200,145 @@ pub(crate) fn run(args: &QueryArgs) -> CliResult {
                 "{} parties, {rows} rows, {secs:.3} s, {bytes} bytes exchanged{}\n",
                 ordered.len(),
                 if args.plaintext { " (plaintext)" } else { "" }
+            )
+            .as_bytes(),
+        );
+    }
+    Ok(())
+}
+
+fn kind_name(k: Option<query::eval::Kind>) -> &'static str {
+    match k {
+        None => "none",
+        Some(query::eval::Kind::Int) => "integer",
+        Some(query::eval::Kind::Fixed) => "floating point",
+    }
+}
+
+/// One party over TLS: its own table, the others' over the network.
+fn run_party(args: &QueryArgs, plan: &Plan, tables: Vec<Table>) -> CliResult {
+    use quorate_engine::net::handshake::{ProgramHasher, SessionId};
+    let (Some(party), Some(parties), Some(key)) = (&args.party, &args.parties, &args.key) else {
+        return Err(failed("--party needs --parties FILE and --key FILE"));
+    };
+    let Plan::Union(q) = plan else {
+        return Err(failed(
+            "queries over a JOIN need private set intersection, which is not built yet",
+        ));
+    };
+    let [table] = tables.as_slice() else {
+        return Err(failed("with --party, give this party's one table"));
+    };
+    if !q.tables.contains(&table.name) {
+        return Err(failed(format!(
+            "the query does not read table `{}` (it reads {})",
+            shown(&table.name),
+            q.tables.join(", ")
+        )));
+    }
+    let kinds = query::eval::check_union(q, &[table]).map_err(failed)?;
+    let local = query::eval::local(q, &kinds, table).map_err(failed)?;
+    let mut h = ProgramHasher::new();
+    h.update(b"quorate query v1\n");
+    h.update(args.sql.as_bytes());
+    let timeout = std::time::Duration::from_secs(args.timeout);
+    let mut c = super::mpc::connect_all(
+        parties,
+        party,
+        key,
+        "quorate query",
+        &h.finish(),
+        timeout,
+        Some(q.tables.len()),
+    )?;
+    // Who holds which table, the column kinds, and a nonce from each.
+    let nonce = SessionId::random().map_err(failed)?.0;
+    let mine = serde_json::json!({
+        "table": table.name,
+        "kinds": kinds.iter().map(|k| kind_name(*k)).collect::<Vec<_>>(),
+        "nonce": nonce.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+    })
+    .to_string();
+    for ch in c.channels.iter_mut().flatten() {
+        ch.send_frame(mine.as_bytes()).map_err(failed)?;
+        ch.flush().map_err(failed)?;
+    }
+    let mut all: Vec<serde_json::Value> = Vec::new();
+    for (j, ch) in c.channels.iter_mut().enumerate() {
+        let v = match ch {
+            None => serde_json::from_str(&mine).map_err(failed)?,
+            Some(ch) => {
+                let f = ch.recv_frame_max(1 << 16).map_err(failed)?;
+                serde_json::from_slice(&f).map_err(|e| {
+                    failed(format!(
+                        "party `{}` sent a malformed hello: {e}",
+                        shown(&c.names[j])
+                    ))
+                })?
+            }
+        };
+        all.push(v);
+    }
+    let mut held: Vec<String> = all
+        .iter()
+        .map(|v| v["table"].as_str().unwrap_or("").to_owned())
+        .collect();
+    for (j, v) in all.iter().enumerate() {
+        if v["kinds"] != all[c.me]["kinds"] {
+            return Err(failed(format!(
+                "party `{}`'s table `{}` has other column types than this party's ({} against {}): \
+                 the tables of a UNION ALL share one schema",
+                shown(&c.names[j]),
+                shown(&held[j]),
+                v["kinds"],
+                all[c.me]["kinds"]
+            )));
+        }
+    }
+    held.sort();
+    let mut want = q.tables.clone();
+    want.sort();
+    if held != want {
+        return Err(failed(format!(
+            "the parties hold tables {} but the query reads {}",
+            held.join(", "),
+            want.join(", ")
+        )));
+    }
+    let nonces: Vec<Vec<u8>> = all
+        .iter()
+        .map(|v| v["nonce"].as_str().unwrap_or("").as_bytes().to_vec())
+        .collect();
+    let mut parts: Vec<&[u8]> = vec![&c.base.0];
+    parts.extend(nonces.iter().map(Vec::as_slice));
+    let session = SessionId::derive("quorate query session", &parts);
+    let started = Instant::now();
+    let mut p =
+        quorate_engine::arith::Party::setup(c.me, std::mem::take(&mut c.channels), &session)
+            .map_err(failed)?;
+    let mins: Vec<bool> = q
+        .items
+        .iter()
+        .filter_map(|i| match i.agg {
+            query::sql::Agg::Min(_) => Some(true),
+            query::sql::Agg::Max(_) => Some(false),
+            _ => None,
+        })
+        .collect();
+    let (additive, extremes) = query::mpc::combine(&mut p, &local, &mins).map_err(failed)?;
+    let result = query::eval::decode(q, &kinds, &additive, &extremes);
+    let (sent, recv) = p.traffic();
+    print(&result, args.json)?;
+    if !args.json {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!(
+                "party {} of {}, {:.3} s, {} bytes sent, {} received\n",
+                shown(party),
+                q.tables.len(),
+                started.elapsed().as_secs_f64(),
+                sent,
+                recv
             )
             .as_bytes(),
         );
