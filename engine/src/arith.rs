@@ -338,6 +338,16 @@ impl Party {
         })
     }
 
+    /// The channel to party `j`, for protocols that run beside the
+    /// arithmetic on the same links (PSI's OPRF and key-value store).
+    pub fn channel(&mut self, j: usize) -> Result<&mut Channel, ArithError> {
+        self.peers
+            .get_mut(j)
+            .and_then(Option::as_mut)
+            .map(|p| &mut p.ch)
+            .ok_or_else(|| ArithError::Setup(format!("no channel to party {j}")))
+    }
+
     /// This party's index.
     pub fn id(&self) -> usize {
         self.me

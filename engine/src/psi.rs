@@ -13,4 +13,6 @@
 //!   Zohner 2014; KKRT16 section 5).
 
 pub mod cuckoo;
+pub mod join;
+pub mod okvs;
 pub mod oprf;
