@@ -21,6 +21,7 @@
 //! magnitude (after scaling).
 
 pub mod eval;
+pub mod join;
 pub mod mpc;
 pub mod sql;
 pub mod table;

@@ -355,3 +355,200 @@ fn three_parties_as_processes_over_tls_agree_with_one_process() {
         stderr(&o)
     );
 }
+
+/// Two tables for a join: a(id, x, w) and b(k, v, g), keys as integers or
+/// strings, with repeats, NULL keys and NULL values.
+fn join_tables(
+    na: usize,
+    nb: usize,
+    overlap: usize,
+    strings: bool,
+    rng: &mut impl RngExt,
+) -> (Table, Table) {
+    let key = |k: i64| -> Option<String> { Some(format!("c{k}")) };
+    let a_keys: Vec<Option<i64>> = (0..na as i64)
+        .map(|i| {
+            if i % 17 == 5 {
+                None
+            } else {
+                Some(i % (na as i64 * 9 / 10).max(1))
+            }
+        })
+        .collect();
+    let b_keys: Vec<Option<i64>> = (0..nb)
+        .map(|j| {
+            if j % 23 == 7 {
+                None
+            } else if j < overlap {
+                Some(rng.random_range(0..na.max(1) as i64))
+            } else {
+                Some(1_000_000 + j as i64)
+            }
+        })
+        .collect();
+    let col = |keys: &[Option<i64>]| -> (DataType, Arc<dyn Array>) {
+        if strings {
+            (
+                DataType::Utf8,
+                Arc::new(
+                    keys.iter()
+                        .map(|k| k.and_then(key))
+                        .collect::<StringArray>(),
+                ),
+            )
+        } else {
+            (
+                DataType::Int64,
+                Arc::new(keys.iter().copied().collect::<Int64Array>()),
+            )
+        }
+    };
+    let (ta, ka) = col(&a_keys);
+    let sa = Arc::new(Schema::new(vec![
+        Field::new("id", ta, true),
+        Field::new("x", DataType::Int64, false),
+        Field::new("w", DataType::Float64, true),
+    ]));
+    let a = RecordBatch::try_new(
+        sa.clone(),
+        vec![
+            ka,
+            Arc::new(Int64Array::from_iter_values(
+                (0..na).map(|_| rng.random_range(0..100)),
+            )),
+            Arc::new(
+                (0..na)
+                    .map(|i| (i % 11 != 3).then(|| rng.random_range(-50.0..50.0)))
+                    .collect::<Float64Array>(),
+            ),
+        ],
+    )
+    .unwrap();
+    let (tb, kb) = col(&b_keys);
+    let sb = Arc::new(Schema::new(vec![
+        Field::new("k", tb, true),
+        Field::new("v", DataType::Int64, true),
+        Field::new("g", DataType::Utf8, false),
+    ]));
+    let b = RecordBatch::try_new(
+        sb.clone(),
+        vec![
+            kb,
+            Arc::new(
+                (0..nb)
+                    .map(|j| (j % 13 != 2).then(|| rng.random_range(0..1000)))
+                    .collect::<Int64Array>(),
+            ),
+            Arc::new(StringArray::from_iter_values(
+                (0..nb).map(|_| ["g0", "g1", "g2"][rng.random_range(0..3)]),
+            )),
+        ],
+    )
+    .unwrap();
+    (
+        Table::from_batches("a", sa, vec![a]),
+        Table::from_batches("b", sb, vec![b]),
+    )
+}
+
+#[test]
+fn join_aggregates_equal_a_nested_loop_over_the_rows() {
+    let mut rng = rand::rng();
+    for (na, nb, overlap, strings) in [
+        (60, 50, 25, false),
+        (80, 40, 40, true),
+        (30, 30, 0, false),
+        (0, 20, 0, true),
+    ] {
+        let (a, b) = join_tables(na, nb, overlap, strings, &mut rng);
+        let sql = "SELECT COUNT(*), SUM(b.v), COUNT(b.v), SUM(a.w), AVG(b.v) FROM a JOIN b ON a.id = b.k \
+                   WHERE a.x >= 30 AND b.g <> 'g1'";
+        let Plan::Join(j) = query::parse(sql).unwrap() else {
+            panic!()
+        };
+        let (got, _) = query::join::run_in_memory(&j, &a, &b).unwrap();
+        // The join, row pair by row pair, straight from the arrays.
+        let ab = &a.batches;
+        let bb = &b.batches;
+        let (mut count, mut sum_v, mut count_v, mut sum_w) = (0i64, 0i64, 0i64, 0f64);
+        let cells = |t: &Table, c: &str| t.column(c).unwrap();
+        let (ak, ax, aw) = (cells(&a, "id"), cells(&a, "x"), cells(&a, "w"));
+        let (bk, bv, bg) = (cells(&b, "k"), cells(&b, "v"), cells(&b, "g"));
+        let _ = (ab, bb);
+        for i in 0..a.rows() {
+            if ak[i] == Value::Null || !matches!(ax[i], Value::Int(x) if x >= 30) {
+                continue;
+            }
+            for jx in 0..b.rows() {
+                if bk[jx] != ak[i] || bg[jx] == Value::Str("g1".into()) {
+                    continue;
+                }
+                count += 1;
+                if let Value::Int(v) = bv[jx] {
+                    sum_v += v;
+                    count_v += 1;
+                }
+                if let Value::Float(w) = aw[i] {
+                    sum_w += w;
+                }
+            }
+        }
+        let row = &got.rows[0];
+        assert_eq!(row[0], Value::Int(count), "{na}x{nb} overlap {overlap}");
+        assert_eq!(row[1], Value::Int(sum_v));
+        assert_eq!(row[2], Value::Int(count_v));
+        let Value::Float(w) = row[3] else {
+            panic!("{row:?}")
+        };
+        assert!(
+            (w - sum_w).abs() <= count as f64 * 2f64.powi(-16),
+            "{w} vs {sum_w}"
+        );
+        match row[4] {
+            Value::Float(avg) => assert!((avg - sum_v as f64 / count_v as f64).abs() < 1e-9),
+            ref v => assert!(count_v == 0 && *v == Value::Null, "{v:?}"),
+        }
+    }
+    // Keys of different types, a predicate over both tables, and an
+    // unqualified column are refused before any protocol runs.
+    let (a, _) = join_tables(10, 10, 5, false, &mut rng);
+    let (_, b) = join_tables(10, 10, 5, true, &mut rng);
+    let Plan::Join(j) = query::parse("SELECT COUNT(*) FROM a JOIN b ON a.id = b.k").unwrap() else {
+        panic!()
+    };
+    let e = query::join::run_in_memory(&j, &a, &b)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("differ in type"), "{e}");
+    let (a, b) = join_tables(10, 10, 5, false, &mut rng);
+    for (sql, want) in [
+        (
+            "SELECT COUNT(*) FROM a JOIN b ON a.id = b.k WHERE a.x > b.v",
+            "reads both tables",
+        ),
+        (
+            "SELECT SUM(v) FROM a JOIN b ON a.id = b.k",
+            "write columns of a join query",
+        ),
+        (
+            "SELECT SUM(b.g) FROM a JOIN b ON a.id = b.k",
+            "need numbers",
+        ),
+        (
+            "SELECT MIN(b.v) FROM a JOIN b ON a.id = b.k",
+            "not built yet",
+        ),
+        (
+            "SELECT COUNT(*) FROM a JOIN b ON a.nope = b.k",
+            "no column `nope`",
+        ),
+    ] {
+        let Plan::Join(j) = query::parse(sql).unwrap() else {
+            panic!()
+        };
+        let e = query::join::run_in_memory(&j, &a, &b)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{sql}: {e}");
+    }
+}

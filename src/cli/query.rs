@@ -11,12 +11,15 @@ use super::{CliError, CliResult, Out, shown};
 
 pub(crate) const QUERY_HELP: &str = "Each --table NAME=@FILE is one party's table (Arrow IPC \
 .arrow, Parquet .parquet, or CSV .csv with a header row); the query names tables by NAME. \
-Supported now: aggregates over the parties' tables of one schema,\n\n  SELECT COUNT(*), SUM(v), \
+Supported now:\n\n  SELECT COUNT(*), SUM(v), \
 AVG(v), MIN(v), MAX(v) FROM a UNION ALL b UNION ALL c [WHERE predicate]\n  SELECT HISTOGRAM(v, \
-lo, hi, buckets) FROM a UNION ALL b\n\nEach party filters its own rows and secret-shares its \
-partial aggregates among all parties; only the totals are opened (AVG opens its sum and count). \
-NULLs are skipped as in SQL. Queries over a JOIN parse and are checked, but need private set \
-intersection, which is not built yet.\n\nWith --party NAME --parties parties.toml --key \
+lo, hi, buckets) FROM a UNION ALL b\n  SELECT COUNT(*), SUM(b.v), AVG(a.w) FROM a JOIN b ON \
+a.k = b.k [WHERE a.x > 1 AND b.y = 'z']\n\nOver a UNION ALL, each party filters its own rows \
+and secret-shares its partial aggregates among all parties; only the totals are opened. Over a \
+JOIN (two parties, keys of integers or strings), a private set intersection with secret-shared \
+payloads sums over the matching keys without revealing them: neither the intersection nor any \
+row is revealed, only the aggregates (AVG opens its sum and count) and the tables' sizes. NULLs \
+are skipped as in SQL, NULL keys never join, and repeated keys join every pair.\n\nWith --party NAME --parties parties.toml --key \
 keys/NAME.key this process runs one party over mutually authenticated TLS: it gives only its own \
 --table, the parties of the file hold one table each, and every party must run the same \
 query.\n\nOutput: a table; --json prints {\"columns\": [...], \
@@ -137,12 +140,7 @@ pub(crate) fn run(args: &QueryArgs) -> CliResult {
     }
     let q = match &plan {
         Plan::Union(q) => q,
-        Plan::Join(_) => {
-            return Err(failed(
-                "queries over a JOIN need private set intersection, which is not built yet; \
-                 aggregates over FROM a UNION ALL b run now",
-            ));
-        }
+        Plan::Join(j) => return run_join(args, j, &tables),
     };
     // The query's tables, in its order; every given table must be used.
     let mut ordered = Vec::new();
@@ -170,6 +168,68 @@ pub(crate) fn run(args: &QueryArgs) -> CliResult {
         query::run_union_in_memory(q, &ordered).map_err(failed)?
     };
     let secs = started.elapsed().as_secs_f64();
+    write_out(args, &result)?;
+    print(&result, args.json)?;
+    if !args.json {
+        let rows: usize = ordered.iter().map(Table::rows).sum();
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!(
+                "{} parties, {rows} rows, {secs:.3} s, {bytes} bytes exchanged{}\n",
+                ordered.len(),
+                if args.plaintext { " (plaintext)" } else { "" }
+            )
+            .as_bytes(),
+        );
+    }
+    Ok(())
+}
+
+fn run_join(args: &QueryArgs, j: &query::sql::JoinQuery, tables: &[Table]) -> CliResult {
+    let find = |name: &str| {
+        tables.iter().find(|t| t.name == name).ok_or_else(|| {
+            failed(format!(
+                "the query reads table `{}`: give --table {}=@FILE",
+                shown(name),
+                shown(name)
+            ))
+        })
+    };
+    let (a, b) = (find(&j.left.0)?, find(&j.right.0)?);
+    if let Some(t) = tables
+        .iter()
+        .find(|t| t.name != j.left.0 && t.name != j.right.0)
+    {
+        return Err(failed(format!(
+            "table `{}` is given but the query does not read it",
+            shown(&t.name)
+        )));
+    }
+    let started = Instant::now();
+    let (result, bytes) = if args.plaintext {
+        (query::join::plaintext_run(j, a, b).map_err(failed)?, 0)
+    } else {
+        query::join::run_in_memory(j, a, b).map_err(failed)?
+    };
+    let secs = started.elapsed().as_secs_f64();
+    write_out(args, &result)?;
+    print(&result, args.json)?;
+    if !args.json {
+        let rows = a.rows() + b.rows();
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!(
+                "2 parties, {rows} rows, {secs:.3} s, {bytes} bytes exchanged ({:.0} per row){}\n",
+                bytes as f64 / rows.max(1) as f64,
+                if args.plaintext { " (plaintext)" } else { "" }
+            )
+            .as_bytes(),
+        );
+    }
+    Ok(())
+}
+
+fn write_out(args: &QueryArgs, result: &QueryResult) -> CliResult {
     if let Some(path) = &args.out {
         let mut text = result
             .columns
@@ -190,19 +250,6 @@ pub(crate) fn run(args: &QueryArgs) -> CliResult {
         super::write_atomic(path, 0o644, true, |f| {
             std::io::Write::write_all(f, text.as_bytes())
         })?;
-    }
-    print(&result, args.json)?;
-    if !args.json {
-        let rows: usize = ordered.iter().map(Table::rows).sum();
-        let _ = std::io::Write::write_all(
-            &mut std::io::stderr(),
-            format!(
-                "{} parties, {rows} rows, {secs:.3} s, {bytes} bytes exchanged{}\n",
-                ordered.len(),
-                if args.plaintext { " (plaintext)" } else { "" }
-            )
-            .as_bytes(),
-        );
     }
     Ok(())
 }

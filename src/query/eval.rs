@@ -73,7 +73,7 @@ pub fn check_union(q: &UnionQuery, tables: &[&Table]) -> Result<Vec<Option<Kind>
     }
     let mut kinds = Vec::new();
     for item in &q.items {
-        let Some(col) = item.agg.column() else {
+        let Some(col) = item.agg.column().map(super::sql::bare) else {
             kinds.push(None);
             continue;
         };
@@ -333,7 +333,7 @@ pub fn local(q: &UnionQuery, kinds: &[Option<Kind>], t: &Table) -> Result<Local,
             out.additive.push(rows);
             continue;
         }
-        let col = item.agg.column().unwrap_or_default();
+        let col = super::sql::bare(item.agg.column().unwrap_or_default());
         let values = t.column(col)?;
         let live = values
             .iter()

@@ -173,6 +173,16 @@ fn object_name(n: &ObjectName) -> Result<String, QueryError> {
     }
 }
 
+/// A column name without its table qualifier (`t.c` gives `c`).
+pub fn bare(col: &str) -> &str {
+    col.rsplit_once('.').map_or(col, |(_, c)| c)
+}
+
+/// A column reference's table qualifier, if any (`t.c` gives `t`).
+pub fn qualifier(col: &str) -> Option<&str> {
+    col.rsplit_once('.').map(|(t, _)| t)
+}
+
 /// A column reference: `col` or `table.col`.
 pub fn column_ref(e: &Expr) -> Option<(Option<String>, String)> {
     match e {
@@ -230,7 +240,7 @@ fn items(projection: &[SelectItem]) -> Result<Vec<Item>, QueryError> {
         let col = |k: usize| -> Result<String, QueryError> {
             match args.get(k) {
                 Some(FunctionArgExpr::Expr(e)) => column_ref(e)
-                    .map(|(_, c)| c)
+                    .map(|(t, c)| t.map_or(c.clone(), |t| format!("{t}.{c}")))
                     .ok_or_else(|| unsupported(format!("`{expr}`: the argument is a column"))),
                 _ => Err(unsupported(format!("`{expr}`: the argument is a column"))),
             }
@@ -357,7 +367,7 @@ pub fn parse(sql: &str) -> Result<Plan, QueryError> {
         GroupByExpr::Expressions(v, m) if v.is_empty() && m.is_empty() => None,
         GroupByExpr::Expressions(v, m) if v.len() == 1 && m.is_empty() => Some(
             column_ref(&v[0])
-                .map(|(_, c)| c)
+                .map(|(t, c)| t.map_or(c.clone(), |t| format!("{t}.{c}")))
                 .ok_or_else(|| unsupported(format!("GROUP BY {}", v[0])))?,
         ),
         _ => return Err(unsupported("GROUP BY of more than one column")),
@@ -475,7 +485,8 @@ mod tests {
         };
         assert_eq!(j.left, ("a".into(), "id".into()));
         assert_eq!(j.right, ("b".into(), "k".into()));
-        assert_eq!(j.group_by.as_deref(), Some("g"));
+        assert_eq!(j.group_by.as_deref(), Some("a.g"));
+        assert_eq!(j.items[1].agg, Agg::Sum("b.v".into()));
         for (sql, want) in [
             ("SELECT v FROM a", "aggregate"),
             ("SELECT SUM(v) FROM a UNION b", "Expected"),

@@ -1,0 +1,466 @@
+//! Aggregates over a private join of two parties' tables:
+//! `SELECT COUNT(*), SUM(b.v), AVG(a.w) FROM a JOIN b ON a.k = b.k WHERE
+//! <predicates on a's columns> AND <predicates on b's columns>`.
+//!
+//! Each party filters its own rows, then groups them by key: for each
+//! distinct key, the number of rows and the sums of the columns the query
+//! reads. The join's totals are sums over the keys both hold of products
+//! of one party's group value and the other's (`COUNT(*) = Σ c_a · c_b`,
+//! `SUM(b.v) = Σ c_a · s_b(v)`), which [`quorate_engine::psi::join`]
+//! computes without revealing the intersection or any row.
+//!
+//! Semantics: an inner join; rows whose key is NULL never join; a key
+//! that repeats on both sides joins every pair (as SQL does). Columns are
+//! written `table.column`. `AVG` opens its sum and count.
+
+use std::collections::HashMap;
+
+use quorate_engine::block::Block;
+use quorate_engine::net::handshake::SessionId;
+use quorate_engine::psi::join::{self, Side, Spec};
+use sha2::{Digest, Sha256};
+use sqlparser::ast::{BinaryOperator, Expr};
+
+use super::eval::{Kind, passing};
+use super::sql::{Agg, JoinQuery, bare, column_ref, qualifier};
+use super::table::{Table, Value, is_numeric};
+use super::{QueryError, QueryResult};
+
+/// What one party adds up per key: field 0 is always the row count.
+#[derive(Clone, Debug, PartialEq)]
+enum Field {
+    Rows,
+    NonNull(String),
+    Sum(String),
+}
+
+/// How a result column comes out of the opened products.
+#[derive(Clone, Debug)]
+enum Out {
+    Count(usize),
+    Sum(usize, Kind),
+    Avg(usize, usize, Kind),
+}
+
+/// A join query made ready: each side's fields, predicates and key, the
+/// products, and how to read the result.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    /// The receiver's (left table's) fields and the sender's.
+    fields: [Vec<Field>; 2],
+    /// Each side's predicates.
+    filters: [Vec<Expr>; 2],
+    spec: Spec,
+    outs: Vec<Out>,
+    names: Vec<String>,
+}
+
+fn side_of(q: &JoinQuery, col: &str) -> Result<usize, QueryError> {
+    match qualifier(col) {
+        Some(t) if t == q.left.0 => Ok(0),
+        Some(t) if t == q.right.0 => Ok(1),
+        Some(t) => Err(QueryError::Sql(format!(
+            "`{col}`: the query joins {} and {}, not {t}",
+            q.left.0, q.right.0
+        ))),
+        None => Err(QueryError::Sql(format!(
+            "`{col}`: write columns of a join query as {}.column or {}.column",
+            q.left.0, q.right.0
+        ))),
+    }
+}
+
+fn conjuncts(e: &Expr, out: &mut Vec<Expr>) {
+    match e {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            conjuncts(left, out);
+            conjuncts(right, out);
+        }
+        Expr::Nested(x)
+            if matches!(
+                **x,
+                Expr::BinaryOp {
+                    op: BinaryOperator::And,
+                    ..
+                }
+            ) =>
+        {
+            conjuncts(x, out);
+        }
+        other => out.push(other.clone()),
+    }
+}
+
+fn tables_of(q: &JoinQuery, e: &Expr, out: &mut Vec<usize>) -> Result<(), QueryError> {
+    if let Some((t, c)) = column_ref(e) {
+        let col = t.map_or(c.clone(), |t| format!("{t}.{c}"));
+        out.push(side_of(q, &col)?);
+        return Ok(());
+    }
+    match e {
+        Expr::BinaryOp { left, right, .. } => {
+            tables_of(q, left, out)?;
+            tables_of(q, right, out)
+        }
+        Expr::UnaryOp { expr, .. }
+        | Expr::Nested(expr)
+        | Expr::IsNull(expr)
+        | Expr::IsNotNull(expr) => tables_of(q, expr, out),
+        _ => Ok(()),
+    }
+}
+
+fn field(fields: &mut Vec<Field>, f: Field) -> usize {
+    if let Some(i) = fields.iter().position(|x| *x == f) {
+        return i;
+    }
+    fields.push(f);
+    fields.len() - 1
+}
+
+/// Plans `q`; `kind(side, column)` gives the numeric kind of a column on
+/// its side (both tables are known in one process; over the network each
+/// party's are exchanged first).
+pub fn prepare(
+    q: &JoinQuery,
+    kind: &dyn Fn(usize, &str) -> Result<Kind, QueryError>,
+) -> Result<Prepared, QueryError> {
+    if q.group_by.is_some() {
+        return Err(QueryError::Unsupported(
+            "GROUP BY over a join is not built yet".into(),
+        ));
+    }
+    let mut fields = [vec![Field::Rows], vec![Field::Rows]];
+    let mut products: Vec<(usize, usize)> = Vec::new();
+    fn product(products: &mut Vec<(usize, usize)>, p: (usize, usize)) -> usize {
+        if let Some(i) = products.iter().position(|&x| x == p) {
+            return i;
+        }
+        products.push(p);
+        products.len() - 1
+    }
+    // A side's field times the other side's row count.
+    let on = |fields: &mut [Vec<Field>; 2],
+              products: &mut Vec<(usize, usize)>,
+              col: &str,
+              f: Field|
+     -> Result<usize, QueryError> {
+        let s = side_of(q, col)?;
+        let i = field(&mut fields[s], f);
+        Ok(product(products, if s == 0 { (i, 0) } else { (0, i) }))
+    };
+    let mut outs = Vec::new();
+    for item in &q.items {
+        outs.push(match &item.agg {
+            Agg::CountStar => Out::Count(product(&mut products, (0, 0))),
+            Agg::Count(c) => Out::Count(on(
+                &mut fields,
+                &mut products,
+                c,
+                Field::NonNull(bare(c).to_owned()),
+            )?),
+            Agg::Sum(c) => {
+                let k = kind(side_of(q, c)?, bare(c))?;
+                Out::Sum(
+                    on(
+                        &mut fields,
+                        &mut products,
+                        c,
+                        Field::Sum(bare(c).to_owned()),
+                    )?,
+                    k,
+                )
+            }
+            Agg::Avg(c) => {
+                let k = kind(side_of(q, c)?, bare(c))?;
+                let s = on(
+                    &mut fields,
+                    &mut products,
+                    c,
+                    Field::Sum(bare(c).to_owned()),
+                )?;
+                let n = on(
+                    &mut fields,
+                    &mut products,
+                    c,
+                    Field::NonNull(bare(c).to_owned()),
+                )?;
+                Out::Avg(s, n, k)
+            }
+            Agg::Min(_) | Agg::Max(_) | Agg::Histogram { .. } => {
+                return Err(QueryError::Unsupported(format!(
+                    "`{}` over a join is not built yet (COUNT, SUM and AVG are)",
+                    item.name
+                )));
+            }
+        });
+    }
+    let mut filters = [Vec::new(), Vec::new()];
+    if let Some(f) = &q.filter {
+        let mut parts = Vec::new();
+        conjuncts(f, &mut parts);
+        for c in parts {
+            let mut sides = Vec::new();
+            tables_of(q, &c, &mut sides)?;
+            sides.dedup();
+            match sides.as_slice() {
+                [s] => filters[*s].push(c),
+                [] => {
+                    return Err(QueryError::Sql(format!("predicate `{c}` names no column")));
+                }
+                _ => {
+                    return Err(QueryError::Unsupported(format!(
+                        "predicate `{c}` reads both tables: each predicate reads one party's \
+                         columns (join them with AND)"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(Prepared {
+        spec: Spec {
+            receiver_fields: fields[0].len(),
+            sender_fields: fields[1].len(),
+            products,
+        },
+        fields,
+        filters,
+        outs,
+        names: q.items.iter().map(|i| i.name.clone()).collect(),
+    })
+}
+
+/// The numeric kind of column `col` of `t`.
+pub fn column_kind(t: &Table, col: &str) -> Result<Kind, QueryError> {
+    let ty = t.column_type(col)?;
+    if !is_numeric(ty) {
+        return Err(QueryError::Schema(format!(
+            "`{}.{col}` is {ty}: SUM and AVG need numbers",
+            t.name
+        )));
+    }
+    Ok(if ty.is_floating() {
+        Kind::Fixed
+    } else {
+        Kind::Int
+    })
+}
+
+/// The key column's class: `int` or `string` (both sides must agree).
+pub fn key_class(t: &Table, col: &str) -> Result<&'static str, QueryError> {
+    let ty = t.column_type(col)?;
+    if ty.is_integer() {
+        Ok("int")
+    } else if matches!(
+        ty,
+        arrow_schema::DataType::Utf8 | arrow_schema::DataType::LargeUtf8
+    ) {
+        Ok("string")
+    } else {
+        Err(QueryError::Schema(format!(
+            "key `{}.{col}` is {ty}: join keys are integers or strings",
+            t.name
+        )))
+    }
+}
+
+fn key_block(v: &Value) -> Option<Block> {
+    let mut h = Sha256::new();
+    h.update(b"quorate/query/join key");
+    match v {
+        Value::Int(i) => {
+            h.update(b"i");
+            h.update(i.to_le_bytes());
+        }
+        Value::Str(s) => {
+            h.update(b"s");
+            h.update(s.as_bytes());
+        }
+        _ => return None,
+    }
+    let d = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    Some(Block(u128::from_le_bytes(b)))
+}
+
+fn units(v: &Value, kind: Kind) -> Result<u64, QueryError> {
+    Ok(match (v, kind) {
+        (Value::Int(i), Kind::Int) => *i as u64,
+        (Value::Int(i), Kind::Fixed) => i.wrapping_mul(1 << super::eval::FRAC_BITS) as u64,
+        (Value::Float(f), Kind::Fixed) => {
+            (f * f64::from(1u32 << super::eval::FRAC_BITS)).round() as i64 as u64
+        }
+        (Value::Null, _) => 0,
+        (other, _) => {
+            return Err(QueryError::Input(format!("{other:?} in a numeric column")));
+        }
+    })
+}
+
+/// One party's grouped rows: side 0 (left table) or 1 (right).
+pub fn side(p: &Prepared, s: usize, t: &Table, key: &str) -> Result<Side, QueryError> {
+    let mut pass = vec![true; t.rows()];
+    for f in &p.filters[s] {
+        for (x, y) in pass.iter_mut().zip(passing(t, Some(f))?) {
+            *x &= y;
+        }
+    }
+    let keys = t.column(key)?;
+    let mut cols: Vec<Option<(Vec<Value>, Kind)>> = Vec::new();
+    for f in &p.fields[s] {
+        cols.push(match f {
+            Field::Rows => None,
+            Field::NonNull(c) => Some((t.column(c)?, Kind::Int)),
+            Field::Sum(c) => Some((t.column(c)?, column_kind(t, c)?)),
+        });
+    }
+    let mut index: HashMap<u128, usize> = HashMap::new();
+    let mut out = Side {
+        keys: Vec::new(),
+        values: vec![Vec::new(); p.fields[s].len()],
+    };
+    for r in 0..t.rows() {
+        if !pass[r] {
+            continue;
+        }
+        let Some(k) = key_block(&keys[r]) else {
+            continue;
+        };
+        let at = *index.entry(k.0).or_insert_with(|| {
+            out.keys.push(k);
+            for v in &mut out.values {
+                v.push(0);
+            }
+            out.keys.len() - 1
+        });
+        for (f, (field, col)) in p.fields[s].iter().zip(&cols).enumerate() {
+            let add = match (field, col) {
+                (Field::Rows, _) => 1,
+                (Field::NonNull(_), Some((v, _))) => u64::from(v[r] != Value::Null),
+                (Field::Sum(_), Some((v, kind))) => units(&v[r], *kind)?,
+                _ => 0,
+            };
+            out.values[f][at] = out.values[f][at].wrapping_add(add);
+        }
+    }
+    if out.keys.len() > join::MAX_KEYS {
+        return Err(QueryError::Input(format!(
+            "table `{}` has {} distinct keys (the limit is {})",
+            t.name,
+            out.keys.len(),
+            join::MAX_KEYS
+        )));
+    }
+    Ok(out)
+}
+
+/// The result from the opened products.
+pub fn decode(p: &Prepared, opened: &[u64]) -> QueryResult {
+    let scale = f64::from(1u32 << super::eval::FRAC_BITS);
+    let row = p
+        .outs
+        .iter()
+        .map(|o| match *o {
+            Out::Count(i) => Value::Int(opened[i] as i64),
+            Out::Sum(i, Kind::Int) => Value::Int(opened[i] as i64),
+            Out::Sum(i, Kind::Fixed) => Value::Float(opened[i] as i64 as f64 / scale),
+            Out::Avg(s, n, k) => {
+                if opened[n] == 0 {
+                    Value::Null
+                } else {
+                    let sum = opened[s] as i64 as f64 / if k == Kind::Fixed { scale } else { 1.0 };
+                    Value::Float(sum / opened[n] as f64)
+                }
+            }
+        })
+        .collect();
+    QueryResult {
+        columns: p.names.clone(),
+        rows: vec![row],
+    }
+}
+
+/// The plan's products in the clear (the answer tests and `--plaintext`
+/// compare to).
+pub fn plaintext(p: &Prepared, a: &Side, b: &Side) -> QueryResult {
+    let bi: HashMap<u128, usize> = b.keys.iter().enumerate().map(|(i, k)| (k.0, i)).collect();
+    let opened: Vec<u64> = p
+        .spec
+        .products
+        .iter()
+        .map(|&(f, g)| {
+            a.keys
+                .iter()
+                .enumerate()
+                .fold(0u64, |s, (i, k)| match bi.get(&k.0) {
+                    Some(&j) => s.wrapping_add(a.values[f][i].wrapping_mul(b.values[g][j])),
+                    None => s,
+                })
+        })
+        .collect();
+    decode(p, &opened)
+}
+
+/// Checks the two tables against the query (keys of one class, the
+/// columns exist and are numbers where summed) and plans it.
+pub fn check(q: &JoinQuery, a: &Table, b: &Table) -> Result<Prepared, QueryError> {
+    let (ka, kb) = (key_class(a, &q.left.1)?, key_class(b, &q.right.1)?);
+    if ka != kb {
+        return Err(QueryError::Schema(format!(
+            "the join keys differ in type: {}.{} is {ka}, {}.{} is {kb}",
+            a.name, q.left.1, b.name, q.right.1
+        )));
+    }
+    let tables = [a, b];
+    let p = prepare(q, &|s, c| column_kind(tables[s], c))?;
+    for (s, t) in tables.iter().enumerate() {
+        for f in &p.fields[s] {
+            if let Field::NonNull(c) | Field::Sum(c) = f {
+                t.column_type(c)?;
+            }
+        }
+        for f in &p.filters[s] {
+            for c in super::eval::filter_columns(Some(f))? {
+                t.column_type(&c)?;
+            }
+        }
+    }
+    Ok(p)
+}
+
+/// Runs a join query with both parties in this process; the result and
+/// the bytes exchanged.
+pub fn run_in_memory(
+    q: &JoinQuery,
+    a: &Table,
+    b: &Table,
+) -> Result<(QueryResult, u64), QueryError> {
+    let p = check(q, a, b)?;
+    let sides = [side(&p, 0, a, &q.left.1)?, side(&p, 1, b, &q.right.1)?];
+    let session = SessionId::random().map_err(|e| QueryError::Protocol(e.to_string()))?;
+    let out = quorate_engine::arith::run_in_memory(&[&a.name, &b.name], |mut party| {
+        let r = if party.id() == 0 {
+            join::receiver(&mut party, &session, &p.spec, &sides[0])?
+        } else {
+            join::sender(&mut party, &session, &p.spec, &sides[1])?
+        };
+        let (s, rcv) = party.traffic();
+        Ok((r, s + rcv))
+    })
+    .map_err(|e| QueryError::Protocol(e.to_string()))?;
+    let bytes = out.iter().map(|(_, b)| b).sum::<u64>() / 2;
+    Ok((decode(&p, &out[0].0), bytes))
+}
+
+/// Both sides' grouped rows for a plaintext run.
+pub fn plaintext_run(q: &JoinQuery, a: &Table, b: &Table) -> Result<QueryResult, QueryError> {
+    let p = check(q, a, b)?;
+    let sa = side(&p, 0, a, &q.left.1)?;
+    let sb = side(&p, 1, b, &q.right.1)?;
+    Ok(plaintext(&p, &sa, &sb))
+}
