@@ -320,9 +320,18 @@ pub fn side(p: &Prepared, s: usize, t: &Table, key: &str) -> Result<Side, QueryE
         });
     }
     let mut index: HashMap<u128, usize> = HashMap::new();
+    // Counts are below the row count: their width is public.
+    let count_bits = (usize::BITS - t.rows().leading_zeros()).max(1);
     let mut out = Side {
         keys: Vec::new(),
         values: vec![Vec::new(); p.fields[s].len()],
+        bounds: p.fields[s]
+            .iter()
+            .map(|f| match f {
+                Field::Rows | Field::NonNull(_) => Some(count_bits),
+                Field::Sum(_) => None,
+            })
+            .collect(),
     };
     for r in 0..t.rows() {
         if !pass[r] {

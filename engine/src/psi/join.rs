@@ -23,12 +23,17 @@
 //!    its `x_i` is among the sender's keys it gets exactly `τ_i` and
 //!    `s_g(x_i) + ρ_{i,g}`, otherwise values that look random.
 //! 4. Equality: `e_i = [decoded τ = τ_i]` by a GMW circuit on the two
-//!    64-bit values, giving XOR shares of `e_i`, then B2A
-//!    ([`crate::arith::convert`]): additive shares of `e_i`.
-//! 5. Shares of `s_g` in bin `i`: the receiver's decoded value and the
-//!    sender's `-ρ_{i,g}`. The receiver inputs its `r_f`. Two Beaver
-//!    multiplications give shares of `e_i · s_g · r_f`; each party adds
-//!    its shares over the bins, and only the sums are opened.
+//!    64-bit values ([`crate::arith::convert`]), giving XOR shares
+//!    `e_i = e0 ⊕ e1`.
+//! 5. Shares of `s_g` in bin `i` are the receiver's decoded value and the
+//!    sender's `-ρ_{i,g}`. Then `e·s = e0·(s - 2·e1·s) + e1·s`: two
+//!    products of one party's own bits with a shared vector, one OT per
+//!    element each (the bit-times-shared-value step of the engine's B2A),
+//!    with no Beaver triple. The receiver's `r_f` multiplies the shared
+//!    `w = e·s` as `r·w0` locally plus `r·w1` bit by bit of `r` (one OT
+//!    per bit, as in Gilboa's product, over a public width: the row count's
+//!    for counting fields). Each party adds its shares over the bins, and
+//!    only the sums are opened.
 
 use quorate_circuits::CircuitBuilder;
 use zeroize::Zeroize;
@@ -61,6 +66,26 @@ pub struct Side {
     pub keys: Vec<Block>,
     /// `values[f][k]`: field `f` of key `k`.
     pub values: Vec<Vec<u64>>,
+    /// A public bound on each field's bit width (`None`: 64): the
+    /// receiver's products cost one OT per bit. Counting fields are
+    /// bounded by the table's row count, which is then revealed to within
+    /// a power of two.
+    pub bounds: Vec<Option<u32>>,
+}
+
+impl Side {
+    fn widths(&self, fields: usize) -> Vec<u32> {
+        (0..fields)
+            .map(|f| {
+                self.bounds
+                    .get(f)
+                    .copied()
+                    .flatten()
+                    .unwrap_or(64)
+                    .clamp(1, 64)
+            })
+            .collect()
+    }
 }
 
 fn setup_err(e: impl std::fmt::Display) -> ArithError {
@@ -143,7 +168,8 @@ fn lanes(v: Option<&[u64]>, bins: usize, mine_first: bool) -> Vec<BitShares> {
 
 /// Steps 4 and 5, the same on both sides: `tau` is the receiver's decoded
 /// target or the sender's target, `s_shares[g]` the shares of the sender's
-/// fields, `r` the receiver's fields (`None` at the sender).
+/// fields, `r` the receiver's fields (`None` at the sender) and `widths[f]`
+/// the bit width of receiver field `f` (public).
 fn finish(
     p: &mut Party,
     spec: &Spec,
@@ -151,31 +177,88 @@ fn finish(
     tau: &[u64],
     s_shares: Vec<Shares<u64>>,
     r: Option<&[Vec<u64>]>,
+    widths: &[u32],
 ) -> Result<Vec<u64>, ArithError> {
     let receiver = p.id() == 0;
     let eq = p.eval_shared(&equality()?, &lanes(Some(tau), bins, receiver))?;
-    let e = p.b2a::<u64>(&eq[0], bins)?;
-    let mut r_shares = Vec::with_capacity(spec.receiver_fields);
-    for f in 0..spec.receiver_fields {
-        r_shares.push(p.input(0, r.map(|r| r[f].as_slice()), bins)?);
-    }
+    let mine: Vec<bool> = (0..bins)
+        .map(|i| eq[0].expose()[i / 64] >> (i % 64) & 1 == 1)
+        .collect();
+    // e · s_g for each sender field used, all in one batch: with
+    // e = e0 ⊕ e1, e·s = e0·(s - 2·e1·s) + e1·s, two products of one
+    // party's own bits with a shared vector (one OT per element each).
     let mut used: Vec<usize> = spec.products.iter().map(|&(_, g)| g).collect();
     used.sort_unstable();
     used.dedup();
-    let mut triples = p.triples::<u64>(bins * (used.len() + spec.products.len()))?;
-    let mut es: Vec<Option<Shares<u64>>> = vec![None; spec.sender_fields];
-    for &g in &used {
-        es[g] = Some(p.mul(&e, &s_shares[g], &mut triples)?);
-    }
+    let long_s = Shares::new(
+        used.iter()
+            .flat_map(|&g| s_shares[g].expose().iter().copied())
+            .collect(),
+    );
+    let long_e: Vec<bool> = used.iter().flat_map(|_| mine.iter().copied()).collect();
+    let y = p.own_bits_times(1, (!receiver).then_some(long_e.as_slice()), &long_s)?;
+    let t = long_s.sub(&y.scale(2))?;
+    let z = p.own_bits_times(0, receiver.then_some(long_e.as_slice()), &t)?;
+    let w = z.add(&y)?;
+    let w_of = |g: usize| -> &[u64] {
+        let k = used.iter().position(|&u| u == g).unwrap_or(0);
+        &w.expose()[k * bins..(k + 1) * bins]
+    };
+    // r_f · w for each product: the receiver's part r·w0 locally, and
+    // r·w1 bit by bit of r (its public width), one OT per bit.
     let mut sums = Vec::with_capacity(spec.products.len());
     for &(f, g) in &spec.products {
-        let eg = es[g]
-            .as_ref()
-            .ok_or_else(|| setup_err("internal: a product's field"))?;
-        let prod = p.mul(&r_shares[f], eg, &mut triples)?;
-        sums.push(prod.sum());
+        let wg = w_of(g);
+        let width = widths[f] as usize;
+        let x = Shares::new(if receiver {
+            vec![0u64; width * bins]
+        } else {
+            (0..width).flat_map(|_| wg.iter().copied()).collect()
+        });
+        let bits: Option<Vec<bool>> = r.map(|r| {
+            (0..width)
+                .flat_map(|k| r[f].iter().map(move |v| v >> k & 1 == 1))
+                .collect()
+        });
+        let parts = p.own_bits_times(0, bits.as_deref(), &x)?;
+        let mut sum = 0u64;
+        for k in 0..width {
+            let part = parts.expose()[k * bins..(k + 1) * bins]
+                .iter()
+                .fold(0u64, |a, &v| a.wrapping_add(v));
+            sum = sum.wrapping_add(part.wrapping_shl(k as u32));
+        }
+        if let Some(r) = r {
+            for (rv, wv) in r[f].iter().zip(wg) {
+                sum = sum.wrapping_add(rv.wrapping_mul(*wv));
+            }
+        }
+        sums.push(sum);
     }
     p.open(&Shares::new(sums))
+}
+
+/// The bit width of each receiver field, sent to the sender: the row
+/// count's for counting fields (a bound the table's size gives), 64 for
+/// sums.
+fn widths(p: &mut Party, mine: Option<&[u32]>, fields: usize) -> Result<Vec<u32>, ArithError> {
+    let peer = 1 - p.id();
+    let ch = p.channel(peer)?;
+    if let Some(w) = mine {
+        let bytes: Vec<u8> = w.iter().map(|&x| x as u8).collect();
+        ch.send(&bytes)?;
+        ch.flush()?;
+        return Ok(w.to_vec());
+    }
+    let mut bytes = vec![0u8; fields];
+    ch.recv(&mut bytes)?;
+    if bytes.iter().any(|&b| b == 0 || b > 64) {
+        return Err(ArithError::Malformed {
+            peer: ch.peer_name().to_owned(),
+            what: "field widths",
+        });
+    }
+    Ok(bytes.into_iter().map(u32::from).collect())
 }
 
 /// The receiver's side (party 0 of a two-party [`Party`]).
@@ -243,7 +326,12 @@ pub fn receiver(
         }
     }
     let s_shares = s.into_iter().map(Shares::new).collect();
-    finish(p, spec, bins, &tau, s_shares, Some(&r))
+    let w = widths(
+        p,
+        Some(&side.widths(spec.receiver_fields)),
+        spec.receiver_fields,
+    )?;
+    finish(p, spec, bins, &tau, s_shares, Some(&r), &w)
 }
 
 /// The sender's side (party 1 of a two-party [`Party`]).
@@ -319,7 +407,8 @@ pub fn sender(
     for r in &mut rho {
         r.zeroize();
     }
-    finish(p, spec, bins, &tau, s_shares, None)
+    let w = widths(p, None, spec.receiver_fields)?;
+    finish(p, spec, bins, &tau, s_shares, None, &w)
 }
 
 #[cfg(test)]
@@ -343,6 +432,7 @@ mod tests {
 
     fn side(keys: &[u64], fields: usize, salt: u64) -> Side {
         Side {
+            bounds: vec![None; fields],
             keys: keys
                 .iter()
                 .map(|&k| {
