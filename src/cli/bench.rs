@@ -65,6 +65,10 @@ Times are medians."
     /// flight (throughput, p50/p99 latency, none lost).
     #[command(after_help = super::node::BENCH_HELP)]
     Signer(super::node::BenchSignerArgs),
+    /// Private queries: PSI and a join-sum of two tables, in memory and
+    /// over loopback TLS, bytes per row.
+    #[command(after_help = super::query::BENCH_HELP)]
+    Query(super::query::BenchQueryArgs),
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +136,7 @@ pub(crate) fn run(cmd: BenchCommand) -> CliResult {
         BenchCommand::Arith(args) => arith(&args),
         BenchCommand::Sign(args) => sign(&args),
         BenchCommand::Signer(args) => super::node::bench_signer(&args),
+        BenchCommand::Query(args) => super::query::bench(&args),
     }
 }
 

@@ -449,10 +449,21 @@ pub fn run_in_memory(
     a: &Table,
     b: &Table,
 ) -> Result<(QueryResult, u64), QueryError> {
+    run_on(q, a, b, None)
+}
+
+/// [`run_in_memory`], or over `rows` (each party's channels, as
+/// `engine::net::tls::loopback_mesh` gives them) when given.
+pub fn run_on(
+    q: &JoinQuery,
+    a: &Table,
+    b: &Table,
+    rows: Option<Vec<Vec<Option<quorate_engine::net::Channel>>>>,
+) -> Result<(QueryResult, u64), QueryError> {
     let p = check(q, a, b)?;
     let sides = [side(&p, 0, a, &q.left.1)?, side(&p, 1, b, &q.right.1)?];
     let session = SessionId::random().map_err(|e| QueryError::Protocol(e.to_string()))?;
-    let out = quorate_engine::arith::run_in_memory(&[&a.name, &b.name], |mut party| {
+    let f = |mut party: quorate_engine::arith::Party| {
         let r = if party.id() == 0 {
             join::receiver(&mut party, &session, &p.spec, &sides[0])?
         } else {
@@ -460,7 +471,11 @@ pub fn run_in_memory(
         };
         let (s, rcv) = party.traffic();
         Ok((r, s + rcv))
-    })
+    };
+    let out = match rows {
+        None => quorate_engine::arith::run_in_memory(&[&a.name, &b.name], f),
+        Some(rows) => quorate_engine::arith::run_parties(rows, &session, f),
+    }
     .map_err(|e| QueryError::Protocol(e.to_string()))?;
     let bytes = out.iter().map(|(_, b)| b).sum::<u64>() / 2;
     Ok((decode(&p, &out[0].0), bytes))
