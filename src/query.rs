@@ -2,15 +2,17 @@
 //! party names only its own tables, and only the query's result is
 //! revealed.
 //!
-//! Built so far: aggregates across the parties' tables of one schema
-//! (`SELECT COUNT(*), SUM(v), AVG(v), MIN(v), MAX(v) FROM a UNION ALL b
-//! UNION ALL c WHERE ...`, and `HISTOGRAM(v, lo, hi, buckets)`). Each
-//! party filters its own rows (the predicate is public), computes its
-//! partial counts, sums and extremes, and secret-shares them among all
-//! parties ([`mpc`]); the shares are added and only the totals are
-//! opened, and MIN/MAX come out of a tournament of secret comparisons.
-//! Queries over a join (`a JOIN b ON a.k = b.k`) are parsed and checked
-//! but need private set intersection, which is not built yet.
+//! - Aggregates across the parties' tables of one schema
+//!   (`SELECT COUNT(*), SUM(v), AVG(v), MIN(v), MAX(v) FROM a UNION ALL b
+//!   UNION ALL c WHERE ...`, and `HISTOGRAM(v, lo, hi, buckets)`). Each
+//!   party filters its own rows (the predicate is public), computes its
+//!   partial counts, sums and extremes, and secret-shares them among all
+//!   parties ([`mpc`]); the shares are added and only the totals are
+//!   opened, and MIN/MAX come out of a tournament of secret comparisons.
+//! - Aggregates over a join of two parties' tables (`SELECT COUNT(*),
+//!   SUM(b.v) FROM a JOIN b ON a.k = b.k WHERE ...`, [`join`]): circuit
+//!   PSI with secret-shared payloads (`engine::psi::join`), revealing
+//!   only the aggregates and the tables' sizes.
 //!
 //! Semantics: NULLs are skipped by every aggregate but `COUNT(*)` (as in
 //! SQL); a predicate that is unknown (a NULL compared) drops the row.
@@ -46,7 +48,7 @@ pub enum QueryError {
     /// The protocol failed (a party dropped out, a malformed message).
     #[error("protocol: {0}")]
     Protocol(String),
-    /// Not built yet.
+    /// Not built yet (GROUP BY over a join, MIN/MAX over a join).
     #[error("{0}")]
     Unsupported(String),
 }
