@@ -268,13 +268,12 @@ fn run_party(args: &QueryArgs, plan: &Plan, tables: Vec<Table>) -> CliResult {
     let (Some(party), Some(parties), Some(key)) = (&args.party, &args.parties, &args.key) else {
         return Err(failed("--party needs --parties FILE and --key FILE"));
     };
-    let Plan::Union(q) = plan else {
-        return Err(failed(
-            "queries over a JOIN need private set intersection, which is not built yet",
-        ));
-    };
     let [table] = tables.as_slice() else {
         return Err(failed("with --party, give this party's one table"));
+    };
+    let q = match plan {
+        Plan::Union(q) => q,
+        Plan::Join(j) => return run_join_party(args, j, table, party, parties, key),
     };
     if !q.tables.contains(&table.name) {
         return Err(failed(format!(
@@ -534,4 +533,112 @@ pub(crate) fn bench(args: &BenchQueryArgs) -> CliResult {
     out.line(format!("join-sum, in memory              {sum_s:.2} s"))?;
     out.line(format!("join-sum, loopback TLS           {tls_s:.2} s"))?;
     out.line(format!("bytes per row (join-sum)         {per_row:.0}"))
+}
+
+/// One party of a join over TLS: the party holding the left table is the
+/// protocol's receiver.
+fn run_join_party(
+    args: &QueryArgs,
+    j: &query::sql::JoinQuery,
+    table: &Table,
+    party: &str,
+    parties: &std::path::Path,
+    key: &std::path::Path,
+) -> CliResult {
+    use quorate_engine::net::handshake::{ProgramHasher, SessionId};
+    let s = if table.name == j.left.0 {
+        0
+    } else if table.name == j.right.0 {
+        1
+    } else {
+        return Err(failed(format!(
+            "the query does not read table `{}` (it joins {} and {})",
+            shown(&table.name),
+            j.left.0,
+            j.right.0
+        )));
+    };
+    let mut h = ProgramHasher::new();
+    h.update(b"quorate query v1\n");
+    h.update(args.sql.as_bytes());
+    let timeout = std::time::Duration::from_secs(args.timeout);
+    let mut c = super::mpc::connect_all(
+        parties,
+        party,
+        key,
+        "quorate query",
+        &h.finish(),
+        timeout,
+        Some(2),
+    )?;
+    let other = 1 - c.me;
+    let nonce = SessionId::random().map_err(failed)?.0;
+    let mine = serde_json::json!({
+        "table": table.name,
+        "schema": query::join::schema_summary(table),
+        "nonce": nonce.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+    });
+    let ch = c.channels[other]
+        .as_mut()
+        .ok_or_else(|| failed("internal: no channel to the other party"))?;
+    ch.send_frame(mine.to_string().as_bytes()).map_err(failed)?;
+    ch.flush().map_err(failed)?;
+    let theirs: serde_json::Value =
+        serde_json::from_slice(&ch.recv_frame_max(1 << 20).map_err(failed)?).map_err(|e| {
+            failed(format!(
+                "party `{}` sent a malformed hello: {e}",
+                shown(&c.names[other])
+            ))
+        })?;
+    let want = if s == 0 { &j.right.0 } else { &j.left.0 };
+    if theirs["table"].as_str() != Some(want.as_str()) {
+        return Err(failed(format!(
+            "party `{}` holds table `{}`, but the query needs `{}` from it",
+            shown(&c.names[other]),
+            shown(theirs["table"].as_str().unwrap_or("?")),
+            want
+        )));
+    }
+    let peer: std::collections::HashMap<String, String> =
+        serde_json::from_value(theirs["schema"].clone()).map_err(failed)?;
+    let p = query::join::prepare_party(j, s, table, &peer).map_err(failed)?;
+    let key_col = if s == 0 { &j.left.1 } else { &j.right.1 };
+    let side = query::join::side(&p, s, table, key_col).map_err(failed)?;
+    // Both nonces, the receiver's first.
+    let theirs_nonce = theirs["nonce"].as_str().unwrap_or("").as_bytes().to_vec();
+    let mine_nonce = mine["nonce"].as_str().unwrap_or("").as_bytes().to_vec();
+    let (n0, n1) = if s == 0 {
+        (&mine_nonce, &theirs_nonce)
+    } else {
+        (&theirs_nonce, &mine_nonce)
+    };
+    let session = SessionId::derive("quorate query join session", &[&c.base.0, n0, n1]);
+    // The protocol's party 0 is the receiver (the left table's holder).
+    let mut rows: Vec<Option<quorate_engine::net::Channel>> = vec![None, None];
+    rows[1 - s] = c.channels[other].take();
+    let started = Instant::now();
+    let mut party_run = quorate_engine::arith::Party::setup(s, rows, &session).map_err(failed)?;
+    let opened = if s == 0 {
+        quorate_engine::psi::join::receiver(&mut party_run, &session, p.spec(), &side)
+    } else {
+        quorate_engine::psi::join::sender(&mut party_run, &session, p.spec(), &side)
+    }
+    .map_err(failed)?;
+    let result = query::join::decode(&p, &opened);
+    let (sent, recv) = party_run.traffic();
+    write_out(args, &result)?;
+    print(&result, args.json)?;
+    if !args.json {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!(
+                "party {} ({}), {:.3} s, {sent} bytes sent, {recv} received\n",
+                shown(party),
+                if s == 0 { "receiver" } else { "sender" },
+                started.elapsed().as_secs_f64()
+            )
+            .as_bytes(),
+        );
+    }
+    Ok(())
 }

@@ -234,6 +234,108 @@ pub fn prepare(
     })
 }
 
+impl Prepared {
+    /// The products the protocol sums.
+    pub fn spec(&self) -> &Spec {
+        &self.spec
+    }
+}
+
+/// A table's columns by class (`int`, `fixed`, `string` or `other`): what
+/// a party tells the other before a join over the network.
+pub fn schema_summary(t: &Table) -> HashMap<String, String> {
+    t.schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let ty = f.data_type();
+            let class = if ty.is_integer() {
+                "int"
+            } else if ty.is_floating() {
+                "fixed"
+            } else if matches!(
+                ty,
+                arrow_schema::DataType::Utf8 | arrow_schema::DataType::LargeUtf8
+            ) {
+                "string"
+            } else {
+                "other"
+            };
+            (f.name().clone(), class.to_owned())
+        })
+        .collect()
+}
+
+/// Plans `q` for the party holding side `s` (`t`), given the other
+/// party's [`schema_summary`]: checks its own columns and the key types.
+pub fn prepare_party(
+    q: &JoinQuery,
+    s: usize,
+    t: &Table,
+    peer: &HashMap<String, String>,
+) -> Result<Prepared, QueryError> {
+    let (mine, theirs) = if s == 0 {
+        (&q.left, &q.right)
+    } else {
+        (&q.right, &q.left)
+    };
+    let my_class = key_class(t, &mine.1)?;
+    let their_class = peer.get(&theirs.1).map(String::as_str).ok_or_else(|| {
+        QueryError::Schema(format!("table `{}` has no column `{}`", theirs.0, theirs.1))
+    })?;
+    let their_class = if their_class == "int" {
+        "int"
+    } else {
+        their_class
+    };
+    if my_class != their_class {
+        return Err(QueryError::Schema(format!(
+            "the join keys differ in type: {}.{} is {my_class}, {}.{} is {their_class}",
+            mine.0, mine.1, theirs.0, theirs.1
+        )));
+    }
+    let p = prepare(q, &|side, c| {
+        if side == s {
+            column_kind(t, c)
+        } else {
+            match peer.get(c).map(String::as_str) {
+                Some("int") => Ok(Kind::Int),
+                Some("fixed") => Ok(Kind::Fixed),
+                Some(other) => Err(QueryError::Schema(format!(
+                    "`{}.{c}` is {other}: SUM and AVG need numbers",
+                    theirs.0
+                ))),
+                None => Err(QueryError::Schema(format!(
+                    "table `{}` has no column `{c}`",
+                    theirs.0
+                ))),
+            }
+        }
+    })?;
+    for f in &p.fields[s] {
+        if let Field::NonNull(c) | Field::Sum(c) = f {
+            t.column_type(c)?;
+        }
+    }
+    for f in &p.filters[s] {
+        for c in super::eval::filter_columns(Some(f))? {
+            t.column_type(&c)?;
+        }
+    }
+    let other = 1 - s;
+    for f in &p.fields[other] {
+        if let Field::NonNull(c) = f
+            && !peer.contains_key(c)
+        {
+            return Err(QueryError::Schema(format!(
+                "table `{}` has no column `{c}`",
+                theirs.0
+            )));
+        }
+    }
+    Ok(p)
+}
+
 /// The numeric kind of column `col` of `t`.
 pub fn column_kind(t: &Table, col: &str) -> Result<Kind, QueryError> {
     let ty = t.column_type(col)?;
