@@ -79,6 +79,68 @@ impl QueryResult {
     }
 }
 
+impl QueryResult {
+    /// The result as one Arrow RecordBatch: a column per result column,
+    /// typed by its values (integers, floats, strings or booleans; NULLs
+    /// allowed).
+    pub fn to_record_batch(&self) -> Result<arrow_array::RecordBatch, QueryError> {
+        use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
+        use arrow_schema::{DataType, Field, Schema};
+        use std::sync::Arc;
+        let mut fields = Vec::new();
+        let mut arrays: Vec<ArrayRef> = Vec::new();
+        for (c, name) in self.columns.iter().enumerate() {
+            let col: Vec<&Value> = self.rows.iter().map(|r| &r[c]).collect();
+            let has = |f: fn(&Value) -> bool| col.iter().any(|v| f(v));
+            let (ty, arr): (DataType, ArrayRef) = if has(|v| matches!(v, Value::Str(_))) {
+                let a: StringArray = col
+                    .iter()
+                    .map(|v| match v {
+                        Value::Null => None,
+                        Value::Str(s) => Some(s.clone()),
+                        Value::Int(i) => Some(i.to_string()),
+                        Value::Float(f) => Some(f.to_string()),
+                        Value::Bool(b) => Some(b.to_string()),
+                    })
+                    .collect();
+                (DataType::Utf8, Arc::new(a))
+            } else if has(|v| matches!(v, Value::Float(_))) {
+                let a: Float64Array = col
+                    .iter()
+                    .map(|v| match v {
+                        Value::Float(f) => Some(*f),
+                        Value::Int(i) => Some(*i as f64),
+                        _ => None,
+                    })
+                    .collect();
+                (DataType::Float64, Arc::new(a))
+            } else if has(|v| matches!(v, Value::Bool(_))) {
+                let a: BooleanArray = col
+                    .iter()
+                    .map(|v| match v {
+                        Value::Bool(b) => Some(*b),
+                        _ => None,
+                    })
+                    .collect();
+                (DataType::Boolean, Arc::new(a))
+            } else {
+                let a: Int64Array = col
+                    .iter()
+                    .map(|v| match v {
+                        Value::Int(i) => Some(*i),
+                        _ => None,
+                    })
+                    .collect();
+                (DataType::Int64, Arc::new(a))
+            };
+            fields.push(Field::new(name, ty, true));
+            arrays.push(arr);
+        }
+        arrow_array::RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+            .map_err(|e| QueryError::Input(e.to_string()))
+    }
+}
+
 /// Runs a union query with every party in this process (party `i` holds
 /// `tables[i]`), over in-memory channels; the result every party gets.
 pub fn run_union_in_memory(

@@ -177,7 +177,9 @@ fn every_file_format_gives_the_same_answer_and_bad_input_is_named() {
     ];
     let sql = "SELECT COUNT(*), SUM(amount), MIN(amount), MAX(amount) FROM a UNION ALL b UNION ALL c \
                WHERE score > 10 AND region <> 'north'";
-    let mut args = vec!["query", "--json", "--sql", sql];
+    let out = d.path().join("result.arrow");
+    let out_s = out.display().to_string();
+    let mut args = vec!["query", "--json", "--sql", sql, "--out", &out_s];
     for t in &tables {
         args.extend(["--table", t.as_str()]);
     }
@@ -185,6 +187,16 @@ fn every_file_format_gives_the_same_answer_and_bad_input_is_named() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v: Json = serde_json::from_str(&stdout(&o)).unwrap();
     let e = expected(&[&a, &b, &c], 10.0, "north");
+    // The same answer in the Arrow file --out wrote.
+    let written = Table::load("r", &out).unwrap();
+    assert_eq!(
+        written.column("count(*)").unwrap(),
+        vec![Value::Int(e.count)]
+    );
+    assert_eq!(
+        written.column("sum(amount)").unwrap(),
+        vec![Value::Int(e.sum_amount)]
+    );
     assert_eq!(v["columns"][1], "sum(amount)");
     assert_eq!(v["rows"][0][0], e.count);
     assert_eq!(v["rows"][0][1], e.sum_amount);

@@ -23,7 +23,7 @@ are skipped as in SQL, NULL keys never join, and repeated keys join every pair.\
 keys/NAME.key this process runs one party over mutually authenticated TLS: it gives only its own \
 --table, the parties of the file hold one table each, and every party must run the same \
 query.\n\nOutput: a table; --json prints {\"columns\": [...], \
-\"rows\": [[...]]}; --out FILE.csv writes CSV.\n\nExample:\n  quorate query --sql \"SELECT \
+\"rows\": [[...]]}; --out FILE.csv or FILE.arrow also writes it to a file.\n\nExample:\n  quorate query --sql \"SELECT \
 COUNT(*), SUM(amount) FROM a UNION ALL b WHERE amount > 10\" --table a=@a.parquet --table \
 b=@b.csv";
 
@@ -39,7 +39,7 @@ pub(crate) struct QueryArgs {
     /// this process, which holds them all anyway).
     #[arg(long)]
     plaintext: bool,
-    /// Write the result to FILE.csv.
+    /// Write the result to FILE.csv or FILE.arrow (Arrow IPC).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Print JSON instead of a table.
@@ -161,12 +161,16 @@ pub(crate) fn run(args: &QueryArgs) -> CliResult {
         )));
     }
     let started = Instant::now();
+    let pb = spinner(args, "private aggregate");
     let (result, bytes) = if args.plaintext {
         let refs: Vec<&Table> = ordered.iter().collect();
         (query::eval::plaintext(q, &refs).map_err(failed)?, 0)
     } else {
         query::run_union_in_memory(q, &ordered).map_err(failed)?
     };
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
     let secs = started.elapsed().as_secs_f64();
     write_out(args, &result)?;
     print(&result, args.json)?;
@@ -206,11 +210,15 @@ fn run_join(args: &QueryArgs, j: &query::sql::JoinQuery, tables: &[Table]) -> Cl
         )));
     }
     let started = Instant::now();
+    let pb = spinner(args, "private join");
     let (result, bytes) = if args.plaintext {
         (query::join::plaintext_run(j, a, b).map_err(failed)?, 0)
     } else {
         query::join::run_in_memory(j, a, b).map_err(failed)?
     };
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
     let secs = started.elapsed().as_secs_f64();
     write_out(args, &result)?;
     print(&result, args.json)?;
@@ -230,28 +238,66 @@ fn run_join(args: &QueryArgs, j: &query::sql::JoinQuery, tables: &[Table]) -> Cl
 }
 
 fn write_out(args: &QueryArgs, result: &QueryResult) -> CliResult {
-    if let Some(path) = &args.out {
-        let mut text = result
-            .columns
-            .iter()
-            .map(|c| csv_field(c))
-            .collect::<Vec<_>>()
-            .join(",");
-        text.push('\n');
-        for row in &result.rows {
-            text.push_str(
-                &row.iter()
-                    .map(|v| csv_field(&cell(v)))
-                    .collect::<Vec<_>>()
-                    .join(","),
-            );
-            text.push('\n');
+    let Some(path) = &args.out else {
+        return Ok(());
+    };
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let bytes: Vec<u8> = match ext.as_str() {
+        "arrow" | "ipc" | "feather" => {
+            let batch = result.to_record_batch().map_err(failed)?;
+            let mut buf = Vec::new();
+            let mut w = arrow_ipc::writer::FileWriter::try_new(&mut buf, &batch.schema())
+                .map_err(failed)?;
+            w.write(&batch).map_err(failed)?;
+            w.finish().map_err(failed)?;
+            drop(w);
+            buf
         }
-        super::write_atomic(path, 0o644, true, |f| {
-            std::io::Write::write_all(f, text.as_bytes())
-        })?;
+        "csv" => {
+            let mut text = result
+                .columns
+                .iter()
+                .map(|c| csv_field(c))
+                .collect::<Vec<_>>()
+                .join(",");
+            text.push('\n');
+            for row in &result.rows {
+                text.push_str(
+                    &row.iter()
+                        .map(|v| csv_field(&cell(v)))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                );
+                text.push('\n');
+            }
+            text.into_bytes()
+        }
+        _ => {
+            return Err(failed(format!(
+                "--out {}: write .csv or .arrow",
+                shown(path.display())
+            )));
+        }
+    };
+    super::write_atomic(path, 0o644, true, |f| std::io::Write::write_all(f, &bytes))
+}
+
+/// A spinner with the elapsed time on stderr while a private query runs,
+/// when stderr is a terminal and the output is not JSON.
+fn spinner(args: &QueryArgs, what: &str) -> Option<indicatif::ProgressBar> {
+    if args.json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return None;
     }
-    Ok(())
+    let pb = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
+        pb.set_style(style);
+    }
+    pb.set_message(what.to_owned());
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(pb)
 }
 
 fn kind_name(k: Option<query::eval::Kind>) -> &'static str {
@@ -617,6 +663,7 @@ fn run_join_party(
     let mut rows: Vec<Option<quorate_engine::net::Channel>> = vec![None, None];
     rows[1 - s] = c.channels[other].take();
     let started = Instant::now();
+    let pb = spinner(args, "private join with the other party");
     let mut party_run = quorate_engine::arith::Party::setup(s, rows, &session).map_err(failed)?;
     let opened = if s == 0 {
         quorate_engine::psi::join::receiver(&mut party_run, &session, p.spec(), &side)
@@ -624,6 +671,9 @@ fn run_join_party(
         quorate_engine::psi::join::sender(&mut party_run, &session, p.spec(), &side)
     }
     .map_err(failed)?;
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
     let result = query::join::decode(&p, &opened);
     let (sent, recv) = party_run.traffic();
     write_out(args, &result)?;
