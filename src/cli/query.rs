@@ -308,9 +308,32 @@ fn kind_name(k: Option<query::eval::Kind>) -> &'static str {
     }
 }
 
+/// Connects to the `count` parties of the parties file over TLS, the query
+/// text in the handshake's program hash (every party runs the same query).
+fn connect(
+    args: &QueryArgs,
+    party: &str,
+    parties: &std::path::Path,
+    key: &std::path::Path,
+    count: usize,
+) -> CliResult<super::mpc::Connected> {
+    let mut h = quorate_engine::net::handshake::ProgramHasher::new();
+    h.update(b"quorate query v1\n");
+    h.update(args.sql.as_bytes());
+    super::mpc::connect_all(
+        parties,
+        party,
+        key,
+        "quorate query",
+        &h.finish(),
+        std::time::Duration::from_secs(args.timeout),
+        Some(count),
+    )
+}
+
 /// One party over TLS: its own table, the others' over the network.
 fn run_party(args: &QueryArgs, plan: &Plan, tables: Vec<Table>) -> CliResult {
-    use quorate_engine::net::handshake::{ProgramHasher, SessionId};
+    use quorate_engine::net::handshake::SessionId;
     let (Some(party), Some(parties), Some(key)) = (&args.party, &args.parties, &args.key) else {
         return Err(failed("--party needs --parties FILE and --key FILE"));
     };
@@ -330,19 +353,7 @@ fn run_party(args: &QueryArgs, plan: &Plan, tables: Vec<Table>) -> CliResult {
     }
     let kinds = query::eval::check_union(q, &[table]).map_err(failed)?;
     let local = query::eval::local(q, &kinds, table).map_err(failed)?;
-    let mut h = ProgramHasher::new();
-    h.update(b"quorate query v1\n");
-    h.update(args.sql.as_bytes());
-    let timeout = std::time::Duration::from_secs(args.timeout);
-    let mut c = super::mpc::connect_all(
-        parties,
-        party,
-        key,
-        "quorate query",
-        &h.finish(),
-        timeout,
-        Some(q.tables.len()),
-    )?;
+    let mut c = connect(args, party, parties, key, q.tables.len())?;
     // Who holds which table, the column kinds, and a nonce from each.
     let nonce = SessionId::random().map_err(failed)?.0;
     let mine = serde_json::json!({
@@ -591,7 +602,7 @@ fn run_join_party(
     parties: &std::path::Path,
     key: &std::path::Path,
 ) -> CliResult {
-    use quorate_engine::net::handshake::{ProgramHasher, SessionId};
+    use quorate_engine::net::handshake::SessionId;
     let s = if table.name == j.left.0 {
         0
     } else if table.name == j.right.0 {
@@ -604,19 +615,7 @@ fn run_join_party(
             j.right.0
         )));
     };
-    let mut h = ProgramHasher::new();
-    h.update(b"quorate query v1\n");
-    h.update(args.sql.as_bytes());
-    let timeout = std::time::Duration::from_secs(args.timeout);
-    let mut c = super::mpc::connect_all(
-        parties,
-        party,
-        key,
-        "quorate query",
-        &h.finish(),
-        timeout,
-        Some(2),
-    )?;
+    let mut c = connect(args, party, parties, key, 2)?;
     let other = 1 - c.me;
     let nonce = SessionId::random().map_err(failed)?.0;
     let mine = serde_json::json!({

@@ -312,16 +312,7 @@ pub fn prepare_party(
             }
         }
     })?;
-    for f in &p.fields[s] {
-        if let Field::NonNull(c) | Field::Sum(c) = f {
-            t.column_type(c)?;
-        }
-    }
-    for f in &p.filters[s] {
-        for c in super::eval::filter_columns(Some(f))? {
-            t.column_type(&c)?;
-        }
-    }
+    check_columns(&p, s, t)?;
     let other = 1 - s;
     for f in &p.fields[other] {
         if let Field::NonNull(c) = f
@@ -334,6 +325,21 @@ pub fn prepare_party(
         }
     }
     Ok(p)
+}
+
+/// Checks that side `s`'s table `t` has every column the plan reads there.
+fn check_columns(p: &Prepared, s: usize, t: &Table) -> Result<(), QueryError> {
+    for f in &p.fields[s] {
+        if let Field::NonNull(c) | Field::Sum(c) = f {
+            t.column_type(c)?;
+        }
+    }
+    for f in &p.filters[s] {
+        for c in super::eval::filter_columns(Some(f))? {
+            t.column_type(&c)?;
+        }
+    }
+    Ok(())
 }
 
 /// The numeric kind of column `col` of `t`.
@@ -530,16 +536,7 @@ pub fn check(q: &JoinQuery, a: &Table, b: &Table) -> Result<Prepared, QueryError
     let tables = [a, b];
     let p = prepare(q, &|s, c| column_kind(tables[s], c))?;
     for (s, t) in tables.iter().enumerate() {
-        for f in &p.fields[s] {
-            if let Field::NonNull(c) | Field::Sum(c) = f {
-                t.column_type(c)?;
-            }
-        }
-        for f in &p.filters[s] {
-            for c in super::eval::filter_columns(Some(f))? {
-                t.column_type(&c)?;
-            }
-        }
+        check_columns(&p, s, t)?;
     }
     Ok(p)
 }
