@@ -12,7 +12,9 @@
 //! - Aggregates over a join of two parties' tables (`SELECT COUNT(*),
 //!   SUM(b.v) FROM a JOIN b ON a.k = b.k WHERE ...`, [`join`]): circuit
 //!   PSI with secret-shared payloads (`engine::psi::join`), revealing
-//!   only the aggregates and the tables' sizes.
+//!   only the aggregates and the tables' sizes; `GROUP BY` a column of
+//!   either table, with groups below a minimum size suppressed under MPC
+//!   (their values are zeroed before anything is opened).
 //!
 //! Semantics: NULLs are skipped by every aggregate but `COUNT(*)` (as in
 //! SQL); a predicate that is unknown (a NULL compared) drops the row.
@@ -48,7 +50,7 @@ pub enum QueryError {
     /// The protocol failed (a party dropped out, a malformed message).
     #[error("protocol: {0}")]
     Protocol(String),
-    /// Not built yet (GROUP BY over a join, MIN/MAX over a join).
+    /// Not built yet (MIN/MAX over a join).
     #[error("{0}")]
     Unsupported(String),
 }

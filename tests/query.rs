@@ -582,9 +582,28 @@ fn a_join_between_two_processes_over_tls_agrees_with_one_process() {
         w.close().unwrap();
         files.push(format!("{}=@{}", t.name, p.display()));
     }
-    let sql = "SELECT COUNT(*), SUM(b.v), AVG(a.w) FROM a JOIN b ON a.id = b.k WHERE b.g <> 'g2'";
+    for sql in [
+        "SELECT COUNT(*), SUM(b.v), AVG(a.w) FROM a JOIN b ON a.id = b.k WHERE b.g <> 'g2'",
+        "SELECT COUNT(*), SUM(b.v), AVG(a.w) FROM a JOIN b ON a.id = b.k GROUP BY b.g",
+    ] {
+        two_processes(&d, &pf, &files, sql);
+    }
+}
+
+/// Runs `sql` in one process, then as two processes over TLS, and
+/// compares.
+fn two_processes(d: &tempfile::TempDir, pf: &std::path::Path, files: &[String], sql: &str) {
     let one = quorate(&[
-        "query", "--json", "--sql", sql, "--table", &files[0], "--table", &files[1],
+        "query",
+        "--json",
+        "--min-group",
+        "3",
+        "--sql",
+        sql,
+        "--table",
+        &files[0],
+        "--table",
+        &files[1],
     ]);
     assert!(one.status.success(), "{}", stderr(&one));
     let want: Json = serde_json::from_str(&stdout(&one)).unwrap();
@@ -593,17 +612,16 @@ fn a_join_between_two_processes_over_tls_agrees_with_one_process() {
             .args([
                 "query",
                 "--json",
+                "--min-group",
+                "3",
                 "--sql",
                 sql,
                 "--timeout",
                 "60",
-                "--table",
-                file,
-                "--party",
-                name,
             ])
+            .args(["--table", file, "--party", name])
             .arg("--parties")
-            .arg(&pf)
+            .arg(pf)
             .arg("--key")
             .arg(d.path().join(format!("keys/{name}.key")))
             .stdout(std::process::Stdio::piped())
@@ -616,12 +634,95 @@ fn a_join_between_two_processes_over_tls_agrees_with_one_process() {
         let o = c.wait_with_output().unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
         let got: Json = serde_json::from_str(&stdout(&o)).unwrap();
-        assert_eq!(got["rows"][0][0], want["rows"][0][0]);
-        assert_eq!(got["rows"][0][1], want["rows"][0][1]);
-        let (g, w) = (got["rows"][0][2].as_f64(), want["rows"][0][2].as_f64());
-        assert!(
-            g.zip(w).is_none_or(|(g, w)| (g - w).abs() < 1e-9),
-            "{got} vs {want}"
+        assert_eq!(got["columns"], want["columns"]);
+        let (gr, wr) = (
+            got["rows"].as_array().unwrap(),
+            want["rows"].as_array().unwrap(),
         );
+        assert_eq!(gr.len(), wr.len(), "{got} vs {want}");
+        for (g, w) in gr.iter().zip(wr) {
+            for (x, y) in g.as_array().unwrap().iter().zip(w.as_array().unwrap()) {
+                match (x.as_f64(), y.as_f64()) {
+                    (Some(a), Some(b)) => assert!((a - b).abs() < 1e-9, "{got} vs {want}"),
+                    _ => assert_eq!(x, y),
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn group_by_suppresses_small_groups_under_mpc() {
+    let mut rng = rand::rng();
+    let (a, b) = join_tables(200, 160, 150, false, &mut rng);
+    // Group on b's g (sender's side), then on a's x bucket... a has no
+    // label column, so group on a.x directly with a large minimum.
+    for (sql, min) in [
+        (
+            "SELECT COUNT(*), SUM(b.v) FROM a JOIN b ON a.id = b.k GROUP BY b.g",
+            20u64,
+        ),
+        (
+            "SELECT COUNT(*) FROM a JOIN b ON a.id = b.k WHERE a.x < 5 GROUP BY a.x",
+            2,
+        ),
+    ] {
+        let Plan::Join(j) = query::parse(sql).unwrap() else {
+            panic!()
+        };
+        let (got, _) = query::join::run_grouped(&j, &a, &b, None, min).unwrap();
+        let want = query::join::plaintext_grouped(&j, &a, &b, min).unwrap();
+        assert_eq!(got, want, "{sql}");
+        // The plaintext itself, by a nested loop: each group's join count,
+        // and only the groups with at least `min` rows.
+        let (ak, ax) = (a.column("id").unwrap(), a.column("x").unwrap());
+        let (bk, bv, bg) = (
+            b.column("k").unwrap(),
+            b.column("v").unwrap(),
+            b.column("g").unwrap(),
+        );
+        let mut groups: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+        for i in 0..a.rows() {
+            if ak[i] == Value::Null
+                || (sql.contains("a.x < 5") && !matches!(ax[i], Value::Int(x) if x < 5))
+            {
+                continue;
+            }
+            for k in 0..b.rows() {
+                if bk[k] != ak[i] {
+                    continue;
+                }
+                let label = if sql.contains("GROUP BY b.g") {
+                    format!("{:?}", bg[k])
+                } else {
+                    format!("{:?}", ax[i])
+                };
+                let e = groups.entry(label).or_default();
+                e.0 += 1;
+                if let Value::Int(v) = bv[k] {
+                    e.1 += v;
+                }
+            }
+        }
+        let expected: Vec<(String, i64)> = groups
+            .into_iter()
+            .filter(|(_, (c, _))| *c >= min as i64)
+            .map(|(l, (c, _))| (l, c))
+            .collect();
+        let mut rows: Vec<(String, i64)> = got
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    format!("{:?}", r[0]),
+                    match r[1] {
+                        Value::Int(c) => c,
+                        _ => -1,
+                    },
+                )
+            })
+            .collect();
+        rows.sort();
+        assert_eq!(rows, expected, "{sql}");
     }
 }

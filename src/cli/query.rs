@@ -14,12 +14,15 @@ pub(crate) const QUERY_HELP: &str = "Each --table NAME=@FILE is one party's tabl
 Supported now:\n\n  SELECT COUNT(*), SUM(v), \
 AVG(v), MIN(v), MAX(v) FROM a UNION ALL b UNION ALL c [WHERE predicate]\n  SELECT HISTOGRAM(v, \
 lo, hi, buckets) FROM a UNION ALL b\n  SELECT COUNT(*), SUM(b.v), AVG(a.w) FROM a JOIN b ON \
-a.k = b.k [WHERE a.x > 1 AND b.y = 'z']\n\nOver a UNION ALL, each party filters its own rows \
+a.k = b.k [WHERE a.x > 1 AND b.y = 'z'] [GROUP BY b.g]\n\nOver a UNION ALL, each party filters its own rows \
 and secret-shares its partial aggregates among all parties; only the totals are opened. Over a \
 JOIN (two parties, keys of integers or strings), a private set intersection with secret-shared \
 payloads sums over the matching keys without revealing them: neither the intersection nor any \
 row is revealed, only the aggregates (AVG opens its sum and count) and the tables' sizes. NULLs \
-are skipped as in SQL, NULL keys never join, and repeated keys join every pair.\n\nWith --party NAME --parties parties.toml --key \
+are skipped as in SQL, NULL keys never join, and repeated keys join every pair. GROUP BY takes \
+a column of either table: a group whose join has fewer than --min-group rows (default 10) is \
+suppressed under MPC, so nothing about it is revealed but that it was suppressed; the other \
+party learns the number of groups.\n\nWith --party NAME --parties parties.toml --key \
 keys/NAME.key this process runs one party over mutually authenticated TLS: it gives only its own \
 --table, the parties of the file hold one table each, and every party must run the same \
 query.\n\nOutput: a table; --json prints {\"columns\": [...], \
@@ -55,6 +58,11 @@ pub(crate) struct QueryArgs {
     /// This party's private key (PEM).
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
+    /// GROUP BY: groups with fewer joined rows are suppressed (decided
+    /// under MPC; nothing about them is revealed but that they were
+    /// suppressed).
+    #[arg(long, default_value_t = quorate::query::join::DEFAULT_MIN_GROUP)]
+    min_group: u64,
     /// Seconds to wait for the other parties.
     #[arg(long, default_value_t = 60)]
     timeout: u64,
@@ -212,9 +220,12 @@ fn run_join(args: &QueryArgs, j: &query::sql::JoinQuery, tables: &[Table]) -> Cl
     let started = Instant::now();
     let pb = spinner(args, "private join");
     let (result, bytes) = if args.plaintext {
-        (query::join::plaintext_run(j, a, b).map_err(failed)?, 0)
+        (
+            query::join::plaintext_grouped(j, a, b, args.min_group).map_err(failed)?,
+            0,
+        )
     } else {
-        query::join::run_in_memory(j, a, b).map_err(failed)?
+        query::join::run_grouped(j, a, b, None, args.min_group).map_err(failed)?
     };
     if let Some(pb) = pb {
         pb.finish_and_clear();
@@ -648,7 +659,32 @@ fn run_join_party(
         serde_json::from_value(theirs["schema"].clone()).map_err(failed)?;
     let p = query::join::prepare_party(j, s, table, &peer).map_err(failed)?;
     let key_col = if s == 0 { &j.left.1 } else { &j.right.1 };
-    let side = query::join::side(&p, s, table, key_col).map_err(failed)?;
+    let (side, labels) = query::join::side_grouped(&p, s, table, key_col).map_err(failed)?;
+    // The group column's holder tells the other how many groups there are.
+    let holder = p.group_side() == Some(s);
+    let ch = c.channels[other]
+        .as_mut()
+        .ok_or_else(|| failed("internal: no channel to the other party"))?;
+    let groups = if p.group_side().is_none() {
+        0
+    } else if holder {
+        ch.send(&(labels.len() as u64).to_le_bytes())
+            .map_err(failed)?;
+        ch.flush().map_err(failed)?;
+        labels.len()
+    } else {
+        let mut b = [0u8; 8];
+        ch.recv(&mut b).map_err(failed)?;
+        let g = u64::from_le_bytes(b) as usize;
+        if g > query::join::MAX_GROUPS {
+            return Err(failed(format!(
+                "party `{}` announced {g} groups (the limit is {})",
+                shown(&c.names[other]),
+                query::join::MAX_GROUPS
+            )));
+        }
+        g
+    };
     // Both nonces, the receiver's first.
     let theirs_nonce = theirs["nonce"].as_str().unwrap_or("").as_bytes().to_vec();
     let mine_nonce = mine["nonce"].as_str().unwrap_or("").as_bytes().to_vec();
@@ -664,16 +700,41 @@ fn run_join_party(
     let started = Instant::now();
     let pb = spinner(args, "private join with the other party");
     let mut party_run = quorate_engine::arith::Party::setup(s, rows, &session).map_err(failed)?;
-    let opened = if s == 0 {
-        quorate_engine::psi::join::receiver(&mut party_run, &session, p.spec(), &side)
-    } else {
-        quorate_engine::psi::join::sender(&mut party_run, &session, p.spec(), &side)
-    }
-    .map_err(failed)?;
+    let (opened, passed) =
+        query::join::protocol(&mut party_run, &session, &p, &side, groups, args.min_group)
+            .map_err(failed)?;
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
-    let result = query::join::decode(&p, &opened);
+    let result = match passed {
+        None => query::join::decode(&p, &opened),
+        Some(passed) => {
+            // Only the labels of the groups that passed go to the other party.
+            let ch = party_run.channel(1 - s).map_err(failed)?;
+            let labels = if holder {
+                let shown_labels: Vec<serde_json::Value> = labels
+                    .iter()
+                    .zip(&passed)
+                    .map(|(l, ok)| {
+                        if *ok {
+                            label_json(l)
+                        } else {
+                            serde_json::Value::Null
+                        }
+                    })
+                    .collect();
+                ch.send_frame(serde_json::Value::from(shown_labels).to_string().as_bytes())
+                    .map_err(failed)?;
+                ch.flush().map_err(failed)?;
+                labels
+            } else {
+                let f = ch.recv_frame_max(1 << 20).map_err(failed)?;
+                let v: Vec<serde_json::Value> = serde_json::from_slice(&f).map_err(failed)?;
+                v.iter().map(label_value).collect()
+            };
+            query::join::decode_grouped(&p, &opened, &passed, &labels)
+        }
+    };
     let (sent, recv) = party_run.traffic();
     write_out(args, &result)?;
     print(&result, args.json)?;
@@ -690,4 +751,26 @@ fn run_join_party(
         );
     }
     Ok(())
+}
+
+fn label_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Null => serde_json::json!({"null": true}),
+        Value::Int(i) => serde_json::json!(i),
+        Value::Float(f) => serde_json::json!(f),
+        Value::Str(s) => serde_json::json!(s),
+        Value::Bool(b) => serde_json::json!(b),
+    }
+}
+
+fn label_value(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .map(Value::Int)
+            .unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or(0.0))),
+        serde_json::Value::String(s) => Value::Str(s.clone()),
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        _ => Value::Null,
+    }
 }

@@ -46,6 +46,10 @@ enum Out {
 /// products, and how to read the result.
 #[derive(Clone, Debug)]
 pub struct Prepared {
+    /// `GROUP BY`: the side holding the column, and its name.
+    group: Option<(usize, String)>,
+    /// The product that counts the join's rows.
+    count_product: usize,
     /// The receiver's (left table's) fields and the sender's.
     fields: [Vec<Field>; 2],
     /// Each side's predicates.
@@ -129,11 +133,10 @@ pub fn prepare(
     q: &JoinQuery,
     kind: &dyn Fn(usize, &str) -> Result<Kind, QueryError>,
 ) -> Result<Prepared, QueryError> {
-    if q.group_by.is_some() {
-        return Err(QueryError::Unsupported(
-            "GROUP BY over a join is not built yet".into(),
-        ));
-    }
+    let group = match &q.group_by {
+        Some(c) => Some((side_of(q, c)?, bare(c).to_owned())),
+        None => None,
+    };
     let mut fields = [vec![Field::Rows], vec![Field::Rows]];
     let mut products: Vec<(usize, usize)> = Vec::new();
     fn product(products: &mut Vec<(usize, usize)>, p: (usize, usize)) -> usize {
@@ -153,6 +156,8 @@ pub fn prepare(
         let i = field(&mut fields[s], f);
         Ok(product(products, if s == 0 { (i, 0) } else { (0, i) }))
     };
+    // Group suppression compares each group's join count with the minimum.
+    let count_product = product(&mut products, (0, 0));
     let mut outs = Vec::new();
     for item in &q.items {
         outs.push(match &item.agg {
@@ -222,6 +227,8 @@ pub fn prepare(
         }
     }
     Ok(Prepared {
+        group,
+        count_product,
         spec: Spec {
             receiver_fields: fields[0].len(),
             sender_fields: fields[1].len(),
@@ -410,8 +417,84 @@ fn units(v: &Value, kind: Kind) -> Result<u64, QueryError> {
     })
 }
 
-/// One party's grouped rows: side 0 (left table) or 1 (right).
+/// One party's rows grouped by key: side 0 (left table) or 1 (right).
+/// With `GROUP BY` on this side, every field is split by group label
+/// (field `f` of group `l` at `f * labels + l`), and the labels come back
+/// in that order.
+pub fn side_grouped(
+    p: &Prepared,
+    s: usize,
+    t: &Table,
+    key: &str,
+) -> Result<(Side, Vec<Value>), QueryError> {
+    let Some((_, gcol)) = p.group.as_ref().filter(|(gs, _)| *gs == s) else {
+        return Ok((side(p, s, t, key)?, Vec::new()));
+    };
+    let labels_of = t.column(gcol)?;
+    let mut pass = vec![true; t.rows()];
+    for f in &p.filters[s] {
+        for (x, y) in pass.iter_mut().zip(passing(t, Some(f))?) {
+            *x &= y;
+        }
+    }
+    let mut labels: Vec<Value> = Vec::new();
+    for (v, ok) in labels_of.iter().zip(&pass) {
+        if *ok && !labels.contains(v) {
+            if labels.len() == MAX_GROUPS {
+                return Err(QueryError::Input(format!(
+                    "column `{}.{gcol}` has more than {MAX_GROUPS} groups",
+                    t.name
+                )));
+            }
+            labels.push(v.clone());
+        }
+    }
+    labels.sort_by_key(|a| format!("{a:?}"));
+    let l = labels.len().max(1);
+    let nf = p.fields[s].len();
+    let mut merged = Side {
+        keys: Vec::new(),
+        values: vec![Vec::new(); nf * l],
+        bounds: vec![None; nf * l],
+    };
+    let mut index: HashMap<u128, usize> = HashMap::new();
+    for (li, label) in labels.iter().enumerate() {
+        let rows: Vec<usize> = (0..t.rows()).filter(|&r| labels_of[r] == *label).collect();
+        let sub = side_rows(p, s, t, key, Some(&rows))?;
+        for f in 0..nf {
+            merged.bounds[f * l + li] = sub.bounds[f];
+        }
+        for (k, key) in sub.keys.iter().enumerate() {
+            let at = *index.entry(key.0).or_insert_with(|| {
+                merged.keys.push(*key);
+                for v in &mut merged.values {
+                    v.push(0);
+                }
+                merged.keys.len() - 1
+            });
+            for f in 0..nf {
+                merged.values[f * l + li][at] = sub.values[f][k];
+            }
+        }
+    }
+    Ok((merged, labels))
+}
+
+/// The most groups a `GROUP BY` column may have.
+pub const MAX_GROUPS: usize = 256;
+
+/// One party's rows grouped by key: side 0 (left table) or 1 (right).
 pub fn side(p: &Prepared, s: usize, t: &Table, key: &str) -> Result<Side, QueryError> {
+    side_rows(p, s, t, key, None)
+}
+
+fn side_rows(
+    p: &Prepared,
+    s: usize,
+    t: &Table,
+    key: &str,
+    only: Option<&[usize]>,
+) -> Result<Side, QueryError> {
     let mut pass = vec![true; t.rows()];
     for f in &p.filters[s] {
         for (x, y) in pass.iter_mut().zip(passing(t, Some(f))?) {
@@ -441,7 +524,15 @@ pub fn side(p: &Prepared, s: usize, t: &Table, key: &str) -> Result<Side, QueryE
             })
             .collect(),
     };
-    for r in 0..t.rows() {
+    let all: Vec<usize>;
+    let rows = match only {
+        Some(r) => r,
+        None => {
+            all = (0..t.rows()).collect();
+            &all
+        }
+    };
+    for &r in rows {
         if !pass[r] {
             continue;
         }
@@ -476,6 +567,117 @@ pub fn side(p: &Prepared, s: usize, t: &Table, key: &str) -> Result<Side, QueryE
     Ok(out)
 }
 
+impl Prepared {
+    /// The group column's side, if the query groups.
+    pub fn group_side(&self) -> Option<usize> {
+        self.group.as_ref().map(|(s, _)| *s)
+    }
+
+    /// The products for `labels` groups: each product once per group, the
+    /// group side's field taken for that group.
+    pub fn grouped_spec(&self, labels: usize) -> Spec {
+        let Some(gs) = self.group_side() else {
+            return self.spec.clone();
+        };
+        let l = labels.max(1);
+        let mut spec = Spec {
+            receiver_fields: self.spec.receiver_fields,
+            sender_fields: self.spec.sender_fields,
+            products: Vec::new(),
+        };
+        if gs == 0 {
+            spec.receiver_fields *= l;
+        } else {
+            spec.sender_fields *= l;
+        }
+        for g in 0..l {
+            for &(f, h) in &self.spec.products {
+                spec.products.push(if gs == 0 {
+                    (f * l + g, h)
+                } else {
+                    (f, h * l + g)
+                });
+            }
+        }
+        spec
+    }
+}
+
+/// One party's whole run on a connected two-party `Party` (party 0 the
+/// left table's holder): the join sums, and with `GROUP BY` the groups'
+/// sums, every group of fewer than `min_group` joined rows suppressed
+/// under MPC (its values zeroed before anything is opened). Returns the
+/// opened values and, when grouped, which groups passed.
+pub fn protocol(
+    party: &mut quorate_engine::arith::Party,
+    session: &SessionId,
+    p: &Prepared,
+    side: &Side,
+    labels: usize,
+    min_group: u64,
+) -> Result<(Vec<u64>, Option<Vec<bool>>), QueryError> {
+    let err = |e: quorate_engine::arith::ArithError| QueryError::Protocol(e.to_string());
+    let spec = p.grouped_spec(labels);
+    let shares = if party.id() == 0 {
+        join::receiver_shared(party, session, &spec, side)
+    } else {
+        join::sender_shared(party, session, &spec, side)
+    }
+    .map_err(err)?;
+    if p.group.is_none() {
+        return Ok((party.open(&shares).map_err(err)?, None));
+    }
+    let per = p.spec.products.len();
+    let l = labels.max(1);
+    let counts = quorate_engine::arith::Shares::new(
+        (0..l)
+            .map(|g| shares.expose()[g * per + p.count_product])
+            .collect(),
+    );
+    // [count < min] by the sign of count - min, then its negation.
+    let shifted = counts
+        .add_public(party.id(), &vec![min_group.wrapping_neg(); l])
+        .map_err(err)?;
+    let below = party.ltz(&shifted).map_err(err)?;
+    let pass_bits = below.not(party.id());
+    let pass = party.b2a::<u64>(&pass_bits, l).map_err(err)?;
+    let spread =
+        quorate_engine::arith::Shares::new((0..l * per).map(|i| pass.expose()[i / per]).collect());
+    let mut triples = party.triples::<u64>(l * per).map_err(err)?;
+    let masked = party.mul(&shares, &spread, &mut triples).map_err(err)?;
+    let opened = party.open(&masked).map_err(err)?;
+    let passed = party.open(&pass).map_err(err)?;
+    Ok((opened, Some(passed.iter().map(|&b| b == 1).collect())))
+}
+
+/// The result of a grouped run: one row per group that passed, its label
+/// first.
+pub fn decode_grouped(
+    p: &Prepared,
+    opened: &[u64],
+    passed: &[bool],
+    labels: &[Value],
+) -> QueryResult {
+    let per = p.spec.products.len();
+    let name = p
+        .group
+        .as_ref()
+        .map_or_else(String::new, |(_, c)| c.clone());
+    let mut rows = Vec::new();
+    for (g, ok) in passed.iter().enumerate() {
+        if !ok || g >= labels.len() {
+            continue;
+        }
+        let one = decode(p, &opened[g * per..(g + 1) * per]);
+        let mut row = vec![labels[g].clone()];
+        row.extend(one.rows.into_iter().flatten());
+        rows.push(row);
+    }
+    let mut columns = vec![name];
+    columns.extend(p.names.iter().cloned());
+    QueryResult { columns, rows }
+}
+
 /// The result from the opened products.
 pub fn decode(p: &Prepared, opened: &[u64]) -> QueryResult {
     let scale = f64::from(1u32 << super::eval::FRAC_BITS);
@@ -505,22 +707,7 @@ pub fn decode(p: &Prepared, opened: &[u64]) -> QueryResult {
 /// The plan's products in the clear (the answer tests and `--plaintext`
 /// compare to).
 pub fn plaintext(p: &Prepared, a: &Side, b: &Side) -> QueryResult {
-    let bi: HashMap<u128, usize> = b.keys.iter().enumerate().map(|(i, k)| (k.0, i)).collect();
-    let opened: Vec<u64> = p
-        .spec
-        .products
-        .iter()
-        .map(|&(f, g)| {
-            a.keys
-                .iter()
-                .enumerate()
-                .fold(0u64, |s, (i, k)| match bi.get(&k.0) {
-                    Some(&j) => s.wrapping_add(a.values[f][i].wrapping_mul(b.values[g][j])),
-                    None => s,
-                })
-        })
-        .collect();
-    decode(p, &opened)
+    decode(p, &products(&p.spec, a, b))
 }
 
 /// Checks the two tables against the query (keys of one class, the
@@ -559,17 +746,32 @@ pub fn run_on(
     b: &Table,
     rows: Option<Vec<Vec<Option<quorate_engine::net::Channel>>>>,
 ) -> Result<(QueryResult, u64), QueryError> {
+    run_grouped(q, a, b, rows, DEFAULT_MIN_GROUP)
+}
+
+/// The default minimum group size of `GROUP BY`.
+pub const DEFAULT_MIN_GROUP: u64 = 10;
+
+/// [`run_on`] with a minimum group size for `GROUP BY`.
+pub fn run_grouped(
+    q: &JoinQuery,
+    a: &Table,
+    b: &Table,
+    rows: Option<Vec<Vec<Option<quorate_engine::net::Channel>>>>,
+    min_group: u64,
+) -> Result<(QueryResult, u64), QueryError> {
     let p = check(q, a, b)?;
-    let sides = [side(&p, 0, a, &q.left.1)?, side(&p, 1, b, &q.right.1)?];
+    let (sa, la) = side_grouped(&p, 0, a, &q.left.1)?;
+    let (sb, lb) = side_grouped(&p, 1, b, &q.right.1)?;
+    let labels = if p.group_side() == Some(0) { la } else { lb };
+    let sides = [sa, sb];
     let session = SessionId::random().map_err(|e| QueryError::Protocol(e.to_string()))?;
     let f = |mut party: quorate_engine::arith::Party| {
-        let r = if party.id() == 0 {
-            join::receiver(&mut party, &session, &p.spec, &sides[0])?
-        } else {
-            join::sender(&mut party, &session, &p.spec, &sides[1])?
-        };
-        let (s, rcv) = party.traffic();
-        Ok((r, s + rcv))
+        let s = party.id();
+        let r = protocol(&mut party, &session, &p, &sides[s], labels.len(), min_group)
+            .map_err(|e| quorate_engine::arith::ArithError::Setup(e.to_string()))?;
+        let (sent, rcv) = party.traffic();
+        Ok((r, sent + rcv))
     };
     let out = match rows {
         None => quorate_engine::arith::run_in_memory(&[&a.name, &b.name], f),
@@ -577,13 +779,61 @@ pub fn run_on(
     }
     .map_err(|e| QueryError::Protocol(e.to_string()))?;
     let bytes = out.iter().map(|(_, b)| b).sum::<u64>() / 2;
-    Ok((decode(&p, &out[0].0), bytes))
+    let (opened, passed) = &out[0].0;
+    Ok((
+        match passed {
+            Some(passed) => decode_grouped(&p, opened, passed, &labels),
+            None => decode(&p, opened),
+        },
+        bytes,
+    ))
 }
 
 /// Both sides' grouped rows for a plaintext run.
 pub fn plaintext_run(q: &JoinQuery, a: &Table, b: &Table) -> Result<QueryResult, QueryError> {
+    plaintext_grouped(q, a, b, DEFAULT_MIN_GROUP)
+}
+
+/// [`plaintext_run`] with a minimum group size for `GROUP BY`.
+pub fn plaintext_grouped(
+    q: &JoinQuery,
+    a: &Table,
+    b: &Table,
+    min_group: u64,
+) -> Result<QueryResult, QueryError> {
     let p = check(q, a, b)?;
-    let sa = side(&p, 0, a, &q.left.1)?;
-    let sb = side(&p, 1, b, &q.right.1)?;
-    Ok(plaintext(&p, &sa, &sb))
+    let (sa, la) = side_grouped(&p, 0, a, &q.left.1)?;
+    let (sb, lb) = side_grouped(&p, 1, b, &q.right.1)?;
+    let Some(gs) = p.group_side() else {
+        return Ok(plaintext(&p, &sa, &sb));
+    };
+    let labels = if gs == 0 { la } else { lb };
+    let spec = p.grouped_spec(labels.len());
+    let opened = products(&spec, &sa, &sb);
+    let per = p.spec.products.len();
+    let passed: Vec<bool> = (0..labels.len().max(1))
+        .map(|g| opened[g * per + p.count_product] >= min_group)
+        .collect();
+    let masked: Vec<u64> = opened
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| if passed[i / per] { v } else { 0 })
+        .collect();
+    Ok(decode_grouped(&p, &masked, &passed, &labels))
+}
+
+fn products(spec: &Spec, a: &Side, b: &Side) -> Vec<u64> {
+    let bi: HashMap<u128, usize> = b.keys.iter().enumerate().map(|(i, k)| (k.0, i)).collect();
+    spec.products
+        .iter()
+        .map(|&(f, g)| {
+            a.keys
+                .iter()
+                .enumerate()
+                .fold(0u64, |s, (i, k)| match bi.get(&k.0) {
+                    Some(&j) => s.wrapping_add(a.values[f][i].wrapping_mul(b.values[g][j])),
+                    None => s,
+                })
+        })
+        .collect()
 }

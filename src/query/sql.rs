@@ -5,8 +5,9 @@
 //!   `FROM (SELECT * FROM a UNION ALL SELECT * FROM b) AS t`, or a single
 //!   table). `agg` is `COUNT(*)`, `COUNT(col)`, `SUM(col)`, `AVG(col)`,
 //!   `MIN(col)`, `MAX(col)`, or alone `HISTOGRAM(col, lo, hi, buckets)`.
-//! - `SELECT ... FROM a JOIN b ON a.k = b.k [WHERE ...] [GROUP BY ...]`:
-//!   parsed and checked; running it needs private set intersection.
+//! - `SELECT COUNT(*), SUM(b.v), AVG(a.w) ... FROM a JOIN b ON a.k = b.k
+//!   [WHERE ...] [GROUP BY t.c]`: aggregates over a private join
+//!   ([`super::join`]).
 
 use sqlparser::ast::{
     Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, JoinConstraint,

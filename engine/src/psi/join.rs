@@ -33,7 +33,8 @@
 //!    `w = e·s` as `r·w0` locally plus `r·w1` bit by bit of `r` (one OT
 //!    per bit, as in Gilboa's product, over a public width: the row count's
 //!    for counting fields). Each party adds its shares over the bins, and
-//!    only the sums are opened.
+//!    only the sums are opened ([`receiver`], [`sender`]), or kept shared
+//!    ([`receiver_shared`], [`sender_shared`]).
 
 use quorate_circuits::CircuitBuilder;
 use zeroize::Zeroize;
@@ -178,7 +179,7 @@ fn finish(
     s_shares: Vec<Shares<u64>>,
     r: Option<&[Vec<u64>]>,
     widths: &[u32],
-) -> Result<Vec<u64>, ArithError> {
+) -> Result<Shares<u64>, ArithError> {
     let receiver = p.id() == 0;
     let eq = p.eval_shared(&equality()?, &lanes(Some(tau), bins, receiver))?;
     let mine: Vec<bool> = (0..bins)
@@ -235,7 +236,7 @@ fn finish(
         }
         sums.push(sum);
     }
-    p.open(&Shares::new(sums))
+    Ok(Shares::new(sums))
 }
 
 /// The bit width of each receiver field, sent to the sender: the row
@@ -261,13 +262,37 @@ fn widths(p: &mut Party, mine: Option<&[u32]>, fields: usize) -> Result<Vec<u32>
     Ok(bytes.into_iter().map(u32::from).collect())
 }
 
-/// The receiver's side (party 0 of a two-party [`Party`]).
+/// The receiver's side (party 0 of a two-party [`Party`]): the opened
+/// sums.
 pub fn receiver(
     p: &mut Party,
     session: &SessionId,
     spec: &Spec,
     side: &Side,
 ) -> Result<Vec<u64>, ArithError> {
+    let sums = receiver_shared(p, session, spec, side)?;
+    p.open(&sums)
+}
+
+/// The sender's side (party 1 of a two-party [`Party`]): the opened sums.
+pub fn sender(
+    p: &mut Party,
+    session: &SessionId,
+    spec: &Spec,
+    side: &Side,
+) -> Result<Vec<u64>, ArithError> {
+    let sums = sender_shared(p, session, spec, side)?;
+    p.open(&sums)
+}
+
+/// [`receiver`], leaving the sums secret-shared (for a caller that
+/// computes on them before opening, such as group suppression).
+pub fn receiver_shared(
+    p: &mut Party,
+    session: &SessionId,
+    spec: &Spec,
+    side: &Side,
+) -> Result<Shares<u64>, ArithError> {
     if p.parties() != 2 || p.id() != 0 {
         return Err(setup_err("the join receiver is party 0 of two"));
     }
@@ -334,13 +359,13 @@ pub fn receiver(
     finish(p, spec, bins, &tau, s_shares, Some(&r), &w)
 }
 
-/// The sender's side (party 1 of a two-party [`Party`]).
-pub fn sender(
+/// [`sender`], leaving the sums secret-shared.
+pub fn sender_shared(
     p: &mut Party,
     session: &SessionId,
     spec: &Spec,
     side: &Side,
-) -> Result<Vec<u64>, ArithError> {
+) -> Result<Shares<u64>, ArithError> {
     if p.parties() != 2 || p.id() != 1 {
         return Err(setup_err("the join sender is party 1 of two"));
     }
