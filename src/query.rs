@@ -147,10 +147,9 @@ impl QueryResult {
 /// `tables[i]`), over in-memory channels; the result every party gets.
 pub fn run_union_in_memory(
     q: &sql::UnionQuery,
-    tables: &[Table],
+    tables: &[&Table],
 ) -> Result<(QueryResult, u64), QueryError> {
-    let refs: Vec<&Table> = tables.iter().collect();
-    let kinds = eval::check_union(q, &refs)?;
+    let kinds = eval::check_union(q, tables)?;
     if tables.len() < 2 {
         return Err(QueryError::Schema(
             "a private query takes at least two parties' tables".into(),
@@ -160,17 +159,8 @@ pub fn run_union_in_memory(
         .iter()
         .map(|t| eval::local(q, &kinds, t))
         .collect::<Result<_, _>>()?;
-    let mins: Vec<bool> = q
-        .items
-        .iter()
-        .filter_map(|i| match i.agg {
-            sql::Agg::Min(_) => Some(true),
-            sql::Agg::Max(_) => Some(false),
-            _ => None,
-        })
-        .collect();
-    let names: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
-    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mins = eval::extremes(q);
+    let name_refs: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
     let out = quorate_engine::arith::run_in_memory(&name_refs, |mut party| {
         let me = party.id();
         let r = mpc::combine(&mut party, &locals[me], &mins)?;

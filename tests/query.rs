@@ -119,7 +119,8 @@ fn union_aggregates_equal_arrow_for_2_to_4_parties() {
             names.join(" UNION ALL ")
         );
         let q = union_plan(&sql);
-        let (got, bytes) = query::run_union_in_memory(&q, &tables).unwrap();
+        let refs: Vec<&Table> = tables.iter().collect();
+        let (got, bytes) = query::run_union_in_memory(&q, &refs).unwrap();
         assert!(bytes > 0);
         let e = expected(&batches.iter().collect::<Vec<_>>(), 25.5, "east");
         let row = &got.rows[0];

@@ -12,14 +12,11 @@ use quorate::custody::node::{self, Config, token_hash};
 use quorate_engine::net::tls::{Identity, parties_entry};
 use serde_json::{Value, json};
 
+use super::sign::{hex, unhex};
 use super::{CliError, CliResult, Out, shown, write_atomic};
 
 fn failed(e: impl std::fmt::Display) -> CliError {
     CliError::Failed(e.to_string())
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 pub(crate) const INIT_HELP: &str = "Writes into --dir: NAME.key (private, readable by you \
@@ -417,34 +414,14 @@ pub(crate) struct LoadArgs {
     json: bool,
 }
 
+/// Whether a node's answer holds a signature on `digest` that the
+/// standard verifiers accept.
 fn verify_signature(scheme: LoadScheme, result: &Value, digest: &[u8; 32]) -> bool {
-    let get = |k: &str| {
-        result[k]
-            .as_str()
-            .and_then(|s| {
-                (0..s.len())
-                    .step_by(2)
-                    .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-                    .collect::<Option<Vec<u8>>>()
-            })
-            .unwrap_or_default()
-    };
+    let get = |k: &str| unhex(k, result[k].as_str().unwrap_or(""), None).unwrap_or_default();
     let (sig, pk) = (get("signature"), get("public_key"));
     match scheme {
-        LoadScheme::Ecdsa => {
-            use k256::ecdsa::signature::hazmat::PrehashVerifier;
-            let (Ok(vk), Ok(s)) = (
-                k256::ecdsa::VerifyingKey::from_sec1_bytes(&pk),
-                k256::ecdsa::Signature::from_slice(&sig),
-            ) else {
-                return false;
-            };
-            vk.verify_prehash(digest, &s).is_ok()
-        }
+        LoadScheme::Ecdsa => quorate_engine::sign::dkls::verify(&pk, digest, &sig, true),
         LoadScheme::Schnorr | LoadScheme::Taproot => {
-            let (Ok(pk), Ok(sig)) = (<[u8; 32]>::try_from(pk), <[u8; 64]>::try_from(sig)) else {
-                return false;
-            };
             quorate_engine::sign::bip340::verify(&pk, digest, &sig)
         }
     }

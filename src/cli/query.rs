@@ -146,13 +146,37 @@ pub(crate) fn run(args: &QueryArgs) -> CliResult {
     if args.party.is_some() {
         return run_party(args, &plan, tables);
     }
-    let q = match &plan {
-        Plan::Union(q) => q,
-        Plan::Join(j) => return run_join(args, j, &tables),
-    };
-    // The query's tables, in its order; every given table must be used.
-    let mut ordered = Vec::new();
-    for name in &q.tables {
+    match &plan {
+        Plan::Union(q) => {
+            let ordered = pick(&tables, &q.tables)?;
+            run_here(args, "private aggregate", &ordered, || {
+                if args.plaintext {
+                    Ok((query::eval::plaintext(q, &ordered)?, 0))
+                } else {
+                    query::run_union_in_memory(q, &ordered)
+                }
+            })
+        }
+        Plan::Join(j) => {
+            let both = pick(&tables, &[j.left.0.clone(), j.right.0.clone()])?;
+            let (a, b) = (both[0], both[1]);
+            run_here(args, "private join", &both, || {
+                if args.plaintext {
+                    Ok((query::join::plaintext_grouped(j, a, b, args.min_group)?, 0))
+                } else {
+                    query::join::run_grouped(j, a, b, None, args.min_group)
+                }
+            })
+        }
+    }
+}
+
+/// The query's tables from those given, in the query's order; a table
+/// the query reads but was not given, or one given but not read, is an
+/// error.
+fn pick<'a>(tables: &'a [Table], names: &[String]) -> CliResult<Vec<&'a Table>> {
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
         let t = tables.iter().find(|t| &t.name == name).ok_or_else(|| {
             failed(format!(
                 "the query reads table `{}`: give --table {}=@FILE",
@@ -160,85 +184,42 @@ pub(crate) fn run(args: &QueryArgs) -> CliResult {
                 shown(name)
             ))
         })?;
-        ordered.push(t.clone());
+        out.push(t);
     }
-    if let Some(t) = tables.iter().find(|t| !q.tables.contains(&t.name)) {
+    if let Some(t) = tables.iter().find(|t| !names.contains(&t.name)) {
         return Err(failed(format!(
             "table `{}` is given but the query does not read it",
             shown(&t.name)
         )));
     }
-    let started = Instant::now();
-    let pb = spinner(args, "private aggregate");
-    let (result, bytes) = if args.plaintext {
-        let refs: Vec<&Table> = ordered.iter().collect();
-        (query::eval::plaintext(q, &refs).map_err(failed)?, 0)
-    } else {
-        query::run_union_in_memory(q, &ordered).map_err(failed)?
-    };
-    if let Some(pb) = pb {
-        pb.finish_and_clear();
-    }
-    let secs = started.elapsed().as_secs_f64();
-    write_out(args, &result)?;
-    print(&result, args.json)?;
-    if !args.json {
-        let rows: usize = ordered.iter().map(Table::rows).sum();
-        let _ = std::io::Write::write_all(
-            &mut std::io::stderr(),
-            format!(
-                "{} parties, {rows} rows, {secs:.3} s, {bytes} bytes exchanged{}\n",
-                ordered.len(),
-                if args.plaintext { " (plaintext)" } else { "" }
-            )
-            .as_bytes(),
-        );
-    }
-    Ok(())
+    Ok(out)
 }
 
-fn run_join(args: &QueryArgs, j: &query::sql::JoinQuery, tables: &[Table]) -> CliResult {
-    let find = |name: &str| {
-        tables.iter().find(|t| t.name == name).ok_or_else(|| {
-            failed(format!(
-                "the query reads table `{}`: give --table {}=@FILE",
-                shown(name),
-                shown(name)
-            ))
-        })
-    };
-    let (a, b) = (find(&j.left.0)?, find(&j.right.0)?);
-    if let Some(t) = tables
-        .iter()
-        .find(|t| t.name != j.left.0 && t.name != j.right.0)
-    {
-        return Err(failed(format!(
-            "table `{}` is given but the query does not read it",
-            shown(&t.name)
-        )));
-    }
+/// Runs `compute` (every party in this process) with a spinner, then
+/// writes and prints the result, and on stderr its size and cost.
+fn run_here(
+    args: &QueryArgs,
+    what: &str,
+    tables: &[&Table],
+    compute: impl FnOnce() -> Result<(QueryResult, u64), query::QueryError>,
+) -> CliResult {
     let started = Instant::now();
-    let pb = spinner(args, "private join");
-    let (result, bytes) = if args.plaintext {
-        (
-            query::join::plaintext_grouped(j, a, b, args.min_group).map_err(failed)?,
-            0,
-        )
-    } else {
-        query::join::run_grouped(j, a, b, None, args.min_group).map_err(failed)?
-    };
+    let pb = spinner(args, what);
+    let outcome = compute();
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
+    let (result, bytes) = outcome.map_err(failed)?;
     let secs = started.elapsed().as_secs_f64();
     write_out(args, &result)?;
     print(&result, args.json)?;
     if !args.json {
-        let rows = a.rows() + b.rows();
+        let rows: usize = tables.iter().map(|t| t.rows()).sum();
         let _ = std::io::Write::write_all(
             &mut std::io::stderr(),
             format!(
-                "2 parties, {rows} rows, {secs:.3} s, {bytes} bytes exchanged ({:.0} per row){}\n",
+                "{} parties, {rows} rows, {secs:.3} s, {bytes} bytes exchanged ({:.0} per row){}\n",
+                tables.len(),
                 bytes as f64 / rows.max(1) as f64,
                 if args.plaintext { " (plaintext)" } else { "" }
             )
@@ -430,15 +411,7 @@ fn run_party(args: &QueryArgs, plan: &Plan, tables: Vec<Table>) -> CliResult {
     let mut p =
         quorate_engine::arith::Party::setup(c.me, std::mem::take(&mut c.channels), &session)
             .map_err(failed)?;
-    let mins: Vec<bool> = q
-        .items
-        .iter()
-        .filter_map(|i| match i.agg {
-            query::sql::Agg::Min(_) => Some(true),
-            query::sql::Agg::Max(_) => Some(false),
-            _ => None,
-        })
-        .collect();
+    let mins = query::eval::extremes(q);
     let (additive, extremes) = query::mpc::combine(&mut p, &local, &mins).map_err(failed)?;
     let result = query::eval::decode(q, &kinds, &additive, &extremes);
     let (sent, recv) = p.traffic();
@@ -577,7 +550,8 @@ pub(crate) fn bench(args: &BenchQueryArgs) -> CliResult {
     )
     .map_err(failed)?;
     let t = Instant::now();
-    let (r, _) = query::join::run_on(&sum, &a, &b, Some(rows)).map_err(failed)?;
+    let (r, _) = query::join::run_grouped(&sum, &a, &b, Some(rows), query::join::DEFAULT_MIN_GROUP)
+        .map_err(failed)?;
     let tls_s = t.elapsed().as_secs_f64();
     check(&sum, &r)?;
     let per_row = bytes_sum as f64 / (2 * n) as f64;

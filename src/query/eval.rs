@@ -319,6 +319,18 @@ pub fn layout(items: &[Item]) -> (Vec<(usize, usize)>, Vec<Option<usize>>) {
     (add, extremes)
 }
 
+/// For each MIN or MAX item, in order, whether it is a MIN.
+pub fn extremes(q: &UnionQuery) -> Vec<bool> {
+    q.items
+        .iter()
+        .filter_map(|i| match i.agg {
+            Agg::Min(_) => Some(true),
+            Agg::Max(_) => Some(false),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The sentinel a party with no value contributes to MIN (MAX: its
 /// negation).
 pub const SENTINEL: i64 = MAX_UNITS;

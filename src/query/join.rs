@@ -419,7 +419,7 @@ fn units(v: &Value, kind: Kind) -> Result<u64, QueryError> {
 
 /// One party's rows grouped by key: side 0 (left table) or 1 (right).
 /// With `GROUP BY` on this side, every field is split by group label
-/// (field `f` of group `l` at `f * labels + l`), and the labels come back
+/// (field `f` of group `g` at `f * labels + g`), and the labels come back
 /// in that order.
 pub fn side_grouped(
     p: &Prepared,
@@ -427,57 +427,43 @@ pub fn side_grouped(
     t: &Table,
     key: &str,
 ) -> Result<(Side, Vec<Value>), QueryError> {
+    let pass = passing_all(p, s, t)?;
     let Some((_, gcol)) = p.group.as_ref().filter(|(gs, _)| *gs == s) else {
-        return Ok((side(p, s, t, key)?, Vec::new()));
+        return Ok((side_rows(p, s, t, key, &pass, None)?, Vec::new()));
     };
     let labels_of = t.column(gcol)?;
-    let mut pass = vec![true; t.rows()];
-    for f in &p.filters[s] {
-        for (x, y) in pass.iter_mut().zip(passing(t, Some(f))?) {
-            *x &= y;
-        }
-    }
-    let mut labels: Vec<Value> = Vec::new();
+    // Labels by their printed form (values are not hashable: floats).
+    let mut by_text: std::collections::BTreeMap<String, Value> = Default::default();
     for (v, ok) in labels_of.iter().zip(&pass) {
-        if *ok && !labels.contains(v) {
-            if labels.len() == MAX_GROUPS {
+        if *ok && !by_text.contains_key(&format!("{v:?}")) {
+            if by_text.len() == MAX_GROUPS {
                 return Err(QueryError::Input(format!(
                     "column `{}.{gcol}` has more than {MAX_GROUPS} groups",
                     t.name
                 )));
             }
-            labels.push(v.clone());
+            by_text.insert(format!("{v:?}"), v.clone());
         }
     }
-    labels.sort_by_key(|a| format!("{a:?}"));
-    let l = labels.len().max(1);
-    let nf = p.fields[s].len();
-    let mut merged = Side {
-        keys: Vec::new(),
-        values: vec![Vec::new(); nf * l],
-        bounds: vec![None; nf * l],
-    };
-    let mut index: HashMap<u128, usize> = HashMap::new();
-    for (li, label) in labels.iter().enumerate() {
-        let rows: Vec<usize> = (0..t.rows()).filter(|&r| labels_of[r] == *label).collect();
-        let sub = side_rows(p, s, t, key, Some(&rows))?;
-        for f in 0..nf {
-            merged.bounds[f * l + li] = sub.bounds[f];
-        }
-        for (k, key) in sub.keys.iter().enumerate() {
-            let at = *index.entry(key.0).or_insert_with(|| {
-                merged.keys.push(*key);
-                for v in &mut merged.values {
-                    v.push(0);
-                }
-                merged.keys.len() - 1
-            });
-            for f in 0..nf {
-                merged.values[f * l + li][at] = sub.values[f][k];
+    let index: HashMap<&str, usize> = by_text
+        .keys()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i))
+        .collect();
+    let group_of: Vec<usize> = labels_of
+        .iter()
+        .zip(&pass)
+        .map(|(v, ok)| {
+            if *ok {
+                index.get(format!("{v:?}").as_str()).copied().unwrap_or(0)
+            } else {
+                0
             }
-        }
-    }
-    Ok((merged, labels))
+        })
+        .collect();
+    let labels: Vec<Value> = by_text.into_values().collect();
+    let side = side_rows(p, s, t, key, &pass, Some((&group_of, labels.len().max(1))))?;
+    Ok((side, labels))
 }
 
 /// The most groups a `GROUP BY` column may have.
@@ -485,22 +471,31 @@ pub const MAX_GROUPS: usize = 256;
 
 /// One party's rows grouped by key: side 0 (left table) or 1 (right).
 pub fn side(p: &Prepared, s: usize, t: &Table, key: &str) -> Result<Side, QueryError> {
-    side_rows(p, s, t, key, None)
+    side_rows(p, s, t, key, &passing_all(p, s, t)?, None)
 }
 
-fn side_rows(
-    p: &Prepared,
-    s: usize,
-    t: &Table,
-    key: &str,
-    only: Option<&[usize]>,
-) -> Result<Side, QueryError> {
+/// Which rows of side `s`'s table pass all of that side's predicates.
+fn passing_all(p: &Prepared, s: usize, t: &Table) -> Result<Vec<bool>, QueryError> {
     let mut pass = vec![true; t.rows()];
     for f in &p.filters[s] {
         for (x, y) in pass.iter_mut().zip(passing(t, Some(f))?) {
             *x &= y;
         }
     }
+    Ok(pass)
+}
+
+/// The rows that `pass`, grouped by key in one pass; with `groups`
+/// (each row's group, and how many), field `f` of group `g` goes to
+/// `f * groups + g`.
+fn side_rows(
+    p: &Prepared,
+    s: usize,
+    t: &Table,
+    key: &str,
+    pass: &[bool],
+    groups: Option<(&[usize], usize)>,
+) -> Result<Side, QueryError> {
     let keys = t.column(key)?;
     let mut cols: Vec<Option<(Vec<Value>, Kind)>> = Vec::new();
     for f in &p.fields[s] {
@@ -510,35 +505,32 @@ fn side_rows(
             Field::Sum(c) => Some((t.column(c)?, column_kind(t, c)?)),
         });
     }
+    let l = groups.map_or(1, |(_, l)| l);
     let mut index: HashMap<u128, usize> = HashMap::new();
     // Counts are below the row count: their width is public.
     let count_bits = (usize::BITS - t.rows().leading_zeros()).max(1);
     let mut out = Side {
         keys: Vec::new(),
-        values: vec![Vec::new(); p.fields[s].len()],
+        values: vec![Vec::new(); p.fields[s].len() * l],
         bounds: p.fields[s]
             .iter()
-            .map(|f| match f {
-                Field::Rows | Field::NonNull(_) => Some(count_bits),
-                Field::Sum(_) => None,
+            .flat_map(|f| {
+                let b = match f {
+                    Field::Rows | Field::NonNull(_) => Some(count_bits),
+                    Field::Sum(_) => None,
+                };
+                std::iter::repeat_n(b, l)
             })
             .collect(),
     };
-    let all: Vec<usize>;
-    let rows = match only {
-        Some(r) => r,
-        None => {
-            all = (0..t.rows()).collect();
-            &all
-        }
-    };
-    for &r in rows {
+    for r in 0..t.rows() {
         if !pass[r] {
             continue;
         }
         let Some(k) = key_block(&keys[r]) else {
             continue;
         };
+        let g = groups.map_or(0, |(of, _)| of[r]);
         let at = *index.entry(k.0).or_insert_with(|| {
             out.keys.push(k);
             for v in &mut out.values {
@@ -553,7 +545,8 @@ fn side_rows(
                 (Field::Sum(_), Some((v, kind))) => units(&v[r], *kind)?,
                 _ => 0,
             };
-            out.values[f][at] = out.values[f][at].wrapping_add(add);
+            let slot = &mut out.values[f * l + g][at];
+            *slot = slot.wrapping_add(add);
         }
     }
     if out.keys.len() > join::MAX_KEYS {
@@ -728,31 +721,23 @@ pub fn check(q: &JoinQuery, a: &Table, b: &Table) -> Result<Prepared, QueryError
     Ok(p)
 }
 
-/// Runs a join query with both parties in this process; the result and
-/// the bytes exchanged.
+/// Runs a join query with both parties in this process (the default
+/// minimum group size); the result and the bytes exchanged.
 pub fn run_in_memory(
     q: &JoinQuery,
     a: &Table,
     b: &Table,
 ) -> Result<(QueryResult, u64), QueryError> {
-    run_on(q, a, b, None)
-}
-
-/// [`run_in_memory`], or over `rows` (each party's channels, as
-/// `engine::net::tls::loopback_mesh` gives them) when given.
-pub fn run_on(
-    q: &JoinQuery,
-    a: &Table,
-    b: &Table,
-    rows: Option<Vec<Vec<Option<quorate_engine::net::Channel>>>>,
-) -> Result<(QueryResult, u64), QueryError> {
-    run_grouped(q, a, b, rows, DEFAULT_MIN_GROUP)
+    run_grouped(q, a, b, None, DEFAULT_MIN_GROUP)
 }
 
 /// The default minimum group size of `GROUP BY`.
 pub const DEFAULT_MIN_GROUP: u64 = 10;
 
-/// [`run_on`] with a minimum group size for `GROUP BY`.
+/// Runs a join query with both parties in this process, over `rows`
+/// (each party's channels, as `engine::net::tls::loopback_mesh` gives
+/// them) or in memory, with `min_group` for `GROUP BY`; the result and
+/// the bytes exchanged.
 pub fn run_grouped(
     q: &JoinQuery,
     a: &Table,

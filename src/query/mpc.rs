@@ -9,10 +9,6 @@ use quorate_engine::arith::{ArithError, Party, Shares};
 
 use super::eval::Local;
 
-fn sub(a: &Shares<u64>, b: &Shares<u64>) -> Result<Shares<u64>, ArithError> {
-    a.sub(b)
-}
-
 /// Party `me`'s side of the combination: every party calls this with its
 /// own [`Local`] (of the same lengths everywhere). Returns the opened
 /// additive totals and extremes; `mins[k]` says whether extreme `k` is a
@@ -54,8 +50,8 @@ pub fn combine(
     let mut best = cands[0].clone();
     for c in &cands[1..] {
         // d = c - best; MIN takes c where d < 0, MAX where best - c < 0.
-        let d = sub(c, &best)?;
-        let neg_d = sub(&best, c)?;
+        let d = c.sub(&best)?;
+        let neg_d = best.sub(c)?;
         let flip: Vec<u64> = mins.iter().map(|&m| u64::from(!m)).collect();
         // Per element: test d for a MIN, -d for a MAX.
         let test = select(&d, &neg_d, &flip)?;

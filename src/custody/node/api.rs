@@ -255,14 +255,18 @@ async fn sign(
     };
     if [&b.path, &b.asset, &b.amount, &b.destination]
         .iter()
-        .any(|f| f.len() > 256)
+        .any(|f| f.len() > super::ceremony::MAX_FIELD)
         || b.signers
             .as_ref()
             .is_some_and(|v| v.len() > node.cfg.parties.list().len())
     {
         return error(
             StatusCode::BAD_REQUEST,
-            "path, asset, amount and destination are at most 256 bytes; signers at most the nodes",
+            format!(
+                "path, asset, amount and destination are at most {} bytes; signers at most the \
+                 nodes",
+                super::ceremony::MAX_FIELD
+            ),
         );
     }
     if unhex(&b.digest).is_none_or(|d| d.len() != 32) {

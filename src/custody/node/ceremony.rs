@@ -28,7 +28,7 @@ fn facts(job: &SignJob) -> Result<Facts, String> {
 }
 
 /// The longest text field a proposal may carry (names, ids, facts).
-const MAX_FIELD: usize = 256;
+pub(super) const MAX_FIELD: usize = 256;
 
 /// Refuses a proposal whose fields are too long to log (a peer's or
 /// client's oversized field never reaches the audit log).

@@ -531,22 +531,14 @@ impl Node {
         };
         match job.scheme {
             Scheme::Ecdsa => {
-                use k256::ecdsa::signature::hazmat::PrehashVerifier;
-                let expected = quorate_engine::sign::point_to_bytes(&child.public_key);
-                pk == expected
-                    && k256::ecdsa::VerifyingKey::from_sec1_bytes(&pk)
-                        .ok()
-                        .zip(k256::ecdsa::Signature::from_slice(&sig).ok())
-                        .is_some_and(|(vk, s)| vk.verify_prehash(&digest, &s).is_ok())
+                pk == quorate_engine::sign::point_to_bytes(&child.public_key)
+                    && quorate_engine::sign::dkls::verify(&pk, &digest, &sig, true)
             }
             Scheme::Schnorr | Scheme::Taproot => {
                 let Ok(adjust) = store::bip340_adjust(job.scheme == Scheme::Taproot, &child) else {
                     return false;
                 };
                 let x = quorate_engine::sign::frost::x_only(&adjust.point(&share.group_key));
-                let Ok(sig) = <[u8; 64]>::try_from(sig) else {
-                    return false;
-                };
                 pk == x && quorate_engine::sign::bip340::verify(&x, &digest, &sig)
             }
         }

@@ -15,7 +15,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+
+use super::lock;
 
 use quorate_engine::sign::consumed::FileLog;
 use quorate_engine::sign::dkg::KeyShare;
@@ -109,10 +111,6 @@ fn sync_dir(dir: &Path) -> Result<(), String> {
     #[cfg(not(unix))]
     let _ = dir;
     Ok(())
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// One key this node holds a share of.
