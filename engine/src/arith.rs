@@ -245,6 +245,8 @@ pub struct Peer {
     sender: KosSender,
     /// OTs where this party receives.
     receiver: KosReceiver,
+    /// The extension's blocks, kept between batches of bit OTs.
+    bufs: [crate::ot::SecretBlocks; 2],
 }
 
 impl std::fmt::Debug for Peer {
@@ -324,6 +326,7 @@ impl Party {
                             ch,
                             sender,
                             receiver,
+                            bufs: Default::default(),
                         }))
                     })
                 })
@@ -840,6 +843,85 @@ fn bit_products<R: Ring>(
     Ok(out)
 }
 
+/// [`bit_products`] for two values per bit over Z_2^64: one random OT
+/// per bit carries both, the low and high halves of its 128-bit keys
+/// masking the two values.
+fn bit_products_pairs(
+    p: &mut Peer,
+    choices: &[bool],
+    values: &[[u64; 2]],
+) -> Result<Vec<[u64; 2]>, ArithError> {
+    let halves = |k: Block| [k.0 as u64, (k.0 >> 64) as u64];
+    let (keys, mut pairs) = rot_duplex(
+        &mut p.ch,
+        &mut p.sender,
+        &mut p.receiver,
+        choices,
+        values.len(),
+    )?;
+    if !values.is_empty() {
+        let mut corrections = Vec::with_capacity(values.len() * 16);
+        let mut out = Vec::with_capacity(values.len());
+        for (pair, v) in pairs.iter().zip(values) {
+            let (m0, m1) = (halves(pair[0]), halves(pair[1]));
+            for h in 0..2 {
+                let c = m0[h].wrapping_sub(m1[h]).wrapping_add(v[h]);
+                corrections.extend_from_slice(&c.to_le_bytes());
+            }
+            out.push([m0[0].wrapping_neg(), m0[1].wrapping_neg()]);
+        }
+        pairs.zeroize();
+        p.ch.send_vec(corrections)?;
+        p.ch.flush()?;
+        return Ok(out);
+    }
+    let mut bytes = vec![0u8; choices.len() * 16];
+    p.ch.recv(&mut bytes)?;
+    let keys = keys.expose();
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
+    Ok(keys
+        .iter()
+        .zip(choices)
+        .zip(bytes.chunks_exact(16))
+        .map(|((key, c), tau)| {
+            let mut v = halves(*key);
+            if *c {
+                v[0] = v[0].wrapping_add(word(&tau[..8]));
+                v[1] = v[1].wrapping_add(word(&tau[8..]));
+            }
+            v
+        })
+        .collect())
+}
+
+/// OTs per batch of [`Party::own_bits_dot_pairs`].
+const DOT_BATCH: usize = 1 << 20;
+
+/// The sums over `t` of [`bit_products_pairs`]' outputs, batch by batch:
+/// shares of `Σ_t c_t · v_t` (two sums at once), without keeping a share
+/// per element.
+fn bit_dot_pairs(
+    p: &mut Peer,
+    choices: &[bool],
+    values: &[[u64; 2]],
+) -> Result<[u64; 2], ArithError> {
+    let mut acc = [0u64; 2];
+    let n = choices.len().max(values.len());
+    for at in (0..n).step_by(DOT_BATCH) {
+        let end = (at + DOT_BATCH).min(n);
+        let part = bit_products_pairs(
+            p,
+            choices.get(at..end).unwrap_or(&[]),
+            values.get(at..end).unwrap_or(&[]),
+        )?;
+        for v in &part {
+            acc[0] = acc[0].wrapping_add(v[0]);
+            acc[1] = acc[1].wrapping_add(v[1]);
+        }
+    }
+    Ok(acc)
+}
+
 impl Party {
     /// Shares of `b_i · x` for every element, where the bits `b_i` are
     /// party `i`'s own (`Some` there) and `x` is shared: party `i` takes
@@ -882,6 +964,90 @@ impl Party {
             .find(|v| !v.is_empty())
             .unwrap_or_else(|| vec![R::zero(); len]);
         Ok(Shares(out))
+    }
+
+    /// [`own_bits_times`](Self::own_bits_times) for two shared vectors
+    /// by the same bits at once over Z_2^64: `(b_i · x_i, b_i · y_i)`,
+    /// one OT per element for both.
+    pub(crate) fn own_bits_times_pairs(
+        &mut self,
+        owner: usize,
+        bits: Option<&[bool]>,
+        x: &Shares<u64>,
+        y: &Shares<u64>,
+    ) -> Result<(Shares<u64>, Shares<u64>), ArithError> {
+        let len = x.len();
+        if y.len() != len {
+            return Err(ArithError::Length(y.len(), len));
+        }
+        let split = |v: Vec<[u64; 2]>| -> (Vec<u64>, Vec<u64>) {
+            v.into_iter().map(|[a, b]| (a, b)).unzip()
+        };
+        if self.me == owner {
+            let bits =
+                bits.ok_or_else(|| ArithError::Setup("the owner must give its bits".into()))?;
+            if bits.len() != len {
+                return Err(ArithError::Length(bits.len(), len));
+            }
+            let parts = self.each_peer(|_, p| bit_products_pairs(p, bits, &[]))?;
+            let pick = |v: &[u64]| -> Vec<u64> {
+                v.iter()
+                    .zip(bits)
+                    .map(|(v, b)| if *b { *v } else { 0 })
+                    .collect()
+            };
+            let (mut ox, mut oy) = (pick(&x.0), pick(&y.0));
+            for part in parts.into_iter().flatten() {
+                let (px, py) = split(part);
+                add_into(&mut ox, &px);
+                add_into(&mut oy, &py);
+            }
+            return Ok((Shares(ox), Shares(oy)));
+        }
+        let mine: Vec<[u64; 2]> = x.0.iter().zip(&y.0).map(|(a, b)| [*a, *b]).collect();
+        let parts = self.each_peer(|j, p| {
+            if j == owner {
+                bit_products_pairs(p, &[], &mine)
+            } else {
+                Ok(Vec::new())
+            }
+        })?;
+        let (ox, oy) = parts
+            .into_iter()
+            .flatten()
+            .find(|v| !v.is_empty())
+            .map_or_else(|| (vec![0; len], vec![0; len]), split);
+        Ok((Shares(ox), Shares(oy)))
+    }
+
+    /// Shares of the two sums `Σ_t b_t · x_t` and `Σ_t b_t · y_t`, where
+    /// the bits are party `owner`'s (`Some` there) and each other party
+    /// holds its values `[x_t, y_t]` in the clear (the owner passes none):
+    /// one OT per element, in batches, so memory stays bounded.
+    pub(crate) fn own_bits_dot_pairs(
+        &mut self,
+        owner: usize,
+        bits: Option<&[bool]>,
+        values: &[[u64; 2]],
+    ) -> Result<[u64; 2], ArithError> {
+        if self.me == owner {
+            let bits =
+                bits.ok_or_else(|| ArithError::Setup("the owner must give its bits".into()))?;
+            let parts = self.each_peer(|_, p| bit_dot_pairs(p, bits, &[]))?;
+            return Ok(parts.into_iter().flatten().fold([0u64; 2], |a, v| {
+                [a[0].wrapping_add(v[0]), a[1].wrapping_add(v[1])]
+            }));
+        }
+        let parts = self.each_peer(|j, p| {
+            if j == owner {
+                bit_dot_pairs(p, &[], values)
+            } else {
+                Ok([0; 2])
+            }
+        })?;
+        Ok(parts.into_iter().flatten().fold([0u64; 2], |a, v| {
+            [a[0].wrapping_add(v[0]), a[1].wrapping_add(v[1])]
+        }))
     }
 }
 

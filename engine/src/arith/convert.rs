@@ -25,7 +25,7 @@
 
 use quorate_circuits::{Circuit, CircuitBuilder, Gate, Word};
 
-use super::gmw::BitShares;
+use super::gmw::{BitShares, BitTriples};
 use super::{ArithError, Party, Ring, Shares};
 
 /// XOR shares of a vector of instances of each of several wires (or bits):
@@ -66,6 +66,27 @@ impl Party {
     /// length in words). Returns the shares of the output wires, in the
     /// order of the outputs and their bits. No input or output is opened.
     pub fn eval_shared(&mut self, circuit: &Circuit, inputs: &Lanes) -> Result<Lanes, ArithError> {
+        let words = inputs.first().map_or(0, BitShares::len);
+        let mut triples = self.bit_triples(Self::and_words(circuit, words))?;
+        self.eval_shared_with(circuit, inputs, &mut triples)
+    }
+
+    /// Words of AND triples [`eval_shared`](Self::eval_shared) uses on
+    /// `circuit` with `words` words per wire: make them ahead of time with
+    /// [`Party::bit_triples`] (they do not depend on the inputs) and pass
+    /// them to [`eval_shared_with`](Self::eval_shared_with).
+    pub fn and_words(circuit: &Circuit, words: usize) -> usize {
+        let super::gmw_run::Plan { ands, .. } = super::gmw_run::plan(circuit);
+        ands.iter().map(|a| a.len() * words).sum()
+    }
+
+    /// [`eval_shared`](Self::eval_shared) with triples made beforehand.
+    pub fn eval_shared_with(
+        &mut self,
+        circuit: &Circuit,
+        inputs: &Lanes,
+        triples: &mut BitTriples,
+    ) -> Result<Lanes, ArithError> {
         let stats = circuit.stats();
         if inputs.len() != stats.input_bits as usize {
             return Err(ArithError::Length(inputs.len(), stats.input_bits as usize));
@@ -79,8 +100,6 @@ impl Party {
             wires[w * words..(w + 1) * words].copy_from_slice(x.expose());
         }
         let super::gmw_run::Plan { linear, ands } = super::gmw_run::plan(circuit);
-        let total: usize = ands.iter().map(|a| a.len() * words).sum();
-        let mut triples = self.bit_triples(total)?;
         let gates = circuit.gates();
         let first = self.me == 0;
         for (lin, and) in linear.iter().zip(&ands) {
@@ -120,7 +139,7 @@ impl Party {
                 BitShares::new(v)
             };
             let (x, y) = (gather(true), gather(false));
-            let z = self.and(&x, &y, &mut triples)?;
+            let z = self.and(&x, &y, triples)?;
             for (j, &k) in and.iter().enumerate() {
                 let out = gates[k].out().idx() * words;
                 wires[out..out + words].copy_from_slice(&z.expose()[j * words..(j + 1) * words]);

@@ -534,14 +534,45 @@ impl KosReceiver {
     pub fn start_into(
         &mut self,
         choices: &[bool],
+        out: SecretBlocks,
+    ) -> Result<ReceiverBatch<'_>, OtError> {
+        self.start_with_bits(choices.len(), out, |bytes| {
+            let n = choices.len();
+            let whole = n / 8;
+            pack_bits(&choices[..8 * whole], &mut bytes[..whole]);
+            for (j, &c) in choices.iter().enumerate().skip(8 * whole) {
+                bytes[j / 8] = (bytes[j / 8] & !(1 << (j % 8))) | u8::from(c) << (j % 8);
+            }
+        })
+    }
+
+    /// [`start_into`](Self::start_into) with the choice bits packed, 64 to
+    /// a word (OT `64 w + l` chooses by bit `l` of word `w`).
+    pub fn start_packed_into(
+        &mut self,
+        choices: &[u64],
+        out: SecretBlocks,
+    ) -> Result<ReceiverBatch<'_>, OtError> {
+        self.start_with_bits(64 * choices.len(), out, |bytes| {
+            for (b, w) in bytes.chunks_exact_mut(8).zip(choices) {
+                b.copy_from_slice(&w.to_le_bytes());
+            }
+        })
+    }
+
+    /// Starts a batch of `n` OTs whose first `n` choice bits `put` writes
+    /// (bit `j` at bit `j % 8` of byte `j / 8`) over random bits.
+    fn start_with_bits(
+        &mut self,
+        n: usize,
         mut out: SecretBlocks,
+        put: impl FnOnce(&mut [u8]),
     ) -> Result<ReceiverBatch<'_>, OtError> {
         if self.in_batch {
             return Err(OtError::Abandoned {
                 peer: self.peer.clone(),
             });
         }
-        let n = choices.len();
         let rows = batch_rows(n);
         // Random choice bits for the padding and check rows, then the
         // caller's in front.
@@ -550,11 +581,7 @@ impl KosReceiver {
         Prg::from_entropy()
             .map_err(OtError::Entropy)?
             .fill_bytes(bytes);
-        let whole = n / 8;
-        pack_bits(&choices[..8 * whole], &mut bytes[..whole]);
-        for (j, &c) in choices.iter().enumerate().skip(8 * whole) {
-            bytes[j / 8] = (bytes[j / 8] & !(1 << (j % 8))) | u8::from(c) << (j % 8);
-        }
+        put(&mut bytes[..n.div_ceil(8)]);
         out.clear_for(rows);
         self.in_batch = true;
         let words = rows.min(CHUNK) / 128;
@@ -725,6 +752,106 @@ pub fn rot_duplex(
     })?;
     FixedKeyAes::get().tmmo_many_seq(tweak_base(receiver.salt, recv_first), t.expose_mut());
     Ok((t, sender.hash_pairs(send_first, q.expose())))
+}
+
+/// Random OTs of single bits both ways at once (as [`rot_duplex`]), the
+/// raw material of GMW's AND triples. This side receives `64 ·
+/// choices.len()` OTs choosing by the packed bits of `choices` and sends
+/// `64 · send_words`; each key is the lsb of the same TCCR hash
+/// [`rot_duplex`] uses, and the bits come back packed 64 to a word: this
+/// side's chosen bits, then its pairs' first and second bits. `bufs`
+/// holds the extension's blocks between calls, so a caller making many
+/// batches reuses their memory.
+pub fn rot_bits_duplex(
+    ch: &mut Channel,
+    sender: &mut KosSender,
+    receiver: &mut KosReceiver,
+    choices: &[u64],
+    send_words: usize,
+    bufs: &mut [SecretBlocks; 2],
+) -> Result<[Vec<u64>; 3], OtError> {
+    let (send_first, recv_first) = (sender.next_index, receiver.next_index);
+    let [tb, qb] = bufs;
+    let mut rb = receiver.start_packed_into(choices, std::mem::take(tb))?;
+    let mut sb = sender.start_into(64 * send_words, std::mem::take(qb))?;
+    let mut inbound = vec![0u8; 16 * CHUNK];
+    let mut more_out = true;
+    // Two chunks go out before the first is absorbed, so neither party
+    // waits on the other's every chunk.
+    let mut ahead = 2;
+    loop {
+        while more_out && ahead > 0 {
+            let mut u = ch.buffer(16 * CHUNK);
+            more_out = rb.next_chunk_into(&mut u);
+            if more_out {
+                ch.send_vec(u)?;
+                ch.flush()?;
+            }
+            ahead -= 1;
+        }
+        ahead = 1;
+        let len = sb.next_chunk_len();
+        if let Some(len) = len {
+            ch.recv(&mut inbound[..len])?;
+            sb.absorb(&inbound[..len])?;
+        }
+        if !more_out && len.is_none() {
+            break;
+        }
+    }
+    ch.send_blocks(&[sb.challenge()])?;
+    ch.flush()?;
+    let mut seed = [Block::ZERO];
+    ch.recv_blocks(&mut seed)?;
+    let (check, t) = rb.respond(seed[0]);
+    *tb = t;
+    ch.send_blocks(&[check.x, check.t])?;
+    ch.flush()?;
+    let mut answer = [Block::ZERO; 2];
+    ch.recv_blocks(&mut answer)?;
+    *qb = sb.verify(CheckMsg {
+        x: answer[0],
+        t: answer[1],
+    })?;
+    let h = FixedKeyAes::get();
+    // The receiver's keys: hashed in place, lsb kept.
+    const SPAN: usize = 1024;
+    let mut chosen = Vec::with_capacity(choices.len());
+    let mut at = tweak_base(receiver.salt, recv_first);
+    for span in tb.expose_mut().chunks_mut(SPAN) {
+        h.tmmo_many_seq(at, span);
+        at = at.wrapping_add(span.len() as u128);
+        chosen.extend(span.chunks(64).map(lsbs));
+    }
+    // The sender's pairs `(q, q ⊕ Δ)`, both under the row's tweak.
+    let d = sender.delta.expose();
+    let mut at = tweak_base(sender.salt, send_first);
+    let (mut first, mut second) = (
+        Vec::with_capacity(send_words),
+        Vec::with_capacity(send_words),
+    );
+    let mut pair = vec![Block::ZERO; SPAN];
+    for span in qb.expose_mut().chunks_mut(SPAN) {
+        let pair = &mut pair[..span.len()];
+        for (p, q) in pair.iter_mut().zip(span.iter()) {
+            *p = *q ^ d;
+        }
+        h.tmmo_many_seq(at, span);
+        h.tmmo_many_seq(at, pair);
+        at = at.wrapping_add(span.len() as u128);
+        first.extend(span.chunks(64).map(lsbs));
+        second.extend(pair.chunks(64).map(lsbs));
+    }
+    pair.zeroize();
+    Ok([chosen, first, second])
+}
+
+/// The low bits of up to 64 blocks, packed.
+fn lsbs(blocks: &[Block]) -> u64 {
+    blocks
+        .iter()
+        .enumerate()
+        .fold(0u64, |acc, (l, b)| acc | (b.0 as u64 & 1) << l)
 }
 
 /// A batch in progress on the receiver's side.
@@ -965,6 +1092,55 @@ mod tests {
         }
         for j in 0..300 {
             assert_eq!(ct.expose()[j], q.expose()[j] ^ s.delta().expose());
+        }
+    }
+
+    #[test]
+    fn bit_ots_both_ways_match_the_choices() {
+        use crate::prg::Prg;
+        let (s01, s10) = (SessionId::random().unwrap(), SessionId::random().unwrap());
+        let (mut a, mut b) = pair((PartyId(0), "a"), (PartyId(1), "b"));
+        // Word counts: none, one, and one more than a batch's rows use.
+        for (wa, wb) in [(0usize, 3usize), (1, 1), (129, 17)] {
+            let (ca, cb) = (Prg::from_entropy().unwrap(), Prg::from_entropy().unwrap());
+            let words =
+                |mut p: Prg, n: usize| -> Vec<u64> { (0..n).map(|_| p.block().0 as u64).collect() };
+            let (ca, cb) = (words(ca, wa), words(cb, wb));
+            let cb2 = cb.clone();
+            let t = std::thread::spawn(move || {
+                let mut s = KosSender::setup(&mut b, &s10).unwrap();
+                let mut r = KosReceiver::setup(&mut b, &s01).unwrap();
+                let mut bufs = Default::default();
+                let out = rot_bits_duplex(&mut b, &mut s, &mut r, &cb2, wa, &mut bufs).unwrap();
+                (out, b)
+            });
+            let mut r = KosReceiver::setup(&mut a, &s10).unwrap();
+            let mut s = KosSender::setup(&mut a, &s01).unwrap();
+            let mut bufs = Default::default();
+            let [chosen_a, s0_a, s1_a] =
+                rot_bits_duplex(&mut a, &mut s, &mut r, &ca, wb, &mut bufs).unwrap();
+            let ([chosen_b, s0_b, s1_b], back) = t.join().unwrap();
+            b = back;
+            assert_eq!((chosen_a.len(), s0_a.len(), s1_a.len()), (wa, wb, wb));
+            assert_eq!((chosen_b.len(), s0_b.len(), s1_b.len()), (wb, wa, wa));
+            // The chooser holds s_c: s0 where c = 0, s1 where c = 1.
+            for w in 0..wa {
+                assert_eq!(chosen_a[w], (s0_b[w] & !ca[w]) | (s1_b[w] & ca[w]));
+            }
+            for w in 0..wb {
+                assert_eq!(chosen_b[w], (s0_a[w] & !cb[w]) | (s1_a[w] & cb[w]));
+            }
+            // The other key is independent of the chosen one: they differ
+            // in about half the bits.
+            if wb > 10 {
+                let differ: u32 = s0_a
+                    .iter()
+                    .zip(&s1_a)
+                    .map(|(x, y)| (x ^ y).count_ones())
+                    .sum();
+                let n = 64 * wb as u32;
+                assert!(differ > n / 3 && differ < 2 * n / 3, "{differ} of {n}");
+            }
         }
     }
 

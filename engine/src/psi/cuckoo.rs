@@ -94,19 +94,30 @@ pub fn cuckoo(items: &[Block], bins: usize) -> Result<Vec<Option<(usize, usize)>
 }
 
 /// Places each item in all three of its bins (twice in one bin if two
-/// hash functions agree): for each bin, `(item index, hash function)`
-/// pairs.
-pub fn simple(items: &[Block], bins: usize) -> Vec<Vec<(usize, usize)>> {
-    let mut table: Vec<Vec<(usize, usize)>> = vec![Vec::new(); bins];
+/// hash functions agree): `(bin, item index, hash function)` for every
+/// placement, ordered by bin (a counting sort: no list per bin).
+pub fn simple(items: &[Block], bins: usize) -> Vec<(usize, usize, usize)> {
     if bins == 0 {
-        return table;
+        return Vec::new();
     }
-    for (i, &x) in items.iter().enumerate() {
+    let mut start = vec![0usize; bins + 1];
+    for &x in items {
         for h in 0..HASHES {
-            table[bin(x, h, bins)].push((i, h));
+            start[bin(x, h, bins) + 1] += 1;
         }
     }
-    table
+    for b in 0..bins {
+        start[b + 1] += start[b];
+    }
+    let mut out = vec![(0, 0, 0); HASHES * items.len()];
+    for (i, &x) in items.iter().enumerate() {
+        for h in 0..HASHES {
+            let b = bin(x, h, bins);
+            out[start[b]] = (b, i, h);
+            start[b] += 1;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -129,12 +140,14 @@ mod tests {
             }
             assert!(seen.iter().all(|&s| s), "n = {n}");
             let s = simple(&items, bins);
-            assert_eq!(s.iter().map(Vec::len).sum::<usize>(), HASHES * n);
-            for (b, list) in s.iter().enumerate() {
-                for &(i, h) in list {
-                    assert_eq!(bin(items[i], h, bins), b);
-                }
+            assert_eq!(s.len(), HASHES * n);
+            assert!(s.windows(2).all(|w| w[0].0 <= w[1].0), "ordered by bin");
+            let mut each = vec![0usize; n];
+            for &(b, i, h) in &s {
+                assert_eq!(bin(items[i], h, bins), b);
+                each[i] += 1 << (8 * h);
             }
+            assert!(each.iter().all(|&e| e == 0x01_01_01), "every item thrice");
         }
     }
 

@@ -24,15 +24,20 @@
 //!    `s_g(x_i) + ρ_{i,g}`, otherwise values that look random.
 //! 4. Equality: `e_i = [decoded τ = τ_i]` by a GMW circuit on the two
 //!    64-bit values ([`crate::arith::convert`]), giving XOR shares
-//!    `e_i = e0 ⊕ e1`.
+//!    `e_i = e0 ⊕ e1`. Its AND triples do not depend on the inputs: both
+//!    parties make them right after the OPRF, while the sender evaluates
+//!    the OPRF and encodes the store on a second thread.
 //! 5. Shares of `s_g` in bin `i` are the receiver's decoded value and the
 //!    sender's `-ρ_{i,g}`. Then `e·s = e0·(s - 2·e1·s) + e1·s`: two
 //!    products of one party's own bits with a shared vector, one OT per
-//!    element each (the bit-times-shared-value step of the engine's B2A),
-//!    with no Beaver triple. The receiver's `r_f` multiplies the shared
-//!    `w = e·s` as `r·w0` locally plus `r·w1` bit by bit of `r` (one OT
-//!    per bit, as in Gilboa's product, over a public width: the row count's
-//!    for counting fields). Each party adds its shares over the bins, and
+//!    element and pair of fields each (the bit-times-shared-value step of
+//!    the engine's B2A, the 128-bit key masking two values), with no
+//!    Beaver triple. The receiver's `r_f` multiplies the shared `w = e·s`
+//!    as `r·w0` locally plus `r·w1` bit by bit of `r` (one OT per bit and
+//!    pair of products with the same `f`, as in Gilboa's product, over a
+//!    public width: the row count's for counting fields); the sender
+//!    offers `2^k · w1` for bit `k`, so only the sums over bins come back
+//!    from the OTs. Each party adds its shares over the bins, and
 //!    only the sums are opened ([`receiver`], [`sender`]), or kept shared
 //!    ([`receiver_shared`], [`sender_shared`]).
 
@@ -42,7 +47,7 @@ use zeroize::Zeroize;
 use super::cuckoo::{self, CuckooFailed};
 use super::okvs::{self, Okvs};
 use super::oprf;
-use crate::arith::gmw::BitShares;
+use crate::arith::gmw::{BitShares, BitTriples};
 use crate::arith::{ArithError, Party, Shares};
 use crate::block::Block;
 use crate::net::handshake::SessionId;
@@ -167,6 +172,41 @@ fn lanes(v: Option<&[u64]>, bins: usize, mine_first: bool) -> Vec<BitShares> {
     }
 }
 
+/// `b_i · x_i` for each shared vector of `xs` (all of one length), by the
+/// bits of party `owner` (`Some` there): two vectors per OT.
+fn bits_times_many(
+    p: &mut Party,
+    owner: usize,
+    bits: Option<&[bool]>,
+    xs: &[Vec<u64>],
+) -> Result<Vec<Vec<u64>>, ArithError> {
+    let Some(len) = xs.first().map(Vec::len) else {
+        return Ok(Vec::new());
+    };
+    let pairs = xs.len().div_ceil(2);
+    let zeros = vec![0u64; len];
+    let (mut x, mut y) = (
+        Vec::with_capacity(pairs * len),
+        Vec::with_capacity(pairs * len),
+    );
+    for k in 0..pairs {
+        x.extend_from_slice(&xs[2 * k]);
+        y.extend_from_slice(xs.get(2 * k + 1).unwrap_or(&zeros));
+    }
+    let long: Option<Vec<bool>> =
+        bits.map(|b| (0..pairs).flat_map(|_| b.iter().copied()).collect());
+    let (px, py) =
+        p.own_bits_times_pairs(owner, long.as_deref(), &Shares::new(x), &Shares::new(y))?;
+    let mut out = Vec::with_capacity(xs.len());
+    for k in 0..pairs {
+        out.push(px.expose()[k * len..(k + 1) * len].to_vec());
+        if 2 * k + 1 < xs.len() {
+            out.push(py.expose()[k * len..(k + 1) * len].to_vec());
+        }
+    }
+    Ok(out)
+}
+
 /// Steps 4 and 5, the same on both sides: `tau` is the receiver's decoded
 /// target or the sender's target, `s_shares[g]` the shares of the sender's
 /// fields, `r` the receiver's fields (`None` at the sender) and `widths[f]`
@@ -174,67 +214,99 @@ fn lanes(v: Option<&[u64]>, bins: usize, mine_first: bool) -> Vec<BitShares> {
 fn finish(
     p: &mut Party,
     spec: &Spec,
-    bins: usize,
     tau: &[u64],
     s_shares: Vec<Shares<u64>>,
     r: Option<&[Vec<u64>]>,
     widths: &[u32],
+    triples: &mut BitTriples,
 ) -> Result<Shares<u64>, ArithError> {
     let receiver = p.id() == 0;
-    let eq = p.eval_shared(&equality()?, &lanes(Some(tau), bins, receiver))?;
+    let bins = tau.len();
+    let circuit = &equality()?;
+    let eq = p.eval_shared_with(circuit, &lanes(Some(tau), bins, receiver), triples)?;
     let mine: Vec<bool> = (0..bins)
         .map(|i| eq[0].expose()[i / 64] >> (i % 64) & 1 == 1)
         .collect();
     // e · s_g for each sender field used, all in one batch: with
     // e = e0 ⊕ e1, e·s = e0·(s - 2·e1·s) + e1·s, two products of one
-    // party's own bits with a shared vector (one OT per element each).
+    // party's own bits with a shared vector (one OT per element and pair
+    // of fields each).
     let mut used: Vec<usize> = spec.products.iter().map(|&(_, g)| g).collect();
     used.sort_unstable();
     used.dedup();
-    let long_s = Shares::new(
-        used.iter()
-            .flat_map(|&g| s_shares[g].expose().iter().copied())
-            .collect(),
-    );
-    let long_e: Vec<bool> = used.iter().flat_map(|_| mine.iter().copied()).collect();
-    let y = p.own_bits_times(1, (!receiver).then_some(long_e.as_slice()), &long_s)?;
-    let t = long_s.sub(&y.scale(2))?;
-    let z = p.own_bits_times(0, receiver.then_some(long_e.as_slice()), &t)?;
-    let w = z.add(&y)?;
+    let s_used: Vec<Vec<u64>> = used
+        .iter()
+        .map(|&g| s_shares[g].expose().to_vec())
+        .collect();
+    let y = bits_times_many(p, 1, (!receiver).then_some(mine.as_slice()), &s_used)?;
+    let t: Vec<Vec<u64>> = s_used
+        .iter()
+        .zip(&y)
+        .map(|(s, y)| {
+            s.iter()
+                .zip(y)
+                .map(|(s, y)| s.wrapping_sub(y.wrapping_mul(2)))
+                .collect()
+        })
+        .collect();
+    let z = bits_times_many(p, 0, receiver.then_some(mine.as_slice()), &t)?;
+    let w: Vec<Vec<u64>> = z
+        .iter()
+        .zip(&y)
+        .map(|(z, y)| z.iter().zip(y).map(|(z, y)| z.wrapping_add(*y)).collect())
+        .collect();
     let w_of = |g: usize| -> &[u64] {
         let k = used.iter().position(|&u| u == g).unwrap_or(0);
-        &w.expose()[k * bins..(k + 1) * bins]
+        &w[k]
     };
-    // r_f · w for each product: the receiver's part r·w0 locally, and
-    // r·w1 bit by bit of r (its public width), one OT per bit.
-    let mut sums = Vec::with_capacity(spec.products.len());
-    for &(f, g) in &spec.products {
-        let wg = w_of(g);
+    // r_f · w_g for each product: the receiver's part r·w0 locally, and
+    // r·w1 bit by bit of r (its public width), one OT per bit and pair of
+    // products with the same f, a few bits at a time.
+    let mut sums = vec![0u64; spec.products.len()];
+    let mut fs: Vec<usize> = spec.products.iter().map(|&(f, _)| f).collect();
+    fs.sort_unstable();
+    fs.dedup();
+    // The receiver's bits of r_f choose; the sender offers 2^k · w1 for
+    // bit k, so only the sums over bins and bits travel back.
+    for f in fs {
+        let of_f: Vec<usize> = (0..spec.products.len())
+            .filter(|&k| spec.products[k].0 == f)
+            .collect();
         let width = widths[f] as usize;
-        let x = Shares::new(if receiver {
-            vec![0u64; width * bins]
-        } else {
-            (0..width).flat_map(|_| wg.iter().copied()).collect()
-        });
-        let bits: Option<Vec<bool>> = r.map(|r| {
-            (0..width)
-                .flat_map(|k| r[f].iter().map(move |v| v >> k & 1 == 1))
-                .collect()
-        });
-        let parts = p.own_bits_times(0, bits.as_deref(), &x)?;
-        let mut sum = 0u64;
-        for k in 0..width {
-            let part = parts.expose()[k * bins..(k + 1) * bins]
-                .iter()
-                .fold(0u64, |a, &v| a.wrapping_add(v));
-            sum = sum.wrapping_add(part.wrapping_shl(k as u32));
-        }
-        if let Some(r) = r {
-            for (rv, wv) in r[f].iter().zip(wg) {
-                sum = sum.wrapping_add(rv.wrapping_mul(*wv));
+        for pair in of_f.chunks(2) {
+            let bits: Option<Vec<bool>> = r.map(|r| {
+                (0..width)
+                    .flat_map(|k| r[f].iter().map(move |v| v >> k & 1 == 1))
+                    .collect()
+            });
+            let values: Vec<[u64; 2]> = if receiver {
+                Vec::new()
+            } else {
+                let first = w_of(spec.products[pair[0]].1);
+                let second = pair.get(1).map(|&q| w_of(spec.products[q].1));
+                (0..width)
+                    .flat_map(|k| {
+                        (0..bins).map(move |i| {
+                            [
+                                first[i].wrapping_shl(k as u32),
+                                second.map_or(0, |s| s[i].wrapping_shl(k as u32)),
+                            ]
+                        })
+                    })
+                    .collect()
+            };
+            let got = p.own_bits_dot_pairs(0, bits.as_deref(), &values)?;
+            for (&q, v) in pair.iter().zip(got) {
+                sums[q] = sums[q].wrapping_add(v);
             }
         }
-        sums.push(sum);
+    }
+    if let Some(r) = r {
+        for (q, &(f, g)) in spec.products.iter().enumerate() {
+            for (rv, wv) in r[f].iter().zip(w_of(g)) {
+                sums[q] = sums[q].wrapping_add(rv.wrapping_mul(*wv));
+            }
+        }
     }
     Ok(Shares::new(sums))
 }
@@ -315,6 +387,9 @@ pub fn receiver_shared(
     }
     let oprf_session = SessionId::derive("quorate/psi/join oprf", &[&session.0]);
     let f = oprf::receive(p.channel(1)?, &oprf_session, &inputs)?;
+    // The equality test's AND triples, made while the sender encodes.
+    let eq = equality()?;
+    let mut triples = p.bit_triples(Party::and_words(&eq, bins.div_ceil(64)))?;
     // The sender's store: seed, cells, then cells × (1 + fields) values.
     let fields = 1 + spec.sender_fields;
     let ch = p.channel(1)?;
@@ -356,7 +431,7 @@ pub fn receiver_shared(
         Some(&side.widths(spec.receiver_fields)),
         spec.receiver_fields,
     )?;
-    finish(p, spec, bins, &tau, s_shares, Some(&r), &w)
+    finish(p, spec, &tau, s_shares, Some(&r), &w, &mut triples)
 }
 
 /// [`sender`], leaving the sums secret-shared.
@@ -391,30 +466,41 @@ pub fn sender_shared(
     };
     let tau = rand(bins);
     let mut rho: Vec<Vec<u64>> = (0..spec.sender_fields).map(|_| rand(bins)).collect();
-    let mut points = Vec::with_capacity(cuckoo::HASHES * side.keys.len());
-    let mut owners = Vec::with_capacity(points.capacity());
-    for (i, list) in placed.iter().enumerate() {
-        for &(k, h) in list {
+    // The OPRF evaluations and the store on a second thread while this
+    // one makes the equality test's AND triples with the receiver.
+    let eq = equality()?;
+    let and_words = Party::and_words(&eq, bins.div_ceil(64));
+    let encode = || -> Result<Okvs, ArithError> {
+        let mut points = Vec::with_capacity(cuckoo::HASHES * side.keys.len());
+        let mut owners = Vec::with_capacity(points.capacity());
+        for &(i, k, h) in &placed {
             points.push((i, cuckoo::tagged(side.keys[k], h)));
             owners.push((i, k));
         }
-    }
-    let keys: Vec<Block> = oprf
-        .eval(&points)?
-        .into_iter()
-        .map(|o| Block(u128::from_le_bytes(o)))
-        .collect();
-    let values: Vec<Vec<u64>> = owners
-        .iter()
-        .map(|&(i, k)| {
-            std::iter::once(tau[i])
-                .chain((0..spec.sender_fields).map(|g| side.values[g][k].wrapping_add(rho[g][i])))
-                .collect()
-        })
-        .collect();
-    let fields = 1 + spec.sender_fields;
-    let mut okvs_prg = Prg::from_entropy().map_err(ArithError::Entropy)?;
-    let store = Okvs::encode(&keys, &values, fields, &mut okvs_prg).map_err(setup_err)?;
+        let keys: Vec<Block> = oprf
+            .eval(&points)?
+            .into_iter()
+            .map(|o| Block(u128::from_le_bytes(o)))
+            .collect();
+        let mut values: Vec<u64> = Vec::with_capacity(owners.len() * (1 + spec.sender_fields));
+        for &(i, k) in &owners {
+            values.push(tau[i]);
+            values
+                .extend((0..spec.sender_fields).map(|g| side.values[g][k].wrapping_add(rho[g][i])));
+        }
+        let mut okvs_prg = Prg::from_entropy().map_err(ArithError::Entropy)?;
+        let store =
+            Okvs::encode(&keys, &values, 1 + spec.sender_fields, &mut okvs_prg).map_err(setup_err);
+        values.zeroize();
+        store
+    };
+    let (store, triples) = std::thread::scope(|sc| {
+        let job = sc.spawn(encode);
+        let triples = p.bit_triples(and_words);
+        let store = job.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (store, triples)
+    });
+    let (store, mut triples) = (store?, triples?);
     let ch = p.channel(0)?;
     let mut head = [0u8; 16];
     head[..8].copy_from_slice(&store.seed.to_le_bytes());
@@ -433,7 +519,7 @@ pub fn sender_shared(
         r.zeroize();
     }
     let w = widths(p, None, spec.receiver_fields)?;
-    finish(p, spec, bins, &tau, s_shares, None, &w)
+    finish(p, spec, &tau, s_shares, None, &w, &mut triples)
 }
 
 #[cfg(test)]

@@ -88,11 +88,11 @@ pub struct EncodeFailed {
 }
 
 impl Okvs {
-    /// Encodes `values[k]` (each of `fields` values) for `keys[k]`; the
-    /// free cells are filled from `prg`.
+    /// Encodes the `fields` values `values[k * fields..(k + 1) * fields]`
+    /// for `keys[k]`; the free cells are filled from `prg`.
     pub fn encode(
         keys: &[Block],
-        values: &[Vec<u64>],
+        values: &[u64],
         fields: usize,
         prg: &mut Prg,
     ) -> Result<Okvs, EncodeFailed> {
@@ -101,9 +101,15 @@ impl Okvs {
             keys: keys.len(),
             cells,
         };
+        if values.len() != keys.len() * fields || u32::try_from(cells).is_err() {
+            return Err(fail);
+        }
         for attempt in 0..8u64 {
             let seed = prg.block().0 as u64 ^ attempt;
-            let edges: Vec<[usize; 3]> = keys.iter().map(|&k| positions(k, seed, cells)).collect();
+            let edges: Vec<[u32; 3]> = keys
+                .iter()
+                .map(|&k| positions(k, seed, cells).map(|c| c as u32))
+                .collect();
             let Some(order) = peel(&edges, cells) else {
                 continue;
             };
@@ -117,13 +123,14 @@ impl Okvs {
                 *t = b;
             }
             for &(e, free) in order.iter().rev() {
-                let [a, b, c] = edges[e];
+                let (e, free) = (e as usize, free as usize);
+                let [a, b, c] = edges[e].map(|x| x as usize);
                 for f in 0..fields {
                     let others = [a, b, c]
                         .iter()
                         .filter(|&&x| x != free)
                         .fold(0u64, |s, &x| s.wrapping_add(table[x * fields + f]));
-                    table[free * fields + f] = values[e][f]
+                    table[free * fields + f] = values[e * fields + f]
                         .wrapping_add(key_mask(keys[e], f))
                         .wrapping_sub(others);
                 }
@@ -155,34 +162,34 @@ impl Okvs {
 
 /// Peels the hypergraph: `(edge, the cell it was peeled from)` in peeling
 /// order, or `None` if a 2-core remains.
-fn peel(edges: &[[usize; 3]], cells: usize) -> Option<Vec<(usize, usize)>> {
-    // Each cell's degree and the XOR of its edges' indices: at degree one
-    // the XOR is the edge.
-    let mut degree = vec![0u32; cells];
-    let mut xor = vec![0usize; cells];
+fn peel(edges: &[[u32; 3]], cells: usize) -> Option<Vec<(u32, u32)>> {
+    // Each cell's degree and the XOR of its edges' indices side by side
+    // (one cache line per visit): at degree one the XOR is the edge. An
+    // edge is removed from all three of its cells at once, so a cell of
+    // degree one always names a live edge.
+    let mut cell = vec![[0u32; 2]; cells];
     for (e, cs) in edges.iter().enumerate() {
         for &c in cs {
-            degree[c] += 1;
-            xor[c] ^= e;
+            let x = &mut cell[c as usize];
+            x[0] += 1;
+            x[1] ^= e as u32;
         }
     }
-    let mut stack: Vec<usize> = (0..cells).filter(|&c| degree[c] == 1).collect();
+    let mut stack: Vec<u32> = (0..cells as u32)
+        .filter(|&c| cell[c as usize][0] == 1)
+        .collect();
     let mut order = Vec::with_capacity(edges.len());
-    let mut removed = vec![false; edges.len()];
     while let Some(c) = stack.pop() {
-        if degree[c] != 1 {
+        if cell[c as usize][0] != 1 {
             continue;
         }
-        let e = xor[c];
-        if removed[e] {
-            continue;
-        }
-        removed[e] = true;
+        let e = cell[c as usize][1];
         order.push((e, c));
-        for &x in &edges[e] {
-            degree[x] -= 1;
-            xor[x] ^= e;
-            if degree[x] == 1 {
+        for &x in &edges[e as usize] {
+            let d = &mut cell[x as usize];
+            d[0] -= 1;
+            d[1] ^= e;
+            if d[0] == 1 {
                 stack.push(x);
             }
         }
@@ -199,14 +206,14 @@ mod tests {
         let mut prg = Prg::from_entropy().unwrap();
         for n in [0usize, 1, 2, 3, 100, 20_000] {
             let keys: Vec<Block> = (0..n).map(|_| prg.block()).collect();
-            let values: Vec<Vec<u64>> = (0..n as u64).map(|i| vec![i, i * 7 + 1]).collect();
+            let values: Vec<u64> = (0..n as u64).flat_map(|i| [i, i * 7 + 1]).collect();
             let o = Okvs::encode(&keys, &values, 2, &mut prg).unwrap();
             assert_eq!(o.table.len(), o.cells * 2);
-            for (k, v) in keys.iter().zip(&values) {
-                assert_eq!(&o.decode(*k), v);
+            for (k, v) in keys.iter().zip(values.chunks(2)) {
+                assert_eq!(o.decode(*k), v);
             }
             let other = o.decode(prg.block());
-            assert!(values.iter().all(|v| *v != other));
+            assert!(values.chunks(2).all(|v| *v != other[..]));
         }
     }
 
@@ -214,6 +221,7 @@ mod tests {
     fn a_repeated_key_fails_cleanly() {
         let mut prg = Prg::from_entropy().unwrap();
         let k = prg.block();
-        assert!(Okvs::encode(&[k, k], &[vec![1], vec![2]], 1, &mut prg).is_err());
+        assert!(Okvs::encode(&[k, k], &[1, 2], 1, &mut prg).is_err());
+        assert!(Okvs::encode(&[k], &[1, 2], 1, &mut prg).is_err());
     }
 }
