@@ -713,71 +713,24 @@ pub fn rot_duplex(
     n_send: usize,
 ) -> Result<(SecretBlocks, Vec<[Block; 2]>), OtError> {
     let (send_first, recv_first) = (sender.next_index, receiver.next_index);
-    let mut rb = receiver.start(choices)?;
-    let mut sb = sender.start(n_send)?;
-    let mut inbound = vec![0u8; 16 * CHUNK];
-    let mut more_out = true;
-    loop {
-        if more_out {
-            let mut u = ch.buffer(16 * CHUNK);
-            more_out = rb.next_chunk_into(&mut u);
-            if more_out {
-                ch.send_vec(u)?;
-                ch.flush()?;
-            }
-        }
-        let len = sb.next_chunk_len();
-        if let Some(len) = len {
-            ch.recv(&mut inbound[..len])?;
-            sb.absorb(&inbound[..len])?;
-        }
-        if !more_out && len.is_none() {
-            break;
-        }
-    }
-    // Each side reveals its challenge only after the whole message it
-    // checks has arrived.
-    ch.send_blocks(&[sb.challenge()])?;
-    ch.flush()?;
-    let mut seed = [Block::ZERO];
-    ch.recv_blocks(&mut seed)?;
-    let (check, mut t) = rb.respond(seed[0]);
-    ch.send_blocks(&[check.x, check.t])?;
-    ch.flush()?;
-    let mut answer = [Block::ZERO; 2];
-    ch.recv_blocks(&mut answer)?;
-    let q = sb.verify(CheckMsg {
-        x: answer[0],
-        t: answer[1],
-    })?;
+    let rb = receiver.start(choices)?;
+    let sb = sender.start(n_send)?;
+    let (mut t, q) = run_duplex(ch, rb, sb)?;
     FixedKeyAes::get().tmmo_many_seq(tweak_base(receiver.salt, recv_first), t.expose_mut());
     Ok((t, sender.hash_pairs(send_first, q.expose())))
 }
 
-/// Random OTs of single bits both ways at once (as [`rot_duplex`]), the
-/// raw material of GMW's AND triples. This side receives `64 ·
-/// choices.len()` OTs choosing by the packed bits of `choices` and sends
-/// `64 · send_words`; each key is the lsb of the same TCCR hash
-/// [`rot_duplex`] uses, and the bits come back packed 64 to a word: this
-/// side's chosen bits, then its pairs' first and second bits. `bufs`
-/// holds the extension's blocks between calls, so a caller making many
-/// batches reuses their memory.
-pub fn rot_bits_duplex(
+/// Both extension messages of a duplex run, interleaved chunk by chunk,
+/// then both checks: this side's outputs as receiver (`t`) and as sender
+/// (`q`), unhashed. Two chunks go out before the first is absorbed, so
+/// neither party waits on the other's every chunk.
+fn run_duplex(
     ch: &mut Channel,
-    sender: &mut KosSender,
-    receiver: &mut KosReceiver,
-    choices: &[u64],
-    send_words: usize,
-    bufs: &mut [SecretBlocks; 2],
-) -> Result<[Vec<u64>; 3], OtError> {
-    let (send_first, recv_first) = (sender.next_index, receiver.next_index);
-    let [tb, qb] = bufs;
-    let mut rb = receiver.start_packed_into(choices, std::mem::take(tb))?;
-    let mut sb = sender.start_into(64 * send_words, std::mem::take(qb))?;
+    mut rb: ReceiverBatch<'_>,
+    mut sb: SenderBatch<'_>,
+) -> Result<(SecretBlocks, SecretBlocks), OtError> {
     let mut inbound = vec![0u8; 16 * CHUNK];
     let mut more_out = true;
-    // Two chunks go out before the first is absorbed, so neither party
-    // waits on the other's every chunk.
     let mut ahead = 2;
     loop {
         while more_out && ahead > 0 {
@@ -799,20 +752,45 @@ pub fn rot_bits_duplex(
             break;
         }
     }
+    // Each side reveals its challenge only after the whole message it
+    // checks has arrived.
     ch.send_blocks(&[sb.challenge()])?;
     ch.flush()?;
     let mut seed = [Block::ZERO];
     ch.recv_blocks(&mut seed)?;
     let (check, t) = rb.respond(seed[0]);
-    *tb = t;
     ch.send_blocks(&[check.x, check.t])?;
     ch.flush()?;
     let mut answer = [Block::ZERO; 2];
     ch.recv_blocks(&mut answer)?;
-    *qb = sb.verify(CheckMsg {
+    let q = sb.verify(CheckMsg {
         x: answer[0],
         t: answer[1],
     })?;
+    Ok((t, q))
+}
+
+/// Random OTs of single bits both ways at once (as [`rot_duplex`]), the
+/// raw material of GMW's AND triples. This side receives `64 ·
+/// choices.len()` OTs choosing by the packed bits of `choices` and sends
+/// `64 · send_words`; each key is the lsb of the same TCCR hash
+/// [`rot_duplex`] uses, and the bits come back packed 64 to a word: this
+/// side's chosen bits, then its pairs' first and second bits. `bufs`
+/// holds the extension's blocks between calls, so a caller making many
+/// batches reuses their memory.
+pub fn rot_bits_duplex(
+    ch: &mut Channel,
+    sender: &mut KosSender,
+    receiver: &mut KosReceiver,
+    choices: &[u64],
+    send_words: usize,
+    bufs: &mut [SecretBlocks; 2],
+) -> Result<[Vec<u64>; 3], OtError> {
+    let (send_first, recv_first) = (sender.next_index, receiver.next_index);
+    let [tb, qb] = bufs;
+    let rb = receiver.start_packed_into(choices, std::mem::take(tb))?;
+    let sb = sender.start_into(64 * send_words, std::mem::take(qb))?;
+    (*tb, *qb) = run_duplex(ch, rb, sb)?;
     let h = FixedKeyAes::get();
     // The receiver's keys: hashed in place, lsb kept.
     const SPAN: usize = 1024;
