@@ -273,12 +273,12 @@ fn finish(
             .filter(|&k| spec.products[k].0 == f)
             .collect();
         let width = widths[f] as usize;
+        let bits: Option<Vec<bool>> = r.map(|r| {
+            (0..width)
+                .flat_map(|k| r[f].iter().map(move |v| v >> k & 1 == 1))
+                .collect()
+        });
         for pair in of_f.chunks(2) {
-            let bits: Option<Vec<bool>> = r.map(|r| {
-                (0..width)
-                    .flat_map(|k| r[f].iter().map(move |v| v >> k & 1 == 1))
-                    .collect()
-            });
             let values: Vec<[u64; 2]> = if receiver {
                 Vec::new()
             } else {
