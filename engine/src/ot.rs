@@ -79,14 +79,17 @@ impl SecretBlocks {
         &mut self.0
     }
 
-    /// Empties the blocks keeping room for `n`; memory that cannot hold
-    /// `n` is wiped and released, never left behind by a reallocation.
-    pub fn clear_for(&mut self, n: usize) {
+    /// Makes the length `n` for blocks about to be overwritten: what they
+    /// hold until then is unspecified (earlier outputs, or zeros). Only
+    /// blocks past the old length are zero-filled, so a reused buffer costs
+    /// no pass over memory; memory that cannot hold `n` is wiped and
+    /// released, never left behind by a reallocation.
+    pub fn resize_for_overwrite(&mut self, n: usize) {
         if self.0.capacity() < n {
             self.0.zeroize();
             self.0 = Vec::with_capacity(n);
         }
-        self.0.clear();
+        self.0.resize(n, Block::ZERO);
     }
 
     /// How many.

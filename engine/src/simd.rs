@@ -195,6 +195,32 @@ impl Gf128Acc {
     }
 }
 
+/// The XOR of the blocks whose bit is set: `⊕ {blocks[i] : bit i of bits}`
+/// (bit `i` at bit `i % 8` of byte `i / 8`), in constant time: every block
+/// is read and masked whatever the bits are, so the bits (OT choice bits)
+/// do not show in timing or memory access.
+///
+/// # Panics
+/// If `bits` holds fewer than `blocks.len()` bits.
+pub fn masked_xor(blocks: &[Block], bits: &[u8]) -> Block {
+    assert!(bits.len() * 8 >= blocks.len(), "masked_xor: too few bits");
+    let whole = blocks.len() / 8 * 8;
+    let mut acc = Block::ZERO;
+    #[cfg(target_arch = "x86_64")]
+    if features().avx2 {
+        // SAFETY: AVX2 was detected at runtime.
+        acc = Block(unsafe { x86::masked_xor_avx2(&blocks[..whole], &bits[..whole / 8]) });
+        for (i, &b) in blocks.iter().enumerate().skip(whole) {
+            acc ^= b.and_bit(bits[i / 8] >> (i % 8) & 1 == 1);
+        }
+        return acc;
+    }
+    for (i, &b) in blocks.iter().enumerate() {
+        acc ^= b.and_bit(bits[i / 8] >> (i % 8) & 1 == 1);
+    }
+    acc
+}
+
 /// XOR and AND of blocks. On x86-64 they go through SSE2, so a block stays
 /// in one vector register where `u128` arithmetic would use two
 /// general-purpose registers and extra moves.
@@ -345,6 +371,42 @@ mod x86 {
         (from_m128(lo), from_m128(hi))
     }
 
+    /// [`super::masked_xor`] on whole bytes of bits: eight blocks per byte,
+    /// two per 256-bit register, each masked by its bit spread over the
+    /// lane (shifted into bit 0, then negated to all ones or all zeros).
+    #[target_feature(enable = "avx2")]
+    pub(super) fn masked_xor_avx2(blocks: &[Block], bits: &[u8]) -> u128 {
+        debug_assert_eq!(blocks.len(), 8 * bits.len());
+        let one = _mm256_set1_epi64x(1);
+        let zero = _mm256_setzero_si256();
+        // Lanes (low, high) of each block take bit 2k or 2k + 1.
+        let shifts = [
+            _mm256_set_epi64x(1, 1, 0, 0),
+            _mm256_set_epi64x(3, 3, 2, 2),
+            _mm256_set_epi64x(5, 5, 4, 4),
+            _mm256_set_epi64x(7, 7, 6, 6),
+        ];
+        let (mut acc0, mut acc1) = (zero, zero);
+        for (eight, &byte) in blocks.chunks_exact(8).zip(bits) {
+            let b = _mm256_set1_epi64x(i64::from(byte));
+            for (k, pair) in eight.chunks_exact(2).enumerate() {
+                let v: __m256i = bytemuck::cast([pair[0].0, pair[1].0]);
+                let bit = _mm256_and_si256(_mm256_srlv_epi64(b, shifts[k]), one);
+                let m = _mm256_and_si256(v, _mm256_sub_epi64(zero, bit));
+                if k % 2 == 0 {
+                    acc0 = _mm256_xor_si256(acc0, m);
+                } else {
+                    acc1 = _mm256_xor_si256(acc1, m);
+                }
+            }
+        }
+        let acc = _mm256_xor_si256(acc0, acc1);
+        from_m128(_mm_xor_si128(
+            _mm256_castsi256_si128(acc),
+            _mm256_extracti128_si256(acc, 1),
+        ))
+    }
+
     /// `Σ a_k · b_k` unreduced, two products per instruction on 256-bit
     /// registers (VPCLMULQDQ).
     #[target_feature(enable = "avx2,vpclmulqdq,pclmulqdq,sse2")]
@@ -422,6 +484,26 @@ mod x86 {
 mod tests {
     use super::*;
     use crate::prg::{Prg, Seed};
+
+    #[test]
+    fn masked_xor_matches_the_bits() {
+        let mut prg = Prg::new(&Seed::new(Block(2)), 0);
+        for n in [0usize, 1, 7, 8, 9, 64, 130, 8192] {
+            let mut blocks = vec![Block::ZERO; n];
+            prg.fill_blocks(&mut blocks);
+            let mut bits = vec![0u8; n.div_ceil(8)];
+            prg.fill_bytes(&mut bits);
+            let expected = blocks
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| bits[i / 8] >> (i % 8) & 1 == 1)
+                .fold(Block::ZERO, |a, (_, &b)| a ^ b);
+            assert_eq!(masked_xor(&blocks, &bits), expected, "{n} blocks");
+        }
+        let all = vec![Block(5); 16];
+        assert_eq!(masked_xor(&all, &[0xff, 0xff]), Block::ZERO);
+        assert_eq!(masked_xor(&all, &[0x01, 0x00]), Block(5));
+    }
 
     #[test]
     fn transpose_matches_portable() {

@@ -53,7 +53,7 @@ use crate::hash::FixedKeyAes;
 use crate::net::Channel;
 use crate::net::handshake::SessionId;
 use crate::prg::{Prg, Seed};
-use crate::simd::{Gf128Acc, gf128_mul, transpose_128};
+use crate::simd::{Gf128Acc, gf128_mul, masked_xor, transpose_128};
 
 /// Columns of the extension matrix: the computational security parameter.
 pub const KAPPA: usize = 128;
@@ -135,12 +135,9 @@ impl Challenge {
     fn fold(&mut self, rows: &[Block], bits: Option<&[u8]>) -> (Block, Block) {
         let mut acc = Gf128Acc::default();
         acc.add_inner(&self.powers[..rows.len()], rows);
-        let mut x = Block::ZERO;
-        if let Some(bits) = bits {
-            for (i, &p) in self.powers[..rows.len()].iter().enumerate() {
-                x ^= p.and_bit(bits[i / 8] >> (i % 8) & 1 == 1);
-            }
-        }
+        let x = bits.map_or(Block::ZERO, |bits| {
+            masked_xor(&self.powers[..rows.len()], bits)
+        });
         let out = (
             gf128_mul(acc.value(), self.beta_k),
             gf128_mul(x, self.beta_k),
@@ -252,7 +249,7 @@ impl KosSender {
         }
         let rows = batch_rows(n);
         let chi = Challenge::new(&chi_seed, self.batch, rows);
-        out.clear_for(rows);
+        out.resize_for_overwrite(rows);
         self.in_batch = true;
         Ok(SenderBatch {
             n,
@@ -434,11 +431,9 @@ impl SenderBatch<'_> {
                 }
             }
         }
-        let start = self.q.len();
-        let out = self.q.expose_mut();
-        out.resize(start + m, Block::ZERO);
-        transpose_128(Block::slice_as_bytes(matrix), m, &mut out[start..]);
-        self.acc ^= self.chi.fold(&out[start..], None).0;
+        let out = &mut self.q.expose_mut()[self.done..self.done + m];
+        transpose_128(Block::slice_as_bytes(matrix), m, out);
+        self.acc ^= self.chi.fold(out, None).0;
         self.done += m;
         Ok(())
     }
@@ -582,7 +577,7 @@ impl KosReceiver {
             .map_err(OtError::Entropy)?
             .fill_bytes(bytes);
         put(&mut bytes[..n.div_ceil(8)]);
-        out.clear_for(rows);
+        out.resize_for_overwrite(rows);
         self.in_batch = true;
         let words = rows.min(CHUNK) / 128;
         Ok(ReceiverBatch {
@@ -877,10 +872,8 @@ impl ReceiverBatch<'_> {
             }
             u.extend_from_slice(Block::slice_as_bytes(g1));
         }
-        let start = self.t.len();
-        let t = self.t.expose_mut();
-        t.resize(start + m, Block::ZERO);
-        transpose_128(Block::slice_as_bytes(matrix), m, &mut t[start..]);
+        let t = &mut self.t.expose_mut()[self.done..self.done + m];
+        transpose_128(Block::slice_as_bytes(matrix), m, t);
         self.done += m;
         true
     }
