@@ -894,29 +894,71 @@ fn bit_products_pairs(
         .collect())
 }
 
+/// How many values, and value `t`, for [`Party::own_bits_dot_pairs`].
+pub(crate) type Values<'a> = (usize, &'a (dyn Fn(usize) -> [u64; 2] + Sync));
+
 /// OTs per batch of [`Party::own_bits_dot_pairs`].
 const DOT_BATCH: usize = 1 << 20;
 
 /// The sums over `t` of [`bit_products_pairs`]' outputs, batch by batch:
-/// shares of `Σ_t c_t · v_t` (two sums at once), without keeping a share
-/// per element.
+/// shares of `Σ_t c_t · v_t` (two sums at once). Gilboa's product on
+/// random OT, streamed: the sender sums `-m0` and writes the corrections
+/// `m0 - m1 + v` span by span as the pairs come out of the extension, the
+/// chooser sums `m_c + c·correction` over its keys, and neither keeps a
+/// share, a pair or a correction per element beyond one batch's buffers.
 fn bit_dot_pairs(
     p: &mut Peer,
     choices: &[bool],
-    values: &[[u64; 2]],
+    values: &Values<'_>,
 ) -> Result<[u64; 2], ArithError> {
+    let halves = |k: Block| [k.0 as u64, (k.0 >> 64) as u64];
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
     let mut acc = [0u64; 2];
-    let n = choices.len().max(values.len());
+    let n = choices.len().max(values.0);
+    let mut received: Vec<u8> = Vec::new();
     for at in (0..n).step_by(DOT_BATCH) {
         let end = (at + DOT_BATCH).min(n);
-        let part = bit_products_pairs(
-            p,
-            choices.get(at..end).unwrap_or(&[]),
-            values.get(at..end).unwrap_or(&[]),
+        let choices = choices.get(at..end).unwrap_or(&[]);
+        let n_values = values.0.min(end).saturating_sub(at);
+        // Written straight into a buffer the channel hands over whole.
+        let mut corrections = p.ch.buffer(16 * n_values);
+        let mut next = (at..at + n_values).map(|t| (values.1)(t));
+        crate::ot::kos::rot_duplex_spans(
+            &mut p.ch,
+            &mut p.sender,
+            &mut p.receiver,
+            choices,
+            n_values,
+            &mut p.bufs,
+            |k0, k1| {
+                for ((&a, &b), v) in k0.iter().zip(k1).zip(&mut next) {
+                    let (m0, m1) = (halves(a), halves(b));
+                    for h in 0..2 {
+                        let c = m0[h].wrapping_sub(m1[h]).wrapping_add(v[h]);
+                        corrections.extend_from_slice(&c.to_le_bytes());
+                        acc[h] = acc[h].wrapping_sub(m0[h]);
+                    }
+                }
+            },
         )?;
-        for v in &part {
-            acc[0] = acc[0].wrapping_add(v[0]);
-            acc[1] = acc[1].wrapping_add(v[1]);
+        if n_values > 0 {
+            p.ch.send_vec(corrections)?;
+            p.ch.flush()?;
+        }
+        if !choices.is_empty() {
+            received.resize(16 * choices.len(), 0);
+            p.ch.recv(&mut received)?;
+            let keys = &p.bufs[0].expose()[..choices.len()];
+            for ((key, &c), tau) in keys.iter().zip(choices).zip(received.chunks_exact(16)) {
+                let v = halves(*key);
+                let mask = u64::from(c).wrapping_neg();
+                acc[0] = acc[0]
+                    .wrapping_add(v[0])
+                    .wrapping_add(word(&tau[..8]) & mask);
+                acc[1] = acc[1]
+                    .wrapping_add(v[1])
+                    .wrapping_add(word(&tau[8..]) & mask);
+            }
         }
     }
     Ok(acc)
@@ -1022,18 +1064,20 @@ impl Party {
 
     /// Shares of the two sums `Σ_t b_t · x_t` and `Σ_t b_t · y_t`, where
     /// the bits are party `owner`'s (`Some` there) and each other party
-    /// holds its values `[x_t, y_t]` in the clear (the owner passes none):
+    /// holds its values `[x_t, y_t]` in the clear, `values.0` of them,
+    /// element `t` given by `values.1(t)` (the owner passes `(0, _)`):
     /// one OT per element, in batches, so memory stays bounded.
     pub(crate) fn own_bits_dot_pairs(
         &mut self,
         owner: usize,
         bits: Option<&[bool]>,
-        values: &[[u64; 2]],
+        values: &Values<'_>,
     ) -> Result<[u64; 2], ArithError> {
         if self.me == owner {
             let bits =
                 bits.ok_or_else(|| ArithError::Setup("the owner must give its bits".into()))?;
-            let parts = self.each_peer(|_, p| bit_dot_pairs(p, bits, &[]))?;
+            let none: &(dyn Fn(usize) -> [u64; 2] + Sync) = &|_| [0; 2];
+            let parts = self.each_peer(|_, p| bit_dot_pairs(p, bits, &(0, none)))?;
             return Ok(parts.into_iter().flatten().fold([0u64; 2], |a, v| {
                 [a[0].wrapping_add(v[0]), a[1].wrapping_add(v[1])]
             }));

@@ -819,6 +819,47 @@ pub fn rot_bits_duplex(
     Ok([chosen, first, second])
 }
 
+/// Random OT both ways at once (as [`rot_duplex`]) with the outputs left
+/// in `bufs` or handed over span by span instead of returned: afterwards
+/// `bufs[0]` holds this side's chosen keys (hashed, as
+/// [`KosReceiver::rot_chosen`] gives them), and `pairs` is called on
+/// consecutive spans of this side's pairs, first keys then second keys
+/// (as [`KosSender::rot`] gives them), so a caller that only sums over
+/// them keeps no pair in memory.
+pub fn rot_duplex_spans(
+    ch: &mut Channel,
+    sender: &mut KosSender,
+    receiver: &mut KosReceiver,
+    choices: &[bool],
+    n_send: usize,
+    bufs: &mut [SecretBlocks; 2],
+    mut pairs: impl FnMut(&[Block], &[Block]),
+) -> Result<(), OtError> {
+    let (send_first, recv_first) = (sender.next_index, receiver.next_index);
+    let [tb, qb] = bufs;
+    let rb = receiver.start_into(choices, std::mem::take(tb))?;
+    let sb = sender.start_into(n_send, std::mem::take(qb))?;
+    (*tb, *qb) = run_duplex(ch, rb, sb)?;
+    let h = FixedKeyAes::get();
+    h.tmmo_many_seq(tweak_base(receiver.salt, recv_first), tb.expose_mut());
+    const SPAN: usize = 1024;
+    let d = sender.delta.expose();
+    let mut at = tweak_base(sender.salt, send_first);
+    let mut second = vec![Block::ZERO; SPAN];
+    for span in qb.expose_mut().chunks_mut(SPAN) {
+        let second = &mut second[..span.len()];
+        for (p, q) in second.iter_mut().zip(span.iter()) {
+            *p = *q ^ d;
+        }
+        h.tmmo_many_seq(at, span);
+        h.tmmo_many_seq(at, second);
+        at = at.wrapping_add(span.len() as u128);
+        pairs(span, second);
+    }
+    second.zeroize();
+    Ok(())
+}
+
 /// The low bits of up to 64 blocks, packed.
 fn lsbs(blocks: &[Block]) -> u64 {
     blocks

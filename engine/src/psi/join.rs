@@ -279,23 +279,18 @@ fn finish(
                 .collect()
         });
         for pair in of_f.chunks(2) {
-            let values: Vec<[u64; 2]> = if receiver {
-                Vec::new()
-            } else {
-                let first = w_of(spec.products[pair[0]].1);
-                let second = pair.get(1).map(|&q| w_of(spec.products[q].1));
-                (0..width)
-                    .flat_map(|k| {
-                        (0..bins).map(move |i| {
-                            [
-                                first[i].wrapping_shl(k as u32),
-                                second.map_or(0, |s| s[i].wrapping_shl(k as u32)),
-                            ]
-                        })
-                    })
-                    .collect()
+            // Element t = k·bins + i: bit k of r_f[i] chooses 2^k · w1[i].
+            let first = w_of(spec.products[pair[0]].1);
+            let second = pair.get(1).map(|&q| w_of(spec.products[q].1));
+            let value = |t: usize| {
+                let (k, i) = ((t / bins) as u32, t % bins);
+                [
+                    first[i].wrapping_shl(k),
+                    second.map_or(0, |s| s[i].wrapping_shl(k)),
+                ]
             };
-            let got = p.own_bits_dot_pairs(0, bits.as_deref(), &values)?;
+            let n_values = if receiver { 0 } else { width * bins };
+            let got = p.own_bits_dot_pairs(0, bits.as_deref(), &(n_values, &value))?;
             for (&q, v) in pair.iter().zip(got) {
                 sums[q] = sums[q].wrapping_add(v);
             }
