@@ -299,8 +299,8 @@ impl KosSender {
     /// Random OT: `n` pairs of independent random blocks.
     pub fn rot(&mut self, ch: &mut Channel, n: usize) -> Result<Vec<[Block; 2]>, OtError> {
         let first = self.next_index;
-        let q = self.cot(ch, n)?;
-        Ok(self.hash_pairs(first, q.expose()))
+        let mut q = self.cot(ch, n)?;
+        Ok(self.hash_pairs(first, q.expose_mut()))
     }
 
     /// Chosen-message OT: the receiver learns `messages[j][r_j]` only.
@@ -349,28 +349,49 @@ impl KosSender {
             a.copy_from_slice(b);
             Block::from_bytes(a)
         };
-        let q = batch.verify(CheckMsg {
+        let mut q = batch.verify(CheckMsg {
             x: block(&check[..16]),
             t: block(&check[16..]),
         })?;
-        Ok(self.hash_pairs(first, q.expose()))
+        Ok(self.hash_pairs(first, q.expose_mut()))
     }
 
-    fn hash_pairs(&self, first: u64, q: &[Block]) -> Vec<[Block; 2]> {
+    /// The random-OT pairs `(H(q), H(q ⊕ Δ))` of the outputs `q` of the
+    /// OTs from index `first` on, both keys under their row's tweak, span
+    /// by span: `q` is hashed in place and `pairs` gets each span's first
+    /// and second keys.
+    fn hash_pair_spans(
+        &self,
+        first: u64,
+        q: &mut [Block],
+        mut pairs: impl FnMut(&[Block], &[Block]),
+    ) {
+        const SPAN: usize = 1024;
         let h = FixedKeyAes::get();
         let d = self.delta.expose();
-        let base = tweak_base(self.salt, first);
-        let mut pairs: Vec<[Block; 2]> = q.iter().map(|&x| [x, x ^ d]).collect();
+        let mut at = tweak_base(self.salt, first);
+        let mut second = vec![Block::ZERO; SPAN];
+        for span in q.chunks_mut(SPAN) {
+            let second = &mut second[..span.len()];
+            for (p, q) in second.iter_mut().zip(span.iter()) {
+                *p = *q ^ d;
+            }
+            h.tmmo_many_seq(at, span);
+            h.tmmo_many_seq(at, second);
+            at = at.wrapping_add(span.len() as u128);
+            pairs(span, second);
+        }
+        second.zeroize();
+    }
+
+    /// [`hash_pair_spans`](Self::hash_pair_spans) collected into pairs.
+    fn hash_pairs(&self, first: u64, q: &mut [Block]) -> Vec<[Block; 2]> {
+        let mut pairs = Vec::with_capacity(q.len());
         // Both keys of row j hash under tweak j: they differ by Δ, which the
         // TCCR property covers.
-        let mut at = base;
-        for chunk in pairs.chunks_mut(128) {
-            let flat: &mut [Block] = bytemuck::cast_slice_mut(chunk);
-            let tweaks: [Block; 256] =
-                std::array::from_fn(|k| Block(at.wrapping_add(k as u128 / 2)));
-            h.tmmo_many(&tweaks[..flat.len()], flat);
-            at = at.wrapping_add(chunk.len() as u128);
-        }
+        self.hash_pair_spans(first, q, |k0, k1| {
+            pairs.extend(k0.iter().zip(k1).map(|(&a, &b)| [a, b]));
+        });
         pairs
     }
 }
@@ -710,9 +731,9 @@ pub fn rot_duplex(
     let (send_first, recv_first) = (sender.next_index, receiver.next_index);
     let rb = receiver.start(choices)?;
     let sb = sender.start(n_send)?;
-    let (mut t, q) = run_duplex(ch, rb, sb)?;
+    let (mut t, mut q) = run_duplex(ch, rb, sb)?;
     FixedKeyAes::get().tmmo_many_seq(tweak_base(receiver.salt, recv_first), t.expose_mut());
-    Ok((t, sender.hash_pairs(send_first, q.expose())))
+    Ok((t, sender.hash_pairs(send_first, q.expose_mut())))
 }
 
 /// Both extension messages of a duplex run, interleaved chunk by chunk,
@@ -796,26 +817,14 @@ pub fn rot_bits_duplex(
         at = at.wrapping_add(span.len() as u128);
         chosen.extend(span.chunks(64).map(lsbs));
     }
-    // The sender's pairs `(q, q ⊕ Δ)`, both under the row's tweak.
-    let d = sender.delta.expose();
-    let mut at = tweak_base(sender.salt, send_first);
     let (mut first, mut second) = (
         Vec::with_capacity(send_words),
         Vec::with_capacity(send_words),
     );
-    let mut pair = vec![Block::ZERO; SPAN];
-    for span in qb.expose_mut().chunks_mut(SPAN) {
-        let pair = &mut pair[..span.len()];
-        for (p, q) in pair.iter_mut().zip(span.iter()) {
-            *p = *q ^ d;
-        }
-        h.tmmo_many_seq(at, span);
-        h.tmmo_many_seq(at, pair);
-        at = at.wrapping_add(span.len() as u128);
-        first.extend(span.chunks(64).map(lsbs));
-        second.extend(pair.chunks(64).map(lsbs));
-    }
-    pair.zeroize();
+    sender.hash_pair_spans(send_first, qb.expose_mut(), |k0, k1| {
+        first.extend(k0.chunks(64).map(lsbs));
+        second.extend(k1.chunks(64).map(lsbs));
+    });
     Ok([chosen, first, second])
 }
 
@@ -833,30 +842,15 @@ pub fn rot_duplex_spans(
     choices: &[bool],
     n_send: usize,
     bufs: &mut [SecretBlocks; 2],
-    mut pairs: impl FnMut(&[Block], &[Block]),
+    pairs: impl FnMut(&[Block], &[Block]),
 ) -> Result<(), OtError> {
     let (send_first, recv_first) = (sender.next_index, receiver.next_index);
     let [tb, qb] = bufs;
     let rb = receiver.start_into(choices, std::mem::take(tb))?;
     let sb = sender.start_into(n_send, std::mem::take(qb))?;
     (*tb, *qb) = run_duplex(ch, rb, sb)?;
-    let h = FixedKeyAes::get();
-    h.tmmo_many_seq(tweak_base(receiver.salt, recv_first), tb.expose_mut());
-    const SPAN: usize = 1024;
-    let d = sender.delta.expose();
-    let mut at = tweak_base(sender.salt, send_first);
-    let mut second = vec![Block::ZERO; SPAN];
-    for span in qb.expose_mut().chunks_mut(SPAN) {
-        let second = &mut second[..span.len()];
-        for (p, q) in second.iter_mut().zip(span.iter()) {
-            *p = *q ^ d;
-        }
-        h.tmmo_many_seq(at, span);
-        h.tmmo_many_seq(at, second);
-        at = at.wrapping_add(span.len() as u128);
-        pairs(span, second);
-    }
-    second.zeroize();
+    FixedKeyAes::get().tmmo_many_seq(tweak_base(receiver.salt, recv_first), tb.expose_mut());
+    sender.hash_pair_spans(send_first, qb.expose_mut(), pairs);
     Ok(())
 }
 
