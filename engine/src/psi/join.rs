@@ -369,6 +369,9 @@ pub fn receiver_shared(
     let table = cuckoo::cuckoo(&side.keys, bins).map_err(|e: CuckooFailed| setup_err(e))?;
     let mut inputs = Vec::with_capacity(bins);
     let mut r: Vec<Vec<u64>> = vec![vec![0u64; bins]; spec.receiver_fields];
+    // Empty bins get random inputs from one seeded stream (a system call
+    // per bin cost a quarter second at a million keys).
+    let mut dummies = Prg::from_entropy().map_err(ArithError::Entropy)?;
     for (i, slot) in table.iter().enumerate() {
         match *slot {
             Some((k, h)) => {
@@ -377,7 +380,7 @@ pub fn receiver_shared(
                     col[i] = side.values[f][k];
                 }
             }
-            None => inputs.push(Block::random().map_err(ArithError::Entropy)?),
+            None => inputs.push(dummies.block()),
         }
     }
     let oprf_session = SessionId::derive("quorate/psi/join oprf", &[&session.0]);
