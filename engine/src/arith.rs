@@ -851,47 +851,66 @@ fn bit_products_pairs(
     choices: &[bool],
     values: &[[u64; 2]],
 ) -> Result<Vec<[u64; 2]>, ArithError> {
+    let mut out = Vec::with_capacity(choices.len().max(values.len()));
+    pairs_run(p, choices, values.len(), |t| values[t], |v| out.push(v))?;
+    Ok(out)
+}
+
+/// One run of Gilboa's step for pairs, streamed: the offerer (`n_values`
+/// values, element `t` given by `value(t)`) writes its corrections
+/// `m0 - m1 + v` and hands its shares `-m0` to `share` as the pairs come
+/// out of the extension ([`crate::ot::kos::rot_duplex_spans`]); the
+/// chooser then hands over `m_c + c·correction`, taken by a mask, not a
+/// branch on its bit. Neither keeps a pair or a correction per element
+/// beyond the peer's reused buffers.
+fn pairs_run(
+    p: &mut Peer,
+    choices: &[bool],
+    n_values: usize,
+    value: impl Fn(usize) -> [u64; 2],
+    mut share: impl FnMut([u64; 2]),
+) -> Result<(), ArithError> {
     let halves = |k: Block| [k.0 as u64, (k.0 >> 64) as u64];
-    let (keys, mut pairs) = rot_duplex(
+    // Written straight into a buffer the channel hands over whole.
+    let mut corrections = p.ch.buffer(16 * n_values);
+    let mut next = (0..n_values).map(value);
+    crate::ot::kos::rot_duplex_spans(
         &mut p.ch,
         &mut p.sender,
         &mut p.receiver,
         choices,
-        values.len(),
-    )?;
-    if !values.is_empty() {
-        let mut corrections = Vec::with_capacity(values.len() * 16);
-        let mut out = Vec::with_capacity(values.len());
-        for (pair, v) in pairs.iter().zip(values) {
-            let (m0, m1) = (halves(pair[0]), halves(pair[1]));
-            for h in 0..2 {
-                let c = m0[h].wrapping_sub(m1[h]).wrapping_add(v[h]);
-                corrections.extend_from_slice(&c.to_le_bytes());
+        n_values,
+        &mut p.bufs,
+        |k0, k1| {
+            for ((&a, &b), v) in k0.iter().zip(k1).zip(&mut next) {
+                let (m0, m1) = (halves(a), halves(b));
+                for h in 0..2 {
+                    let c = m0[h].wrapping_sub(m1[h]).wrapping_add(v[h]);
+                    corrections.extend_from_slice(&c.to_le_bytes());
+                }
+                share([m0[0].wrapping_neg(), m0[1].wrapping_neg()]);
             }
-            out.push([m0[0].wrapping_neg(), m0[1].wrapping_neg()]);
-        }
-        pairs.zeroize();
+        },
+    )?;
+    if n_values > 0 {
         p.ch.send_vec(corrections)?;
         p.ch.flush()?;
-        return Ok(out);
     }
-    let mut bytes = vec![0u8; choices.len() * 16];
-    p.ch.recv(&mut bytes)?;
-    let keys = keys.expose();
-    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
-    Ok(keys
-        .iter()
-        .zip(choices)
-        .zip(bytes.chunks_exact(16))
-        .map(|((key, c), tau)| {
-            let mut v = halves(*key);
-            if *c {
-                v[0] = v[0].wrapping_add(word(&tau[..8]));
-                v[1] = v[1].wrapping_add(word(&tau[8..]));
-            }
-            v
-        })
-        .collect())
+    if !choices.is_empty() {
+        let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
+        let mut received = vec![0u8; 16 * choices.len()];
+        p.ch.recv(&mut received)?;
+        let keys = &p.bufs[0].expose()[..choices.len()];
+        for ((key, &c), tau) in keys.iter().zip(choices).zip(received.chunks_exact(16)) {
+            let v = halves(*key);
+            let mask = u64::from(c).wrapping_neg();
+            share([
+                v[0].wrapping_add(word(&tau[..8]) & mask),
+                v[1].wrapping_add(word(&tau[8..]) & mask),
+            ]);
+        }
+    }
+    Ok(())
 }
 
 /// How many values, and value `t`, for [`Party::own_bits_dot_pairs`].
@@ -900,66 +919,30 @@ pub(crate) type Values<'a> = (usize, &'a (dyn Fn(usize) -> [u64; 2] + Sync));
 /// OTs per batch of [`Party::own_bits_dot_pairs`].
 const DOT_BATCH: usize = 1 << 20;
 
-/// The sums over `t` of [`bit_products_pairs`]' outputs, batch by batch:
-/// shares of `Σ_t c_t · v_t` (two sums at once). Gilboa's product on
-/// random OT, streamed: the sender sums `-m0` and writes the corrections
-/// `m0 - m1 + v` span by span as the pairs come out of the extension, the
-/// chooser sums `m_c + c·correction` over its keys, and neither keeps a
-/// share, a pair or a correction per element beyond one batch's buffers.
+/// The sums over `t` of [`bit_products_pairs`]' outputs, batch by batch
+/// ([`pairs_run`]): shares of `Σ_t c_t · v_t` (two sums at once) without
+/// a share per element.
 fn bit_dot_pairs(
     p: &mut Peer,
     choices: &[bool],
     values: &Values<'_>,
 ) -> Result<[u64; 2], ArithError> {
-    let halves = |k: Block| [k.0 as u64, (k.0 >> 64) as u64];
-    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
     let mut acc = [0u64; 2];
     let n = choices.len().max(values.0);
-    let mut received: Vec<u8> = Vec::new();
     for at in (0..n).step_by(DOT_BATCH) {
         let end = (at + DOT_BATCH).min(n);
         let choices = choices.get(at..end).unwrap_or(&[]);
         let n_values = values.0.min(end).saturating_sub(at);
-        // Written straight into a buffer the channel hands over whole.
-        let mut corrections = p.ch.buffer(16 * n_values);
-        let mut next = (at..at + n_values).map(|t| (values.1)(t));
-        crate::ot::kos::rot_duplex_spans(
-            &mut p.ch,
-            &mut p.sender,
-            &mut p.receiver,
+        pairs_run(
+            p,
             choices,
             n_values,
-            &mut p.bufs,
-            |k0, k1| {
-                for ((&a, &b), v) in k0.iter().zip(k1).zip(&mut next) {
-                    let (m0, m1) = (halves(a), halves(b));
-                    for h in 0..2 {
-                        let c = m0[h].wrapping_sub(m1[h]).wrapping_add(v[h]);
-                        corrections.extend_from_slice(&c.to_le_bytes());
-                        acc[h] = acc[h].wrapping_sub(m0[h]);
-                    }
-                }
+            |t| (values.1)(at + t),
+            |v| {
+                acc[0] = acc[0].wrapping_add(v[0]);
+                acc[1] = acc[1].wrapping_add(v[1]);
             },
         )?;
-        if n_values > 0 {
-            p.ch.send_vec(corrections)?;
-            p.ch.flush()?;
-        }
-        if !choices.is_empty() {
-            received.resize(16 * choices.len(), 0);
-            p.ch.recv(&mut received)?;
-            let keys = &p.bufs[0].expose()[..choices.len()];
-            for ((key, &c), tau) in keys.iter().zip(choices).zip(received.chunks_exact(16)) {
-                let v = halves(*key);
-                let mask = u64::from(c).wrapping_neg();
-                acc[0] = acc[0]
-                    .wrapping_add(v[0])
-                    .wrapping_add(word(&tau[..8]) & mask);
-                acc[1] = acc[1]
-                    .wrapping_add(v[1])
-                    .wrapping_add(word(&tau[8..]) & mask);
-            }
-        }
     }
     Ok(acc)
 }
