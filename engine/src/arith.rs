@@ -25,6 +25,7 @@
 //! own thread, so the pairs proceed in parallel.
 
 pub mod convert;
+pub mod equal;
 pub mod fixed;
 pub mod gmw;
 pub mod gmw_run;

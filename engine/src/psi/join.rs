@@ -22,11 +22,11 @@
 //!    ([`super::okvs`]), which it sends. The receiver decodes at `F_i`: if
 //!    its `x_i` is among the sender's keys it gets exactly `τ_i` and
 //!    `s_g(x_i) + ρ_{i,g}`, otherwise values that look random.
-//! 4. Equality: `e_i = [decoded τ = τ_i]` by a GMW circuit on the two
-//!    64-bit values ([`crate::arith::convert`]), giving XOR shares
-//!    `e_i = e0 ⊕ e1`. Its AND triples do not depend on the inputs: both
-//!    parties make them right after the OPRF, while the sender evaluates
-//!    the OPRF and encodes the store on a second thread.
+//! 4. Equality: `e_i = [decoded τ = τ_i]` by the chunked equality test
+//!    on the two 64-bit values ([`crate::arith::equal`]), giving XOR
+//!    shares `e_i = e0 ⊕ e1`. Its OTs and AND triples do not depend on
+//!    the inputs: both parties make them right after the OPRF, while the
+//!    sender evaluates the OPRF and encodes the store on a second thread.
 //! 5. Shares of `s_g` in bin `i` are the receiver's decoded value and the
 //!    sender's `-ρ_{i,g}`. Then `e·s = e0·(s - 2·e1·s) + e1·s`: two
 //!    products of one party's own bits with a shared vector, one OT per
@@ -41,13 +41,12 @@
 //!    only the sums are opened ([`receiver`], [`sender`]), or kept shared
 //!    ([`receiver_shared`], [`sender_shared`]).
 
-use quorate_circuits::CircuitBuilder;
 use zeroize::Zeroize;
 
 use super::cuckoo::{self, CuckooFailed};
 use super::okvs::{self, Okvs};
 use super::oprf;
-use crate::arith::gmw::{BitShares, BitTriples};
+use crate::arith::equal::EqualityPrep;
 use crate::arith::{ArithError, Party, Shares};
 use crate::block::Block;
 use crate::net::handshake::SessionId;
@@ -139,39 +138,6 @@ fn exchange_sizes(p: &mut Party, mine: usize) -> Result<usize, ArithError> {
     Ok(theirs)
 }
 
-/// The equality circuit on two 64-bit words: one output bit.
-fn equality() -> Result<quorate_circuits::Circuit, ArithError> {
-    let mut b = CircuitBuilder::new();
-    let p0 = b.party("receiver");
-    let p1 = b.party("sender");
-    let x = b.input(p0, "x", 64).map_err(setup_err)?;
-    let y = b.input(p1, "y", 64).map_err(setup_err)?;
-    let e = b.eq(&x, &y);
-    b.output("eq", &quorate_circuits::Word::from_bits(vec![e]));
-    b.finish().map_err(setup_err)
-}
-
-/// Lanes (64 input wires) holding this party's bits of `v`, zeros for
-/// the other party's input.
-fn lanes(v: Option<&[u64]>, bins: usize, mine_first: bool) -> Vec<BitShares> {
-    let words = bins.div_ceil(64);
-    let mut own: Vec<Vec<u64>> = vec![vec![0u64; words]; 64];
-    if let Some(v) = v {
-        for (i, &x) in v.iter().enumerate() {
-            for (bit, lane) in own.iter_mut().enumerate() {
-                lane[i / 64] |= (x >> bit & 1) << (i % 64);
-            }
-        }
-    }
-    let zeros = (0..64).map(|_| BitShares::new(vec![0u64; words]));
-    let own = own.into_iter().map(BitShares::new);
-    if mine_first {
-        own.chain(zeros).collect()
-    } else {
-        zeros.chain(own).collect()
-    }
-}
-
 /// `b_i · x_i` for each shared vector of `xs` (all of one length), by the
 /// bits of party `owner` (`Some` there): two vectors per OT.
 fn bits_times_many(
@@ -218,14 +184,13 @@ fn finish(
     s_shares: Vec<Shares<u64>>,
     r: Option<&[Vec<u64>]>,
     widths: &[u32],
-    triples: &mut BitTriples,
+    prep: EqualityPrep,
 ) -> Result<Shares<u64>, ArithError> {
     let receiver = p.id() == 0;
     let bins = tau.len();
-    let circuit = &equality()?;
-    let eq = p.eval_shared_with(circuit, &lanes(Some(tau), bins, receiver), triples)?;
+    let eq = p.equality(prep, tau)?;
     let mine: Vec<bool> = (0..bins)
-        .map(|i| eq[0].expose()[i / 64] >> (i % 64) & 1 == 1)
+        .map(|i| eq.expose()[i / 64] >> (i % 64) & 1 == 1)
         .collect();
     // e · s_g for each sender field used, all in one batch: with
     // e = e0 ⊕ e1, e·s = e0·(s - 2·e1·s) + e1·s, two products of one
@@ -385,9 +350,9 @@ pub fn receiver_shared(
     }
     let oprf_session = SessionId::derive("quorate/psi/join oprf", &[&session.0]);
     let f = oprf::receive(p.channel(1)?, &oprf_session, &inputs)?;
-    // The equality test's AND triples, made while the sender encodes.
-    let eq = equality()?;
-    let mut triples = p.bit_triples(Party::and_words(&eq, bins.div_ceil(64)))?;
+    // The equality test's OTs and AND triples, made while the sender
+    // encodes.
+    let prep = p.equality_prep(bins)?;
     // The sender's store: seed, cells, then cells × (1 + fields) values.
     let fields = 1 + spec.sender_fields;
     let ch = p.channel(1)?;
@@ -429,7 +394,7 @@ pub fn receiver_shared(
         Some(&side.widths(spec.receiver_fields)),
         spec.receiver_fields,
     )?;
-    finish(p, spec, &tau, s_shares, Some(&r), &w, &mut triples)
+    finish(p, spec, &tau, s_shares, Some(&r), &w, prep)
 }
 
 /// [`sender`], leaving the sums secret-shared.
@@ -465,9 +430,7 @@ pub fn sender_shared(
     let tau = rand(bins);
     let mut rho: Vec<Vec<u64>> = (0..spec.sender_fields).map(|_| rand(bins)).collect();
     // The OPRF evaluations and the store on a second thread while this
-    // one makes the equality test's AND triples with the receiver.
-    let eq = equality()?;
-    let and_words = Party::and_words(&eq, bins.div_ceil(64));
+    // one prepares the equality tests with the receiver.
     let encode = || -> Result<Okvs, ArithError> {
         let mut points = Vec::with_capacity(cuckoo::HASHES * side.keys.len());
         let mut owners = Vec::with_capacity(points.capacity());
@@ -492,13 +455,13 @@ pub fn sender_shared(
         values.zeroize();
         store
     };
-    let (store, triples) = std::thread::scope(|sc| {
+    let (store, prep) = std::thread::scope(|sc| {
         let job = sc.spawn(encode);
-        let triples = p.bit_triples(and_words);
+        let prep = p.equality_prep(bins);
         let store = job.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-        (store, triples)
+        (store, prep)
     });
-    let (store, mut triples) = (store?, triples?);
+    let (store, prep) = (store?, prep?);
     let ch = p.channel(0)?;
     let mut head = [0u8; 16];
     head[..8].copy_from_slice(&store.seed.to_le_bytes());
@@ -517,7 +480,7 @@ pub fn sender_shared(
         r.zeroize();
     }
     let w = widths(p, None, spec.receiver_fields)?;
-    finish(p, spec, &tau, s_shares, None, &w, &mut triples)
+    finish(p, spec, &tau, s_shares, None, &w, prep)
 }
 
 #[cfg(test)]
