@@ -537,7 +537,8 @@ fn side_rows(
         });
     }
     let l = groups.map_or(1, |(_, l)| l);
-    let mut index: HashMap<u128, usize, KeyHash> = HashMap::default();
+    let mut index: HashMap<u128, usize, KeyHash> =
+        HashMap::with_capacity_and_hasher(t.rows(), KeyHash);
     // Counts are below the row count: their width is public.
     let count_bits = (usize::BITS - t.rows().leading_zeros()).max(1);
     let mut out = Side {

@@ -381,8 +381,9 @@ pub fn receiver_shared(
     };
     let mut tau = Vec::with_capacity(bins);
     let mut s: Vec<Vec<u64>> = vec![Vec::with_capacity(bins); spec.sender_fields];
-    for fi in &f {
-        let v = store.decode(Block(u128::from_le_bytes(*fi)));
+    let at: Vec<Block> = f.iter().map(|o| Block(u128::from_le_bytes(*o))).collect();
+    let decoded = store.decode_many(&at);
+    for v in decoded.chunks_exact(fields) {
         tau.push(v[0]);
         for (g, col) in s.iter_mut().enumerate() {
             col.push(v[1 + g]);

@@ -20,6 +20,7 @@
 
 use crate::block::Block;
 use crate::prg::Prg;
+use crate::simd::prefetch;
 
 /// Cells per key for large inputs.
 const EXPANSION: f64 = 1.3;
@@ -113,25 +114,28 @@ impl Okvs {
             let Some(order) = peel(&edges, cells) else {
                 continue;
             };
+            // Free cells keep random values; each peeled cell is then
+            // solved for its edge, in reverse peeling order.
             let mut table = vec![0u64; cells * fields];
-            let mut fill = vec![Block::ZERO; table.len().div_ceil(2)];
-            prg.fill_blocks(&mut fill);
-            for (t, b) in table
-                .iter_mut()
-                .zip(fill.iter().flat_map(|b| [b.0 as u64, (b.0 >> 64) as u64]))
-            {
-                *t = b;
-            }
-            for &(e, free) in order.iter().rev() {
-                let (e, free) = (e as usize, free as usize);
-                let [a, b, c] = edges[e].map(|x| x as usize);
+            prg.fill_bytes(bytemuck::cast_slice_mut(&mut table));
+            // The order names each edge's three cells, so the loop reads
+            // it in sequence and fetches the scattered cells, key and
+            // values a few steps ahead.
+            const AHEAD: usize = 32;
+            for i in (0..order.len()).rev() {
+                if let Some(o) = i.checked_sub(AHEAD).map(|j| order[j]) {
+                    for c in &o[1..] {
+                        prefetch(&table[*c as usize * fields]);
+                    }
+                    prefetch(&keys[o[0] as usize]);
+                    prefetch(&values[o[0] as usize * fields]);
+                }
+                let [e, free, a, b] = order[i].map(|x| x as usize);
+                let key = keys[e];
                 for f in 0..fields {
-                    let others = [a, b, c]
-                        .iter()
-                        .filter(|&&x| x != free)
-                        .fold(0u64, |s, &x| s.wrapping_add(table[x * fields + f]));
+                    let others = table[a * fields + f].wrapping_add(table[b * fields + f]);
                     table[free * fields + f] = values[e * fields + f]
-                        .wrapping_add(key_mask(keys[e], f))
+                        .wrapping_add(key_mask(key, f))
                         .wrapping_sub(others);
                 }
             }
@@ -147,52 +151,139 @@ impl Okvs {
 
     /// The values at `key`.
     pub fn decode(&self, key: Block) -> Vec<u64> {
+        let mut out = vec![0u64; self.fields];
+        self.decode_into(key, &mut out);
+        out
+    }
+
+    /// The values at `key`, into `out` (`fields` long).
+    fn decode_into(&self, key: Block, out: &mut [u64]) {
         let p = positions(key, self.seed, self.cells);
-        (0..self.fields)
-            .map(|f| {
-                p.iter()
+        for (f, o) in out.iter_mut().enumerate() {
+            *o = p
+                .iter()
+                .fold(0u64, |s, &x| {
+                    s.wrapping_add(self.table[x * self.fields + f])
+                })
+                .wrapping_sub(key_mask(key, f));
+        }
+    }
+
+    /// The values at each of `keys`, `fields` per key one key after
+    /// another, with each key's cells fetched a few keys ahead.
+    pub fn decode_many(&self, keys: &[Block]) -> Vec<u64> {
+        const AHEAD: usize = 8;
+        let mut out = vec![0u64; keys.len() * self.fields];
+        let ahead: Vec<[usize; 3]> = keys
+            .iter()
+            .take(AHEAD)
+            .map(|&k| positions(k, self.seed, self.cells))
+            .collect();
+        let mut ring = [[0usize; 3]; AHEAD];
+        ring[..ahead.len()].copy_from_slice(&ahead);
+        for (i, (&key, o)) in keys
+            .iter()
+            .zip(out.chunks_exact_mut(self.fields.max(1)))
+            .enumerate()
+        {
+            let p = ring[i % AHEAD];
+            if let Some(&next) = keys.get(i + AHEAD) {
+                let q = positions(next, self.seed, self.cells);
+                for &c in &q {
+                    prefetch(&self.table[c * self.fields]);
+                }
+                ring[i % AHEAD] = q;
+            }
+            for (f, v) in o.iter_mut().enumerate() {
+                *v = p
+                    .iter()
                     .fold(0u64, |s, &x| {
                         s.wrapping_add(self.table[x * self.fields + f])
                     })
-                    .wrapping_sub(key_mask(key, f))
-            })
-            .collect()
+                    .wrapping_sub(key_mask(key, f));
+            }
+        }
+        out
     }
 }
 
-/// Peels the hypergraph: `(edge, the cell it was peeled from)` in peeling
-/// order, or `None` if a 2-core remains.
-fn peel(edges: &[[u32; 3]], cells: usize) -> Option<Vec<(u32, u32)>> {
+/// Peels the hypergraph: for each edge in peeling order `[edge, the cell
+/// it was peeled from, its other two cells]`, or `None` if a 2-core
+/// remains.
+///
+/// Peeling goes in rounds over the cells of degree one (any order gives
+/// the same result: the edges outside the 2-core), so the loop knows the
+/// cells it visits next and prefetches, a few steps ahead, each cell, then
+/// its edge, then that edge's cells: at a million keys the tables are far
+/// larger than the caches and the loop waits on memory otherwise.
+fn peel(edges: &[[u32; 3]], cells: usize) -> Option<Vec<[u32; 4]>> {
     // Each cell's degree and the XOR of its edges' indices side by side
     // (one cache line per visit): at degree one the XOR is the edge. An
     // edge is removed from all three of its cells at once, so a cell of
     // degree one always names a live edge.
     let mut cell = vec![[0u32; 2]; cells];
+    const AHEAD: usize = 16;
     for (e, cs) in edges.iter().enumerate() {
+        if let Some(next) = edges.get(e + AHEAD) {
+            for &c in next {
+                prefetch(&cell[c as usize]);
+            }
+        }
         for &c in cs {
             let x = &mut cell[c as usize];
             x[0] += 1;
             x[1] ^= e as u32;
         }
     }
-    let mut stack: Vec<u32> = (0..cells as u32)
+    let mut cur: Vec<u32> = (0..cells as u32)
         .filter(|&c| cell[c as usize][0] == 1)
         .collect();
+    let mut next = Vec::new();
     let mut order = Vec::with_capacity(edges.len());
-    while let Some(c) = stack.pop() {
-        if cell[c as usize][0] != 1 {
-            continue;
-        }
-        let e = cell[c as usize][1];
-        order.push((e, c));
-        for &x in &edges[e as usize] {
-            let d = &mut cell[x as usize];
-            d[0] -= 1;
-            d[1] ^= e;
-            if d[0] == 1 {
-                stack.push(x);
+    while !cur.is_empty() {
+        for i in 0..cur.len() {
+            if let Some(&c) = cur.get(i + 3 * AHEAD / 2) {
+                prefetch(&cell[c as usize]);
             }
+            if let Some(&c) = cur.get(i + AHEAD) {
+                // A stale XOR may name no edge: then nothing is fetched.
+                if let Some(e) = edges.get(cell[c as usize][1] as usize) {
+                    prefetch(e);
+                }
+            }
+            if let Some(&c) = cur.get(i + AHEAD / 2) {
+                let x = cell[c as usize];
+                if let Some(e) = edges.get(x[1] as usize).filter(|_| x[0] == 1) {
+                    for &y in e {
+                        prefetch(&cell[y as usize]);
+                    }
+                }
+            }
+            let c = cur[i];
+            let x = cell[c as usize];
+            if x[0] != 1 {
+                continue;
+            }
+            let e = x[1];
+            let es = edges[e as usize];
+            let mut entry = [e, c, 0, 0];
+            let mut k = 2;
+            for &y in &es {
+                if y != c && k < 4 {
+                    entry[k] = y;
+                    k += 1;
+                }
+                let d = &mut cell[y as usize];
+                d[0] -= 1;
+                d[1] ^= e;
+                if d[0] == 1 {
+                    next.push(y);
+                }
+            }
+            order.push(entry);
         }
+        std::mem::swap(&mut cur, &mut next);
+        next.clear();
     }
     (order.len() == edges.len()).then_some(order)
 }
@@ -212,6 +303,7 @@ mod tests {
             for (k, v) in keys.iter().zip(values.chunks(2)) {
                 assert_eq!(o.decode(*k), v);
             }
+            assert_eq!(o.decode_many(&keys), values, "decode_many agrees");
             let other = o.decode(prg.block());
             assert!(values.chunks(2).all(|v| *v != other[..]));
         }

@@ -55,21 +55,29 @@ impl Code {
 
     /// `C(x)` for each item, 4 blocks each.
     fn encode(&self, items: &[Block]) -> Vec<[Block; KB]> {
+        let mut blocks = vec![Block::ZERO; items.len() * KB];
+        self.encode_into(items.iter().copied(), &mut blocks);
+        blocks
+            .chunks_exact(KB)
+            .map(|c| [c[0], c[1], c[2], c[3]])
+            .collect()
+    }
+
+    /// `C(x)` for each item into `out`, 4 blocks each, one item after
+    /// another (`out` is as long as that).
+    fn encode_into(&self, items: impl Iterator<Item = Block>, out: &mut [Block]) {
         const C: [u128; KB] = [
             0x0123_4567_89ab_cdef_fedc_ba98_7654_3210,
             0x1f2e_3d4c_5b6a_7988_9786_a5b4_c3d2_e1f0,
             0x2d3c_4b5a_6978_8796_a5b4_c3d2_e1f0_0f1e,
             0x3c4b_5a69_7887_96a5_b4c3_d2e1_f00f_1e2d,
         ];
-        let mut blocks: Vec<Block> = items
-            .iter()
-            .flat_map(|x| C.map(|c| *x ^ Block(c)))
-            .collect();
-        self.0.encrypt_many(&mut blocks);
-        blocks
-            .chunks_exact(KB)
-            .map(|c| [c[0], c[1], c[2], c[3]])
-            .collect()
+        for (x, o) in items.zip(out.chunks_exact_mut(KB)) {
+            for (o, c) in o.iter_mut().zip(C) {
+                *o = x ^ Block(c);
+            }
+        }
+        self.0.encrypt_many(out);
     }
 }
 
@@ -192,19 +200,23 @@ impl Sender {
 
     /// `F(j, x)` for each `(j, x)`; `j` must be below [`len`](Self::len).
     pub fn eval(&self, points: &[(usize, Block)]) -> Result<Vec<Output>, OtError> {
-        let xs: Vec<Block> = points.iter().map(|(_, x)| *x).collect();
-        let codes = self.code.encode(&xs);
-        points
-            .iter()
-            .zip(codes)
-            .map(|((j, _), c)| {
+        // In spans, so the codewords stay in cache between the cipher
+        // and the hash and no code table of the whole batch is built.
+        const SPAN: usize = 1024;
+        let mut out = Vec::with_capacity(points.len());
+        let mut codes = vec![Block::ZERO; SPAN * KB];
+        for span in points.chunks(SPAN) {
+            let codes = &mut codes[..span.len() * KB];
+            self.code.encode_into(span.iter().map(|(_, x)| *x), codes);
+            for ((j, _), c) in span.iter().zip(codes.chunks_exact(KB)) {
                 let q = self.q.get(*j).ok_or_else(|| {
                     OtError::Usage(format!("OPRF instance {j} of a batch of {}", self.q.len()))
                 })?;
                 let row = [0, 1, 2, 3].map(|g| q[g] ^ (c[g] & self.s[g]));
-                Ok(h(*j as u64, &row))
-            })
-            .collect()
+                out.push(h(*j as u64, &row));
+            }
+        }
+        Ok(out)
     }
 }
 
