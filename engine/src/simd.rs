@@ -11,12 +11,13 @@
 //!   coefficient of `x^i`), by carry-less multiplication (`PCLMULQDQ`) and a
 //!   lazy reduction, for the OT extension consistency check.
 //! - [`prefetch`]: a cache hint for loops over scattered entries (the
-//!   key-value store's peeling).
+//!   key-value store's peeling, assignment and decoding).
 //!
 //! Safety: every `unsafe` block below either calls a `#[target_feature]`
-//! function after `is_x86_feature_detected!` confirmed the feature, or
+//! function after `is_x86_feature_detected!` confirmed the feature,
 //! loads/stores through pointers into slices whose bounds are checked in the
-//! line above.
+//! line above, or (in [`prefetch`]) issues an SSE prefetch, part of the
+//! x86-64 baseline, which never faults.
 
 #![allow(unsafe_code)]
 

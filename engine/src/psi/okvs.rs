@@ -124,11 +124,12 @@ impl Okvs {
             const AHEAD: usize = 32;
             for i in (0..order.len()).rev() {
                 if let Some(o) = i.checked_sub(AHEAD).map(|j| order[j]) {
+                    // `get`: with no fields there is nothing to fetch.
                     for c in &o[1..] {
-                        prefetch(&table[*c as usize * fields]);
+                        table.get(*c as usize * fields).map(prefetch);
                     }
                     prefetch(&keys[o[0] as usize]);
-                    prefetch(&values[o[0] as usize * fields]);
+                    values.get(o[0] as usize * fields).map(prefetch);
                 }
                 let [e, free, a, b] = order[i].map(|x| x as usize);
                 let key = keys[e];
@@ -190,7 +191,7 @@ impl Okvs {
             if let Some(&next) = keys.get(i + AHEAD) {
                 let q = positions(next, self.seed, self.cells);
                 for &c in &q {
-                    prefetch(&self.table[c * self.fields]);
+                    self.table.get(c * self.fields).map(prefetch);
                 }
                 ring[i % AHEAD] = q;
             }
@@ -307,6 +308,16 @@ mod tests {
             let other = o.decode(prg.block());
             assert!(values.chunks(2).all(|v| *v != other[..]));
         }
+    }
+
+    #[test]
+    fn no_fields_is_an_empty_store() {
+        let mut prg = Prg::from_entropy().unwrap();
+        let keys: Vec<Block> = (0..100).map(|_| prg.block()).collect();
+        let o = Okvs::encode(&keys, &[], 0, &mut prg).unwrap();
+        assert!(o.table.is_empty());
+        assert!(o.decode_many(&keys).is_empty());
+        assert!(o.decode(keys[0]).is_empty());
     }
 
     #[test]
