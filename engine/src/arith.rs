@@ -345,10 +345,14 @@ impl Party {
     /// The channel to party `j`, for protocols that run beside the
     /// arithmetic on the same links (PSI's OPRF and key-value store).
     pub fn channel(&mut self, j: usize) -> Result<&mut Channel, ArithError> {
+        self.peer(j).map(|p| &mut p.ch)
+    }
+
+    /// The link to party `j`.
+    fn peer(&mut self, j: usize) -> Result<&mut Peer, ArithError> {
         self.peers
             .get_mut(j)
             .and_then(Option::as_mut)
-            .map(|p| &mut p.ch)
             .ok_or_else(|| ArithError::Setup(format!("no channel to party {j}")))
     }
 
@@ -465,9 +469,7 @@ impl Party {
             return Err(ArithError::Setup(format!("no party {owner}")));
         }
         if self.me != owner {
-            let p = self.peers[owner]
-                .as_mut()
-                .ok_or_else(|| ArithError::Setup(format!("no channel to party {owner}")))?;
+            let p = self.peer(owner)?;
             let mut seed = [Block::ZERO];
             p.ch.recv_blocks(&mut seed)?;
             return Ok(stream(&Seed::new(seed[0])));
@@ -560,9 +562,7 @@ impl Party {
             return Err(ArithError::Setup(format!("no party {to}")));
         }
         if self.me != to {
-            let p = self.peers[to]
-                .as_mut()
-                .ok_or_else(|| ArithError::Setup(format!("no channel to party {to}")))?;
+            let p = self.peer(to)?;
             p.ch.send_vec(encode(&x.0))?;
             p.ch.flush()?;
             return Ok(None);
@@ -709,14 +709,24 @@ fn decode<R: Ring>(
 /// Sends `mine` and receives as many bytes, in chunks, so that two
 /// parties exchanging at once never both wait on full pipes.
 fn exchange(ch: &mut Channel, mine: &[u8]) -> Result<Vec<u8>, ArithError> {
-    let mut theirs = vec![0u8; mine.len()];
-    for (out, inp) in mine
-        .chunks(EXCHANGE_CHUNK)
-        .zip(theirs.chunks_mut(EXCHANGE_CHUNK))
-    {
-        ch.send(out)?;
-        ch.flush()?;
-        ch.recv(inp)?;
+    exchange_sized(ch, mine, mine.len())
+}
+
+/// [`exchange`] where the peer's vector has `len` bytes (the two lengths
+/// may differ): a chunk each way per round while either side has one.
+fn exchange_sized(ch: &mut Channel, mine: &[u8], len: usize) -> Result<Vec<u8>, ArithError> {
+    let mut theirs = vec![0u8; len];
+    let rounds = mine.len().max(len).div_ceil(EXCHANGE_CHUNK);
+    let mut out = mine.chunks(EXCHANGE_CHUNK);
+    let mut inp = theirs.chunks_mut(EXCHANGE_CHUNK);
+    for _ in 0..rounds {
+        if let Some(c) = out.next() {
+            ch.send(c)?;
+            ch.flush()?;
+        }
+        if let Some(c) = inp.next() {
+            ch.recv(c)?;
+        }
     }
     Ok(theirs)
 }

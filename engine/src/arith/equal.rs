@@ -38,7 +38,7 @@
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::gmw::{BitShares, BitTriples};
-use super::{ArithError, EXCHANGE_CHUNK, Party, Peer, exchange};
+use super::{ArithError, Party, Peer, exchange_sized};
 use crate::block::Block;
 
 /// The chunks `(shift, width)` of a 64-bit value.
@@ -237,9 +237,7 @@ impl Party {
                 *c &= (1u8 << w) - 1;
             }
         }
-        let peer = self.peers[1 - me]
-            .as_mut()
-            .ok_or_else(|| ArithError::Setup("no channel to the peer".into()))?;
+        let peer = self.peer(1 - me)?;
         let mut start = 0;
         while start < len {
             let m = (len - start).min(BATCH);
@@ -275,9 +273,10 @@ impl Party {
         if len == 0 {
             return Ok(BitShares::new(Vec::new()));
         }
-        let peer = self.peers[1 - me]
-            .as_mut()
-            .ok_or_else(|| ArithError::Setup("no channel to the peer".into()))?;
+        // This party's shares r of the chunks it offers.
+        let mut r = Zeroizing::new(vec![0u8; len * offered.len()]);
+        self.prg.fill_bytes(&mut r);
+        let peer = self.peer(1 - me)?;
         // Step 3: d = x_j ⊕ c for the chosen chunks, both ways at once.
         let mut ds = Zeroizing::new(Vec::with_capacity(len * chosen.len()));
         for (x, cs) in mine.iter().zip(prep.choices.chunks_exact(chosen.len())) {
@@ -286,10 +285,8 @@ impl Party {
             }
         }
         let theirs = exchange_sized(&mut peer.ch, &ds, len * offered.len())?;
-        // The tables, and this party's shares r, chunk by chunk.
+        // The tables, and the shares, chunk by chunk.
         let mut shares = Zeroizing::new(vec![vec![0u64; words]; CHUNKS.len()]);
-        let mut r = Zeroizing::new(vec![0u8; len * offered.len()]);
-        self.prg.fill_bytes(&mut r);
         let sizes: Vec<usize> = offered
             .iter()
             .map(|&j| (1usize << CHUNKS[j].1).div_ceil(8))
@@ -356,33 +353,6 @@ impl Party {
         }
         Ok(BitShares::new(level.pop().unwrap_or_default()))
     }
-}
-
-/// Sends `mine` and receives `len` bytes from the peer at once (the two
-/// lengths may differ), a chunk each way per round as [`exchange`] does,
-/// so neither side blocks on a full pipe.
-fn exchange_sized(
-    ch: &mut crate::net::Channel,
-    mine: &[u8],
-    len: usize,
-) -> Result<Vec<u8>, ArithError> {
-    if mine.len() == len {
-        return exchange(ch, mine);
-    }
-    let mut theirs = vec![0u8; len];
-    let rounds = mine.len().max(len).div_ceil(EXCHANGE_CHUNK);
-    let mut out = mine.chunks(EXCHANGE_CHUNK);
-    let mut inp = theirs.chunks_mut(EXCHANGE_CHUNK);
-    for _ in 0..rounds {
-        if let Some(c) = out.next() {
-            ch.send(c)?;
-            ch.flush()?;
-        }
-        if let Some(c) = inp.next() {
-            ch.recv(c)?;
-        }
-    }
-    Ok(theirs)
 }
 
 #[cfg(test)]
