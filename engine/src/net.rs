@@ -3,10 +3,11 @@
 //!
 //! Both ends of a channel exchange byte chunks through a pair of bounded
 //! [`Pipe`]s. In one process ([`memory`]) the pipes are shared directly; over
-//! the network ([`tls`]) a reader and a writer task move chunks between the
-//! pipes and a TLS 1.3 stream. Either way the protocol code sees the same
-//! blocking `Channel`, and sending never waits for the peer to read unless
-//! more than [`PIPE_CAPACITY`] bytes are in flight.
+//! the network ([`tls`]) a reader and a writer thread move chunks between the
+//! pipes and a TLS 1.3 stream, and small messages skip the writer (the
+//! channel's own thread seals them). Either way the protocol code sees the
+//! same blocking `Channel`, and sending never waits for the peer to read
+//! unless more than [`PIPE_CAPACITY`] bytes are in flight.
 //!
 //! On top of raw bytes: length-prefixed frames with a maximum size checked
 //! before anything is allocated, blocks without copying, bincode messages,
@@ -18,6 +19,7 @@ pub mod tls;
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::io;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -139,6 +141,10 @@ struct PipeState {
     closed: bool,
     /// Called after each push (wakes an async writer).
     waker: Option<Arc<tokio::sync::Notify>>,
+    /// A TLS connection's socket is being written: by its writer thread
+    /// (which took a chunk) or by the channel's own thread (which found
+    /// nothing queued). See [`tls::TlsWriter`].
+    busy: bool,
 }
 
 /// What [`Pipe::pop`] found.
@@ -162,6 +168,7 @@ impl Pipe {
                 bytes: 0,
                 closed: false,
                 waker: None,
+                busy: false,
             }),
             changed: Condvar::new(),
             capacity,
@@ -300,6 +307,53 @@ impl Pipe {
         Some(c)
     }
 
+    /// Claims the socket behind this pipe for a write by the producer
+    /// itself: true if nothing is queued or being written (the caller must
+    /// then [`release`](Self::release) it).
+    pub(crate) fn try_claim(&self) -> bool {
+        let mut st = self.lock();
+        if st.busy || !st.chunks.is_empty() || st.closed {
+            return false;
+        }
+        st.busy = true;
+        true
+    }
+
+    /// Ends a write begun by [`try_claim`](Self::try_claim) or
+    /// [`pop_claim`](Self::pop_claim).
+    pub(crate) fn release(&self) {
+        let mut st = self.lock();
+        st.busy = false;
+        // Only a writer thread waits for the claim, and only with chunks
+        // queued: waking it for nothing costs a context switch per message.
+        let waiting = !st.chunks.is_empty();
+        drop(st);
+        if waiting {
+            self.changed.notify_all();
+        }
+    }
+
+    /// For a writer thread: waits (without spinning) for the next chunk and
+    /// claims the socket with it; `None` once the pipe is closed and empty.
+    pub(crate) fn pop_claim(&self) -> Option<Vec<u8>> {
+        let mut st = self.lock();
+        loop {
+            if !st.busy
+                && let Some(c) = st.chunks.pop_front()
+            {
+                st.bytes -= c.capacity();
+                st.busy = true;
+                drop(st);
+                self.changed.notify_all();
+                return Some(c);
+            }
+            if st.closed && st.chunks.is_empty() {
+                return None;
+            }
+            st = self.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.lock().closed
     }
@@ -381,6 +435,9 @@ pub struct Channel {
     max_frame: usize,
     /// Keeps a network connection's runtime alive while the channel lives.
     _keepalive: Option<Arc<dyn Send + Sync>>,
+    /// A TLS connection this thread writes to itself; `out` is then unused
+    /// but for recycling buffers.
+    tls: Option<tls::TlsWriter>,
 }
 
 impl fmt::Debug for Channel {
@@ -415,7 +472,15 @@ impl Channel {
             timeout: DEFAULT_TIMEOUT,
             max_frame: DEFAULT_MAX_FRAME,
             _keepalive: keepalive,
+            tls: None,
         }
+    }
+
+    /// Sends through `writer` instead of the outgoing pipe.
+    pub(crate) fn with_tls_writer(mut self, writer: tls::TlsWriter) -> Self {
+        writer.set_timeout(self.timeout);
+        self.tls = Some(writer);
+        self
     }
 
     /// This party.
@@ -441,6 +506,9 @@ impl Channel {
     /// The receive deadline: how long one receive waits for data.
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout;
+        if let Some(w) = &self.tls {
+            w.set_timeout(timeout);
+        }
     }
 
     /// The current receive deadline.
@@ -494,6 +562,15 @@ impl Channel {
     }
 
     fn push(&mut self, chunk: Vec<u8>) -> Result<(), NetError> {
+        if let Some(w) = &mut self.tls
+            && chunk.len() <= tls::DIRECT_MAX
+            && self.out.try_claim()
+        {
+            let r = w.write(&chunk);
+            self.out.release();
+            self.out.recycle(chunk);
+            return self.tls_result(r);
+        }
         let deadline = deadline_in(self.timeout);
         if self.out.push(chunk, Some(deadline)) {
             Ok(())
@@ -504,6 +581,39 @@ impl Channel {
                 peer: self.peer_name.clone(),
                 waited: self.timeout,
             })
+        }
+    }
+
+    /// A direct TLS write's outcome as a channel error.
+    fn tls_result(&self, r: io::Result<()>) -> Result<(), NetError> {
+        match r {
+            Ok(()) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err(NetError::Timeout {
+                    peer: self.peer_name.clone(),
+                    waited: self.timeout,
+                })
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::BrokenPipe
+                        | io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::ConnectionAborted
+                        | io::ErrorKind::NotConnected
+                ) =>
+            {
+                Err(self.closed())
+            }
+            Err(source) => Err(NetError::Io {
+                peer: self.peer_name.clone(),
+                source,
+            }),
         }
     }
 
@@ -630,6 +740,13 @@ impl Channel {
 impl Drop for Channel {
     fn drop(&mut self) {
         let _ = self.flush();
+        if let Some(w) = &mut self.tls {
+            // Let the writer thread send what is queued, then say goodbye.
+            self.out.close();
+            self.out
+                .wait_drained(deadline_in(self.timeout.min(Duration::from_secs(10))));
+            w.close();
+        }
         self.out.close();
         // A network channel's writer runs on a runtime this channel may be
         // keeping alive: let it send what is queued before that runtime goes.
@@ -662,6 +779,31 @@ mod tests {
         assert!(matches!(pipe.try_pop(), Some(c) if c == [7]));
         assert!(pipe.try_push(tiny(2)).is_ok());
         assert!(!pipe.push(tiny(1), Some(Instant::now())));
+    }
+
+    /// The producer may write past the writer thread only when nothing is
+    /// queued or being written, so bytes keep their order.
+    #[test]
+    fn a_claim_never_overtakes_queued_chunks() {
+        let pipe = Pipe::new(1 << 20);
+        assert!(pipe.try_claim());
+        assert!(!pipe.try_claim(), "one claim at a time");
+        pipe.release();
+        assert!(pipe.try_push(vec![1]).is_ok());
+        assert!(pipe.try_push(vec![2]).is_ok());
+        assert!(!pipe.try_claim(), "chunks are queued");
+        assert_eq!(pipe.pop_claim(), Some(vec![1]));
+        assert!(!pipe.try_claim(), "the writer is writing, one chunk queued");
+        pipe.release();
+        assert!(!pipe.try_claim(), "one chunk still queued");
+        assert_eq!(pipe.pop_claim(), Some(vec![2]));
+        assert!(!pipe.try_claim(), "the writer is writing");
+        pipe.release();
+        assert!(pipe.try_claim());
+        pipe.release();
+        pipe.close();
+        assert_eq!(pipe.pop_claim(), None);
+        assert!(!pipe.try_claim(), "closed");
     }
 
     #[test]
