@@ -145,6 +145,8 @@ struct PipeState {
     /// (which took a chunk) or by the channel's own thread (which found
     /// nothing queued). See [`tls::TlsWriter`].
     busy: bool,
+    /// Why a network thread closed the pipe, when it was not a clean close.
+    failure: Option<String>,
 }
 
 /// What [`Pipe::pop`] found.
@@ -169,6 +171,7 @@ impl Pipe {
                 closed: false,
                 waker: None,
                 busy: false,
+                failure: None,
             }),
             changed: Condvar::new(),
             capacity,
@@ -370,13 +373,14 @@ impl Pipe {
         self.changed.notify_all();
     }
 
-    /// Waits until the pipe is drained or the deadline passes.
-    pub(crate) fn wait_drained(&self, deadline: Instant) {
+    /// Waits until the pipe is drained or the deadline passes; true if it
+    /// drained.
+    pub(crate) fn wait_drained(&self, deadline: Instant) -> bool {
         let mut st = self.lock();
         while !st.drained {
             let now = Instant::now();
             if now >= deadline {
-                return;
+                return false;
             }
             st = self
                 .changed
@@ -384,6 +388,23 @@ impl Pipe {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
+        true
+    }
+
+    /// Closes the pipe because the connection failed, keeping the reason
+    /// for the channel's error.
+    pub(crate) fn fail(&self, reason: String) {
+        {
+            let mut st = self.lock();
+            if st.failure.is_none() && !st.closed {
+                st.failure = Some(reason);
+            }
+        }
+        self.close();
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.lock().failure.clone()
     }
 
     /// Closes the pipe: pushes fail, pops drain what is left and then report
@@ -521,9 +542,17 @@ impl Channel {
         self.max_frame = max;
     }
 
+    /// The error for a closed connection: the network thread's reason if
+    /// it failed, else the peer's clean close.
     fn closed(&self) -> NetError {
-        NetError::Closed {
-            peer: self.peer_name.clone(),
+        match self.inp.failure().or_else(|| self.out.failure()) {
+            Some(reason) => NetError::Io {
+                peer: self.peer_name.clone(),
+                source: io::Error::other(reason),
+            },
+            None => NetError::Closed {
+                peer: self.peer_name.clone(),
+            },
         }
     }
 
@@ -567,6 +596,10 @@ impl Channel {
             && self.out.try_claim()
         {
             let r = w.write(&chunk);
+            if let Err(e) = &r {
+                // Part of a record may have left: nothing may follow it.
+                self.out.fail(format!("sending failed: {e}"));
+            }
             self.out.release();
             self.out.recycle(chunk);
             return self.tls_result(r);
@@ -574,7 +607,7 @@ impl Channel {
         let deadline = deadline_in(self.timeout);
         if self.out.push(chunk, Some(deadline)) {
             Ok(())
-        } else if self.out.is_closed_and_empty() {
+        } else if self.out.is_closed() {
             Err(self.closed())
         } else {
             Err(NetError::Timeout {
@@ -741,11 +774,18 @@ impl Drop for Channel {
     fn drop(&mut self) {
         let _ = self.flush();
         if let Some(w) = &mut self.tls {
-            // Let the writer thread send what is queued, then say goodbye.
+            // Let the writer thread send what is queued, then say goodbye;
+            // a peer that does not read gets a bounded wait and an abrupt
+            // close (a close_notify written beside a stuck writer could
+            // interleave with its record).
+            let limit = self.timeout.min(Duration::from_secs(10));
+            w.set_timeout(limit);
             self.out.close();
-            self.out
-                .wait_drained(deadline_in(self.timeout.min(Duration::from_secs(10))));
-            w.close();
+            if self.out.wait_drained(deadline_in(limit)) {
+                w.close();
+            } else {
+                w.abort();
+            }
         }
         self.out.close();
         // A network channel's writer runs on a runtime this channel may be

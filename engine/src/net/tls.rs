@@ -613,8 +613,18 @@ fn lock_conn(conn: &Mutex<rustls::Connection>) -> MutexGuard<'_, rustls::Connect
 
 impl TlsWriter {
     /// Encrypts `data` and writes it to the socket, waiting at most the
-    /// socket's write timeout for the peer to make room.
+    /// socket's write timeout for the peer to make room. A failure may leave
+    /// part of a record on the wire, so it ends the connection: the socket
+    /// is shut down both ways.
     pub(crate) fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        let r = self.write_records(data);
+        if r.is_err() {
+            self.abort();
+        }
+        r
+    }
+
+    fn write_records(&mut self, data: &[u8]) -> io::Result<()> {
         let mut rest = data;
         loop {
             let (piece, tail) = rest.split_at(rest.len().min(SEAL_PIECE));
@@ -657,20 +667,29 @@ impl TlsWriter {
             }
         }
         let _ = io::Write::write_all(&mut self.sock, &self.sealed);
+        self.abort();
+    }
+
+    /// Shuts the socket down both ways without a goodbye: the peer sees
+    /// the connection end, and the reader thread stops.
+    pub(crate) fn abort(&self) {
         let _ = self.sock.shutdown(std::net::Shutdown::Both);
     }
 }
 
 /// Seals and writes the chunks queued in `pipe` until it is closed and
-/// empty, or a write fails (then the pipe is closed: the channel's next
-/// send reports it).
+/// empty, or a write fails (then the pipe is closed, before the claim is
+/// released so that nothing follows a broken record, and the channel's
+/// next send reports the failure).
 fn write_loop(mut w: TlsWriter, pipe: Arc<Pipe>) {
     while let Some(chunk) = pipe.pop_claim() {
-        let ok = w.write(&chunk).is_ok();
+        let r = w.write(&chunk);
+        if let Err(e) = &r {
+            pipe.fail(format!("sending failed: {e}"));
+        }
         pipe.release();
         pipe.recycle(chunk);
-        if !ok {
-            pipe.close();
+        if r.is_err() {
             break;
         }
     }
@@ -679,24 +698,30 @@ fn write_loop(mut w: TlsWriter, pipe: Arc<Pipe>) {
 
 /// Reads TLS records from `sock`, decrypts them and pushes the plaintext
 /// into `pipe` until the peer closes, the connection fails, or the pipe is
-/// closed. A record that fails to authenticate ends the connection.
+/// closed. A record that fails to authenticate (or an alert from the peer)
+/// ends the connection: what was opened before it is delivered, then the
+/// pipe fails with the reason and the socket is shut down.
 fn read_loop(conn: Arc<Mutex<rustls::Connection>>, mut sock: std::net::TcpStream, pipe: Arc<Pipe>) {
-    /// Plaintext gathered before it is handed on, at most.
+    /// Bytes read from the socket at once, at most.
     const BUF: usize = 256 << 10;
-    let mut raw = vec![0u8; 64 << 10];
+    let mut raw = vec![0u8; BUF];
+    let mut failure: Option<String> = None;
     let mut plain = pipe.buffer(BUF);
     // The handshake may have read records past its end (the peer's first
     // message in the same segment): they are processed before the first
     // socket read.
     let mut n = 0;
     let mut first = true;
-    'read: loop {
+    loop {
         if !first {
             n = match io::Read::read(&mut sock, &mut raw) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
+                Err(e) => {
+                    pipe.fail(format!("receiving failed: {e}"));
+                    return;
+                }
             };
         }
         let mut eof = false;
@@ -708,12 +733,16 @@ fn read_loop(conn: Arc<Mutex<rustls::Connection>>, mut sock: std::net::TcpStream
                     match conn.read_tls(&mut rest) {
                         Ok(0) => eof = true,
                         Ok(_) => {}
-                        Err(_) => break 'read,
+                        Err(e) => {
+                            failure = Some(format!("reading TLS records: {e}"));
+                            break;
+                        }
                     }
                 }
                 first = false;
-                if conn.process_new_packets().is_err() {
-                    break 'read;
+                if let Err(e) = conn.process_new_packets() {
+                    failure = Some(format!("TLS error: {e}"));
+                    break;
                 }
                 let mut reader = conn.reader();
                 loop {
@@ -738,9 +767,10 @@ fn read_loop(conn: Arc<Mutex<rustls::Connection>>, mut sock: std::net::TcpStream
             }
         }
         if !plain.is_empty() {
-            // The pipe counts allocations: a small read travels in a buffer
-            // of its own size.
-            let chunk = if plain.len() < BUF / 8 {
+            // The pipe counts allocations: a buffer less than half full
+            // travels as a copy of its own size, so the pipe's bound holds
+            // at least half its capacity in data.
+            let chunk = if plain.len() < plain.capacity() / 2 {
                 let small = plain.to_vec();
                 plain.clear();
                 small
@@ -750,6 +780,11 @@ fn read_loop(conn: Arc<Mutex<rustls::Connection>>, mut sock: std::net::TcpStream
             if !pipe.push(chunk, None) {
                 return;
             }
+        }
+        if let Some(reason) = failure {
+            pipe.fail(reason);
+            let _ = sock.shutdown(std::net::Shutdown::Both);
+            return;
         }
         if eof {
             break;
@@ -785,7 +820,7 @@ fn direct_channel(
     let reader_conn = conn.clone();
     let reader_pipe = inp.clone();
     std::thread::Builder::new()
-        .name(format!("quorate-tls-r-{peer_name}"))
+        .name(format!("quorate-tls-r{}", peer.0))
         .spawn(move || read_loop(reader_conn, rsock, reader_pipe))
         .map_err(|e| setup(format!("starting a reader thread: {e}")))?;
     let bulk = TlsWriter {
@@ -795,9 +830,13 @@ fn direct_channel(
     };
     let writer_pipe = out.clone();
     std::thread::Builder::new()
-        .name(format!("quorate-tls-w-{peer_name}"))
+        .name(format!("quorate-tls-w{}", peer.0))
         .spawn(move || write_loop(bulk, writer_pipe))
-        .map_err(|e| setup(format!("starting a writer thread: {e}")))?;
+        .map_err(|e| {
+            // The reader thread is already waiting on the socket.
+            let _ = sock.shutdown(std::net::Shutdown::Both);
+            setup(format!("starting a writer thread: {e}"))
+        })?;
     let writer = TlsWriter {
         conn,
         sock,
@@ -1202,6 +1241,90 @@ mod tests {
         let (ta, tb) = (run(a), run(b));
         ta.join().unwrap();
         tb.join().unwrap();
+    }
+
+    /// A record changed on the wire after the handshake: the receiver's
+    /// reader thread refuses it, and the protocol thread gets an error
+    /// naming TLS, not a hang or garbage.
+    #[test]
+    fn a_tampered_record_is_refused() {
+        use std::io::{Read, Write};
+        let s = SessionId::random().unwrap();
+        let p = program_hash(b"tamper");
+        let (id0, _) = Identity::generate("p0").unwrap();
+        let (id1, _) = Identity::generate("p1").unwrap();
+        let real = free_port().unwrap();
+        // p1 dials the proxy, which forwards to p0 and flips one byte of
+        // p1's traffic once 20 KB have passed (well after both handshakes).
+        let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let proxy_port = proxy.local_addr().unwrap().port();
+        let list = |p0: u16| {
+            Parties::new(vec![
+                PartyInfo {
+                    name: "p0".into(),
+                    address: format!("127.0.0.1:{p0}"),
+                    cert: id0.cert.clone(),
+                },
+                PartyInfo {
+                    name: "p1".into(),
+                    address: "127.0.0.1:0".into(),
+                    cert: id1.cert.clone(),
+                },
+            ])
+            .unwrap()
+        };
+        let (for0, for1) = (list(real), list(proxy_port));
+        std::thread::spawn(move || {
+            let (mut from1, _) = proxy.accept().unwrap();
+            let mut to0 = loop {
+                if let Ok(c) = std::net::TcpStream::connect(("127.0.0.1", real)) {
+                    break c;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            };
+            let (mut from0, mut to1) = (to0.try_clone().unwrap(), from1.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = from0.read(&mut buf) {
+                    if to1.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = to1.shutdown(std::net::Shutdown::Both);
+            });
+            let (mut buf, mut seen, mut flipped) = ([0u8; 4096], 0usize, false);
+            while let Ok(n @ 1..) = from1.read(&mut buf) {
+                if !flipped && seen + n > 20_000 {
+                    buf[20_000usize.saturating_sub(seen).min(n - 1)] ^= 1;
+                    flipped = true;
+                }
+                seen += n;
+                if to0.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            let _ = to0.shutdown(std::net::Shutdown::Both);
+        });
+        let t = std::thread::spawn(move || {
+            let mut c = connect_mesh("p1", &for1, &id1, &s, &p, Duration::from_secs(10)).unwrap();
+            let mut ch = c[0].take().unwrap();
+            ch.send(&vec![7u8; 100_000]).unwrap();
+            ch.flush().unwrap();
+            // Stay up until the other side has seen the damage.
+            let mut ack = [0u8; 1];
+            let _ = ch.recv(&mut ack);
+        });
+        let mut c = connect_mesh("p0", &for0, &id0, &s, &p, Duration::from_secs(10)).unwrap();
+        let mut ch = c[1].take().unwrap();
+        ch.set_timeout(Duration::from_secs(10));
+        let mut got = vec![0u8; 100_000];
+        let err = ch.recv(&mut got).unwrap_err();
+        assert!(
+            matches!(&err, NetError::Io { source, .. } if source.to_string().contains("TLS")),
+            "{err}"
+        );
+        drop(ch);
+        t.join().unwrap();
     }
 
     /// A peer that goes away mid-stream: the other side's receive reports
