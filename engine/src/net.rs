@@ -456,8 +456,9 @@ pub struct Channel {
     max_frame: usize,
     /// Keeps a network connection's runtime alive while the channel lives.
     _keepalive: Option<Arc<dyn Send + Sync>>,
-    /// A TLS connection this thread writes to itself; `out` is then unused
-    /// but for recycling buffers.
+    /// A TLS connection's socket, for the small messages this thread seals
+    /// and writes itself (larger ones go through `out` to the writer
+    /// thread).
     tls: Option<tls::TlsWriter>,
 }
 

@@ -705,67 +705,13 @@ fn read_loop(conn: Arc<Mutex<rustls::Connection>>, mut sock: std::net::TcpStream
     /// Bytes read from the socket at once, at most.
     const BUF: usize = 256 << 10;
     let mut raw = vec![0u8; BUF];
-    let mut failure: Option<String> = None;
     let mut plain = pipe.buffer(BUF);
-    // The handshake may have read records past its end (the peer's first
-    // message in the same segment): they are processed before the first
-    // socket read.
+    // The first pass reads nothing: the handshake may have taken records
+    // past its end (the peer's first message in the same segment), which
+    // are opened before the first socket read.
     let mut n = 0;
-    let mut first = true;
     loop {
-        if !first {
-            n = match io::Read::read(&mut sock, &mut raw) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    pipe.fail(format!("receiving failed: {e}"));
-                    return;
-                }
-            };
-        }
-        let mut eof = false;
-        {
-            let mut conn = lock_conn(&conn);
-            let mut rest = &raw[..n];
-            while (first || !rest.is_empty()) && !eof {
-                if !first {
-                    match conn.read_tls(&mut rest) {
-                        Ok(0) => eof = true,
-                        Ok(_) => {}
-                        Err(e) => {
-                            failure = Some(format!("reading TLS records: {e}"));
-                            break;
-                        }
-                    }
-                }
-                first = false;
-                if let Err(e) = conn.process_new_packets() {
-                    failure = Some(format!("TLS error: {e}"));
-                    break;
-                }
-                let mut reader = conn.reader();
-                loop {
-                    match io::BufRead::fill_buf(&mut reader) {
-                        // A clean close (`close_notify`).
-                        Ok([]) => {
-                            eof = true;
-                            break;
-                        }
-                        Ok(bytes) => {
-                            let k = bytes.len();
-                            plain.extend_from_slice(bytes);
-                            io::BufRead::consume(&mut reader, k);
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(_) => {
-                            eof = true;
-                            break;
-                        }
-                    }
-                }
-            }
-        }
+        let opened = open_records(&mut lock_conn(&conn), &raw[..n], &mut plain);
         if !plain.is_empty() {
             // The pipe counts allocations: a buffer less than half full
             // travels as a copy of its own size, so the pipe's bound holds
@@ -781,23 +727,75 @@ fn read_loop(conn: Arc<Mutex<rustls::Connection>>, mut sock: std::net::TcpStream
                 return;
             }
         }
-        if let Some(reason) = failure {
-            pipe.fail(reason);
-            let _ = sock.shutdown(std::net::Shutdown::Both);
-            return;
+        match opened {
+            Ok(false) => {}
+            Ok(true) => break,
+            Err(reason) => {
+                pipe.fail(reason);
+                let _ = sock.shutdown(std::net::Shutdown::Both);
+                return;
+            }
         }
-        if eof {
-            break;
-        }
+        n = loop {
+            match io::Read::read(&mut sock, &mut raw) {
+                Ok(0) => {
+                    pipe.close();
+                    return;
+                }
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    pipe.fail(format!("receiving failed: {e}"));
+                    return;
+                }
+            }
+        };
     }
     pipe.close();
+}
+
+/// Feeds `bytes` from the socket to `conn` and appends what it opens to
+/// `plain`. True once the peer has closed the connection (`close_notify`,
+/// or an end of stream); an error for a record that fails to authenticate
+/// or an alert.
+fn open_records(
+    conn: &mut rustls::Connection,
+    mut bytes: &[u8],
+    plain: &mut Vec<u8>,
+) -> Result<bool, String> {
+    loop {
+        conn.process_new_packets()
+            .map_err(|e| format!("TLS error: {e}"))?;
+        let mut reader = conn.reader();
+        loop {
+            match io::BufRead::fill_buf(&mut reader) {
+                // A clean close.
+                Ok([]) => return Ok(true),
+                Ok(opened) => {
+                    let k = opened.len();
+                    plain.extend_from_slice(opened);
+                    io::BufRead::consume(&mut reader, k);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return Ok(true),
+            }
+        }
+        if bytes.is_empty() {
+            return Ok(false);
+        }
+        match conn.read_tls(&mut bytes) {
+            Ok(0) => return Ok(true),
+            Ok(_) => {}
+            Err(e) => return Err(format!("reading TLS records: {e}")),
+        }
+    }
 }
 
 /// A [`Channel`] over an established TLS connection on a tokio socket,
 /// taken off the runtime: see [`TlsWriter`].
 fn direct_channel(
     tcp: TcpStream,
-    conn: rustls::Connection,
+    mut conn: rustls::Connection,
     local: PartyId,
     peer: PartyId,
     peer_name: String,
@@ -811,7 +809,6 @@ fn direct_channel(
     let _ = sock.set_nodelay(true);
     let rsock = sock.try_clone().map_err(io_err)?;
     let wsock = sock.try_clone().map_err(io_err)?;
-    let mut conn = conn;
     // Whole writes are sealed at once (in pieces of SEAL_PIECE bytes).
     conn.set_buffer_limit(None);
     let conn = Arc::new(Mutex::new(conn));
@@ -842,28 +839,7 @@ fn direct_channel(
         sock,
         sealed: Vec::new(),
     };
-    writer.set_timeout(super::DEFAULT_TIMEOUT);
     Ok(Channel::from_pipes(local, peer, peer_name, out, inp, None).with_tls_writer(writer))
-}
-
-fn client_channel(
-    tls: tokio_rustls::client::TlsStream<TcpStream>,
-    local: PartyId,
-    peer: PartyId,
-    peer_name: String,
-) -> Result<Channel, NetError> {
-    let (tcp, conn) = tls.into_inner();
-    direct_channel(tcp, conn.into(), local, peer, peer_name)
-}
-
-fn server_channel(
-    tls: tokio_rustls::server::TlsStream<TcpStream>,
-    local: PartyId,
-    peer: PartyId,
-    peer_name: String,
-) -> Result<Channel, NetError> {
-    let (tcp, conn) = tls.into_inner();
-    direct_channel(tcp, conn.into(), local, peer, peer_name)
 }
 
 /// Time allowed for one incoming TLS handshake.
@@ -976,9 +952,10 @@ pub fn connect_mesh(
                 peer: p.name.clone(),
                 source: io::Error::other(format!("TLS handshake refused: {e}")),
             })?;
+            let (tcp, conn) = tls.into_inner();
             out.push((
                 j,
-                client_channel(tls, my_id, PartyId(j as u16), p.name.clone())?,
+                direct_channel(tcp, conn.into(), my_id, PartyId(j as u16), p.name.clone())?,
             ));
         }
         if let Some(listener) = listener {
@@ -1016,10 +993,12 @@ pub fn connect_mesh(
                             continue;
                         };
                         missing.retain(|&k| k != j);
+                        let (tcp, conn) = tls.into_inner();
                         out.push((
                             j,
-                            server_channel(
-                                tls,
+                            direct_channel(
+                                tcp,
+                                conn.into(),
                                 my_id,
                                 PartyId(j as u16),
                                 parties2.list()[j].name.clone(),
