@@ -1,5 +1,6 @@
 //! Oblivious transfer: 128 base OTs, correlated OT extension in memory (one
-//! thread per party), and the two kernels under it.
+//! thread per party; IKNP and SoftSpokenOT with k = 2 and 4), and the two
+//! kernels under it.
 //! Run: `cargo bench --bench ot`; figures in BENCHMARKS.md.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -32,29 +33,38 @@ fn ot(c: &mut Criterion) {
 
     const N: usize = 1 << 20;
     g.throughput(Throughput::Elements(N as u64));
-    g.bench_function("cot_1m_memory", |b| {
-        b.iter_custom(|iters| {
-            let (mut x, mut y) = memory::pair((PartyId(0), "s"), (PartyId(1), "r"));
-            let t = std::thread::spawn(move || {
-                let mut r = KosReceiver::setup(&mut y, &session).unwrap();
-                let choices = vec![false; N];
+    // SoftSpokenOT's k: 1 is IKNP (the in-memory default), 2 the network
+    // default, 4 a quarter of IKNP's message.
+    for k in [1usize, 2, 4] {
+        let name = if k == 1 {
+            "cot_1m_memory".to_owned()
+        } else {
+            format!("cot_1m_memory_k{k}")
+        };
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let (mut x, mut y) = memory::pair((PartyId(0), "s"), (PartyId(1), "r"));
+                let t = std::thread::spawn(move || {
+                    let mut r = KosReceiver::setup_with(&mut y, &session, k).unwrap();
+                    let choices = vec![false; N];
+                    let mut out = SecretBlocks::default();
+                    for _ in 0..iters {
+                        r.cot_into(&mut y, &choices, &mut out).unwrap();
+                    }
+                });
+                let mut s = KosSender::setup(&mut x, &session).unwrap();
                 let mut out = SecretBlocks::default();
+                let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    r.cot_into(&mut y, &choices, &mut out).unwrap();
+                    let start = Instant::now();
+                    s.cot_into(&mut x, N, &mut out).unwrap();
+                    total += start.elapsed();
                 }
-            });
-            let mut s = KosSender::setup(&mut x, &session).unwrap();
-            let mut out = SecretBlocks::default();
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let start = Instant::now();
-                s.cot_into(&mut x, N, &mut out).unwrap();
-                total += start.elapsed();
-            }
-            t.join().unwrap();
-            total
-        })
-    });
+                t.join().unwrap();
+                total
+            })
+        });
+    }
 
     let m = 8192;
     let mut rows = vec![0u8; 16 * m];

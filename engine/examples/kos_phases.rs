@@ -1,5 +1,7 @@
 //! Times the two sides of one KOS batch separately, in one thread, without a
-//! channel: where the extension's time goes. `cargo run --release --example kos_phases`
+//! channel: where the extension's time goes.
+//! `cargo run --release -p quorate-engine --example kos_phases -- [N] [K]`
+//! (K: SoftSpokenOT's k, default 1, IKNP).
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 use std::time::{Duration, Instant};
@@ -14,6 +16,10 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(10_000_000);
+    let k: usize = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1);
     let session = SessionId::random().unwrap();
     let delta = Delta::random().unwrap();
     let pairs: Vec<[Seed; 2]> = (0..KAPPA)
@@ -22,8 +28,8 @@ fn main() {
     let chosen: Vec<Seed> = (0..KAPPA)
         .map(|i| pairs[i][usize::from(delta.expose().bit(i))].clone())
         .collect();
-    let mut s = KosSender::new(delta, &chosen, &session, "r");
-    let mut r = KosReceiver::new(&pairs, &session, "s");
+    let (mut r, corrections) = KosReceiver::new_spoken(&pairs, k, &session, "s");
+    let mut s = KosSender::new_spoken(delta, &chosen, k, &corrections, &session, "r").unwrap();
     let choices = vec![false; n];
     let (mut qo, mut to) = (SecretBlocks::default(), SecretBlocks::default());
     for round in 0..3 {

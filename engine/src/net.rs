@@ -520,6 +520,13 @@ impl Channel {
         &self.peer_name
     }
 
+    /// Whether this channel is a TLS connection on the threaded transport
+    /// ([`tls`]) rather than an in-memory pair; protocols that trade
+    /// computation for bytes choose by it.
+    pub fn is_network(&self) -> bool {
+        self.tls.is_some()
+    }
+
     /// Bytes sent and received so far (frames and all).
     pub fn traffic(&self) -> Traffic {
         self.traffic

@@ -153,6 +153,14 @@ pub enum OtError {
         /// Received count.
         got: u64,
     },
+    /// The peer's OT extension setup message is not one this build runs.
+    #[error("{peer} sent an invalid OT setup: {what}")]
+    BadSetup {
+        /// The peer.
+        peer: String,
+        /// What was wrong.
+        what: String,
+    },
     /// The caller misused the API.
     #[error("{0}")]
     Usage(String),
@@ -184,7 +192,8 @@ impl OtError {
         match self {
             OtError::ConsistencyCheck { peer, .. }
             | OtError::BadPoint { peer, .. }
-            | OtError::BadLength { peer, .. } => Some(peer),
+            | OtError::BadLength { peer, .. }
+            | OtError::BadSetup { peer, .. } => Some(peer),
             OtError::Net(e) => e.peer(),
             _ => None,
         }

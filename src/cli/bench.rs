@@ -9,7 +9,7 @@ use quorate_circuits::PartyId;
 use quorate_engine::arith;
 use quorate_engine::net::handshake::{SessionId, program_hash};
 use quorate_engine::net::{Channel, memory, tls};
-use quorate_engine::ot::kos::{KosReceiver, KosSender};
+use quorate_engine::ot::kos::{self, KosReceiver, KosSender};
 use quorate_engine::ot::{OtError, SecretBlocks, base};
 use serde_json::json;
 
@@ -124,6 +124,11 @@ pub(crate) struct OtArgs {
     /// Runs of each measurement; medians are reported.
     #[arg(long, default_value_t = 3, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1000))]
     runs: usize,
+    /// SoftSpokenOT's k for the extension (1 is IKNP; the message is 16/k
+    /// bytes per OT, the computation grows with 2^k/k). Default: 1 in
+    /// memory, 2 over TLS.
+    #[arg(long, value_parser = ["1", "2", "4", "8"])]
+    k: Option<String>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -197,16 +202,19 @@ fn ot(args: &OtArgs) -> CliResult {
 
     let n = args.ots;
     let runs = args.runs;
-    let measure = |label: &str,
-                   pair: &mut dyn FnMut() -> Result<(Channel, Channel), CliError>,
-                   random: bool| {
+    let k_arg: Option<usize> = args.k.as_deref().and_then(|k| k.parse().ok());
+    let mut ks = Vec::new();
+    let mut measure = |label: &str,
+                       pair: &mut dyn FnMut() -> Result<(Channel, Channel), CliError>,
+                       random: bool| {
         progress(args.json, &format!("{label}: {n} OTs x {runs} runs ..."));
         // Setup (base OTs) is not part of the rate; outputs are reused
         // across runs, as a streaming consumer would.
-        let (bytes, times) = two_parties(
+        let ((bytes, k), times) = two_parties(
             pair()?,
-            ("receiver", |mut b| -> Result<u64, OtError> {
-                let mut r = KosReceiver::setup(&mut b, &session)?;
+            ("receiver", |mut b| -> Result<(u64, usize), OtError> {
+                let k = k_arg.unwrap_or_else(|| kos::default_k(&b));
+                let mut r = KosReceiver::setup_with(&mut b, &session, k)?;
                 let choices = vec![false; n.min(BATCH)];
                 let mut out = SecretBlocks::default();
                 let before = b.traffic();
@@ -220,7 +228,10 @@ fn ot(args: &OtArgs) -> CliResult {
                     }
                 }
                 let after = b.traffic();
-                Ok((after.sent - before.sent) + (after.received - before.received))
+                Ok((
+                    (after.sent - before.sent) + (after.received - before.received),
+                    k,
+                ))
             }),
             ("sender", |mut a| {
                 let mut s = KosSender::setup(&mut a, &session)?;
@@ -241,11 +252,12 @@ fn ot(args: &OtArgs) -> CliResult {
             }),
         )?;
         let rates = times.iter().map(|t| n as f64 / t).collect();
+        ks.push(k);
         Ok::<(f64, f64), CliError>((median(rates), bytes as f64 / (n * runs) as f64))
     };
     let (cot_mem, bytes_per_cot) = measure("COT in memory", &mut || Ok(mem_pair()), false)?;
     let (rot_mem, _) = measure("ROT in memory", &mut || Ok(mem_pair()), true)?;
-    let (cot_tls, _) = measure(
+    let (cot_tls, bytes_per_cot_tls) = measure(
         "COT over loopback TLS",
         &mut || tls::loopback_pair(&session, &program).map_err(fail),
         false,
@@ -258,6 +270,9 @@ fn ot(args: &OtArgs) -> CliResult {
             "cot_per_s_tls": cot_tls,
             "rot_per_s_memory": rot_mem,
             "bytes_per_cot": bytes_per_cot,
+            "bytes_per_cot_tls": bytes_per_cot_tls,
+            "softspoken_k_memory": ks[0],
+            "softspoken_k_tls": ks[2],
             "ots": n,
             "runs": args.runs,
         }));
@@ -266,7 +281,13 @@ fn ot(args: &OtArgs) -> CliResult {
     out.line(format!("COT, in memory         {:.1} M/s", cot_mem / 1e6))?;
     out.line(format!("ROT, in memory         {:.1} M/s", rot_mem / 1e6))?;
     out.line(format!("COT, loopback TLS      {:.1} M/s", cot_tls / 1e6))?;
-    out.line(format!("bytes per COT          {bytes_per_cot:.2}"))?;
+    out.line(format!(
+        "bytes per COT          {bytes_per_cot:.2} in memory, {bytes_per_cot_tls:.2} over TLS"
+    ))?;
+    out.line(format!(
+        "SoftSpokenOT k         {} in memory, {} over TLS",
+        ks[0], ks[2]
+    ))?;
     Ok(())
 }
 

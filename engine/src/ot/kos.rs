@@ -1,4 +1,5 @@
-//! OT extension: IKNP (Ishai, Kilian, Nissim, Petrank, CRYPTO 2003) with the
+//! OT extension: IKNP (Ishai, Kilian, Nissim, Petrank, CRYPTO 2003), or
+//! its generalisation SoftSpokenOT (below), with the
 //! consistency check of Keller, Orsini and Scholl, "Actively Secure OT
 //! Extension with Optimal Overhead" (CRYPTO 2015, eprint 2015/546), in the
 //! form its revised version and Roy's SoftSpokenOT analysis (CRYPTO 2022,
@@ -33,6 +34,33 @@
 //!
 //! Column PRGs are stateful streams, so every batch uses fresh
 //! pseudorandomness; the check PRG is seeded afresh per batch.
+//!
+//! *SoftSpokenOT* (Roy, CRYPTO 2022, eprint 2022/192, sections 3 and 4)
+//! generalises step 1 with a parameter `k` dividing 128; `k = 1` is IKNP
+//! exactly, message for message. The 128 columns fall into `128/k` groups
+//! of `k`:
+//! - *Setup* (section 3.1, `(2^k − 1)`-out-of-`2^k` OT from `k` base OTs
+//!   by a GGM tree): for group `g` the receiver grows a tree whose level 1
+//!   is base OT `gk`'s seed pair, and for each deeper level `l` sends the
+//!   corrections `c_{l,b} = m_{l,b} ⊕ ⊕_y child_b(y)` (`receiver_tree`).
+//!   The sender, holding `m_{l,Δ_{gk+l}}`, rebuilds every leaf but
+//!   `p_g = ¬Δ_g` (`sender_tree`). The receiver announces `k` first.
+//! - *Extend* (section 4, the subspace VOLE of figure 4 over `F_2^k`):
+//!   each leaf `x` gives a stream `r_x`. The receiver's columns are
+//!   `v_j = ⊕_{x: x_j = 0} r_x` and it sends `d_g = ⊕_x r_x ⊕ r`, one
+//!   column per group: `16/k` bytes per OT. The sender's columns are
+//!   `w_j = ⊕_{x ≠ p} (x ⊕ p)_j·r_x ⊕ Δ_{gk+j}·d_g = v_j ⊕ Δ_{gk+j}·r`,
+//!   so after the transpose the rows are IKNP's `q_j = t_j ⊕ r_j·Δ`, and
+//!   step 2's check is the one Roy proves for this VOLE (section 5).
+//! - A receiver that sends corrections inconsistent with any one tree
+//!   makes the sender's columns err by an amount that depends on a few
+//!   bits of `Δ`: like an inconsistent `r` in KOS, this is a guess at
+//!   those bits that the check catches unless the guess is right, and it
+//!   taints the sender.
+//!
+//! The cost: the receiver expands `2^k/k` leaves per column, the sender
+//! `(2^k − 1)/k`, against IKNP's 2 and 1. [`default_k`] picks 1 in memory
+//! and 2 over a network.
 //!
 //! *One-message form* ([`KosReceiver::rot_one_message`],
 //! [`KosSender::rot_one_message`]): for protocols whose round structure
@@ -86,6 +114,188 @@ fn one_message_seed(salt: u64, batch: u64, u: &[u8]) -> Seed {
 
 fn base_session(session: &SessionId) -> SessionId {
     SessionId::derive("quorate/ot/kos/base", &[&session.0])
+}
+
+/// Whether SoftSpokenOT's `k` is one this module runs: a divisor of
+/// [`KAPPA`] up to 8 (a group of `k` bits has `2^k` leaves).
+fn valid_k(k: usize) -> bool {
+    matches!(k, 1 | 2 | 4 | 8)
+}
+
+/// SoftSpokenOT's `k` when the receiver does not choose: 1 (IKNP) on an
+/// in-memory channel, where moving bytes is nearly free and the
+/// extension's computation is the whole cost; 2 on a network channel,
+/// where every byte is also encrypted, copied and decrypted, and halving
+/// the message is worth the sender's extra half leaf per column. `k = 4`
+/// quarters the message but, on the 2-core machine of `BENCHMARKS.md`,
+/// costs more computation than it saves over loopback TLS.
+pub fn default_k(ch: &Channel) -> usize {
+    if ch.is_network() { 2 } else { 1 }
+}
+
+/// The setup header: a tag and `k`.
+const HEADER_TAG: u128 = u128::from_le_bytes(*b"quorate/ssot/v1\0");
+
+fn header(k: usize) -> Block {
+    Block(HEADER_TAG ^ k as u128)
+}
+
+fn parse_header(b: Block) -> Option<usize> {
+    let k = usize::try_from(b.0 ^ HEADER_TAG).ok()?;
+    valid_k(k).then_some(k)
+}
+
+/// Blocks of tree corrections for `k`: two per level below the first, per
+/// group.
+fn correction_blocks(k: usize) -> usize {
+    if valid_k(k) {
+        (KAPPA / k) * 2 * (k - 1)
+    } else {
+        0
+    }
+}
+
+/// Bytes of the extension message for `m` rows (a multiple of 128): one
+/// column of `m` bits per group.
+fn ext_bytes(k: usize, m: usize) -> usize {
+    (KAPPA / k) * m / 8
+}
+
+/// Stream of the tree's length-doubling generator (the leaves' streams are
+/// stream 0 of the leaf seeds).
+const TREE_STREAM: u64 = u64::from_le_bytes(*b"ggm/tree");
+
+/// The two children of a tree node (GGM).
+fn children(node: Block) -> [Block; 2] {
+    let mut out = [Block::ZERO; 2];
+    Prg::new(&Seed::new(node), TREE_STREAM).fill_blocks(&mut out);
+    out
+}
+
+/// All-ones if `a == b`, in constant time.
+fn eq_mask(a: usize, b: usize) -> Block {
+    let eq = (a as u64).ct_eq(&(b as u64));
+    Block(u128::from(eq.unwrap_u8()).wrapping_neg())
+}
+
+/// The receiver's trees (SoftSpokenOT section 3.1, a GGM tree per group
+/// punctured through `k` base OTs): group `g`'s leaf `x` (bit `j` of `x`
+/// taken at depth `j`) for every `g` and `x`, and the corrections
+/// `c_{l,b} = m_{l,b} ⊕ ⊕_y child_b(y)` of each level `l ≥ 1`, where
+/// `m_{l,b}` is base OT `g·k + l`'s seed `b` and `y` runs over the level's
+/// nodes. Level 1 is base OT `g·k`'s pair itself.
+fn receiver_tree(pairs: &[[Seed; 2]], k: usize) -> (Vec<Block>, Vec<Block>) {
+    let mut leaves = Vec::with_capacity((KAPPA / k) << k);
+    let mut corrections = Vec::with_capacity(correction_blocks(k));
+    for group in pairs.chunks_exact(k) {
+        let mut nodes = vec![group[0][0].expose(), group[0][1].expose()];
+        for (l, pair) in group.iter().enumerate().skip(1) {
+            let mut next = vec![Block::ZERO; 2 << l];
+            let mut sums = [Block::ZERO; 2];
+            for (y, node) in nodes.iter().enumerate() {
+                for (b, c) in children(*node).into_iter().enumerate() {
+                    next[y | b << l] = c;
+                    sums[b] ^= c;
+                }
+            }
+            corrections.push(pair[0].expose() ^ sums[0]);
+            corrections.push(pair[1].expose() ^ sums[1]);
+            nodes.zeroize();
+            nodes = next;
+        }
+        // Stored complemented (leaf ¬x at position x), so that the
+        // reduction of `subspace_sums` yields the receiver's columns
+        // directly.
+        nodes.reverse();
+        leaves.append(&mut nodes);
+    }
+    (leaves, corrections)
+}
+
+/// The sender's side of [`receiver_tree`]: it holds base OT `g·k + l`'s
+/// seed `m_{l,Δ}` for `Δ = Δ_{g·k+l}`, so it learns every leaf but the one
+/// at `p_g = ¬(Δ_{g·k}, …, Δ_{g·k+k−1})`. At level `l` it expands the
+/// nodes off the path and recovers the path's sibling
+/// `c_{l,Δ} ⊕ m_{l,Δ} ⊕ ⊕_{y ≠ path} child_Δ(y)`. Returns, per group,
+/// leaf `y ⊕ p_g` at position `y` for `y = 1 .. 2^k` (the unknown leaf,
+/// `y = 0`, left out), so that the extension indexes nothing by `Δ`.
+/// Constant time in `Δ`.
+fn sender_tree(chosen: &[Seed], delta: Block, k: usize, corrections: &[Block]) -> Vec<Block> {
+    let mut leaves = Vec::with_capacity((KAPPA / k) << k);
+    for (g, (group, corr)) in chosen
+        .chunks_exact(k)
+        .zip(corrections.chunks_exact(2 * (k - 1)))
+        .enumerate()
+    {
+        let d0 = delta.bit(g * k);
+        let m0 = group[0].expose();
+        let mut nodes = vec![m0.and_bit(!d0), m0.and_bit(d0)];
+        // The path so far: the leaf the sender may not learn.
+        let mut path = usize::from(!d0);
+        for l in 1..k {
+            let d = delta.bit(g * k + l);
+            let mut next = vec![Block::ZERO; 2 << l];
+            let mut sums = [Block::ZERO; 2];
+            for (y, node) in nodes.iter().enumerate() {
+                let off_path = !eq_mask(y, path);
+                for (b, c) in children(*node).into_iter().enumerate() {
+                    let c = c & off_path;
+                    next[y | b << l] = c;
+                    sums[b] ^= c;
+                }
+            }
+            let (c0, c1) = (corr[2 * (l - 1)], corr[2 * (l - 1) + 1]);
+            let c = (c1 ^ sums[1]).and_bit(d) ^ (c0 ^ sums[0]).and_bit(!d);
+            let sibling_value = c ^ group[l].expose();
+            let sibling = path | usize::from(d) << l;
+            for (y, node) in next.iter_mut().enumerate() {
+                *node ^= sibling_value & eq_mask(y, sibling);
+            }
+            path |= usize::from(!d) << l;
+            nodes.zeroize();
+            nodes = next;
+        }
+        // Relative order: position y holds leaf y ⊕ path.
+        for y in 1..nodes.len() {
+            let mut leaf = Block::ZERO;
+            for (x, node) in nodes.iter().enumerate() {
+                leaf ^= *node & eq_mask(x, y ^ path);
+            }
+            leaves.push(leaf);
+        }
+        nodes.zeroize();
+    }
+    leaves
+}
+
+/// SoftSpokenOT's small-field VOLE on one group's leaf outputs (section
+/// 3.2): `arr` holds `2^k` vectors `a_x` of `words` blocks. Writes
+/// `S_j = ⊕_{x: x_j = 1} a_x` to `cols[j]` and leaves `⊕_x a_x` in
+/// `arr`'s first vector: a pairwise reduction, `2^k` vector additions in
+/// all, instead of `k·2^(k−1)` for the sums one by one.
+///
+/// The receiver stores leaf `¬x` at `x`, so `S_j` is its `v_j = ⊕_{x:
+/// x_j = 0} r_x`; the sender stores leaf `y ⊕ p` at `y` (zero at `y =
+/// 0`), so `S_j = ⊕_{x ≠ p: (x ⊕ p)_j = 1} r_x`.
+fn subspace_sums(arr: &mut [Block], words: usize, k: usize, cols: &mut [Block]) {
+    for (j, col) in cols.chunks_exact_mut(words).enumerate().take(k) {
+        // Live vectors sit at multiples of 2^j; pair x with x + 2^j.
+        let step = words << j;
+        for (i, pair) in arr.chunks_exact_mut(2 * step).enumerate() {
+            let (lo, hi) = pair.split_at_mut(step);
+            let (lo, hi) = (&mut lo[..words], &hi[..words]);
+            if i == 0 {
+                col.copy_from_slice(hi);
+            } else {
+                for (c, b) in col.iter_mut().zip(hi) {
+                    *c ^= *b;
+                }
+            }
+            for (a, b) in lo.iter_mut().zip(hi) {
+                *a ^= *b;
+            }
+        }
+    }
 }
 
 /// Rows of a batch of `n` OTs, check rows included.
@@ -159,7 +369,12 @@ pub struct CheckMsg {
 /// The extension sender: holds `Δ` and one seed per column.
 pub struct KosSender {
     delta: Delta,
-    columns: Vec<Prg>,
+    /// SoftSpokenOT's `k`: bits of `Δ` per group (1 is IKNP).
+    k: usize,
+    /// k = 1: one generator per column, seeded `k_i^{Δ_i}`. k > 1: the
+    /// `2^k − 1` leaves it knows of each group's punctured tree, in the
+    /// order of `sender_tree`.
+    leaves: Vec<Prg>,
     salt: u64,
     batch: u64,
     next_index: u64,
@@ -188,7 +403,8 @@ impl KosSender {
         assert_eq!(seeds.len(), KAPPA, "one base-OT seed per column");
         KosSender {
             delta,
-            columns: seeds.iter().map(|s| Prg::new(s, 0)).collect(),
+            k: 1,
+            leaves: seeds.iter().map(|s| Prg::new(s, 0)).collect(),
             salt: tweak_salt(session),
             batch: 0,
             next_index: 0,
@@ -200,12 +416,60 @@ impl KosSender {
 
     /// Runs the base OTs over `ch` (as their receiver, with a fresh random
     /// `Δ` as choice bits) and returns a ready sender.
+    ///
+    /// The receiver then announces SoftSpokenOT's `k` (see
+    /// [`KosReceiver::setup_with`]) and, for `k > 1`, sends the corrections
+    /// that turn the base OTs into punctured trees.
     pub fn setup(ch: &mut Channel, session: &SessionId) -> Result<Self, OtError> {
         let delta = Delta::random()?;
         let mut bits: Vec<bool> = (0..KAPPA).map(|i| delta.expose().bit(i)).collect();
         let seeds = base::receive(ch, &base_session(session), &bits);
         bits.zeroize();
-        Ok(KosSender::new(delta, &seeds?, session, ch.peer_name()))
+        let seeds = seeds?;
+        let mut header = [Block::ZERO];
+        ch.recv_blocks(&mut header)?;
+        let k = parse_header(header[0]).ok_or_else(|| OtError::BadSetup {
+            peer: ch.peer_name().to_owned(),
+            what: format!(
+                "its OT extension header {:032x} names no SoftSpokenOT k this build knows (1, 2, 4 or 8)",
+                header[0].0
+            ),
+        })?;
+        let mut corrections = vec![Block::ZERO; correction_blocks(k)];
+        ch.recv_blocks(&mut corrections)?;
+        KosSender::new_spoken(delta, &seeds, k, &corrections, session, ch.peer_name())
+    }
+
+    /// A SoftSpokenOT sender: from `Δ`, the base-OT seeds `k_i^{Δ_i}` and
+    /// the receiver's tree corrections ([`KosReceiver::new_spoken`]), the
+    /// `2^k − 1` leaves of each group that it may know.
+    pub fn new_spoken(
+        delta: Delta,
+        seeds: &[Seed],
+        k: usize,
+        corrections: &[Block],
+        session: &SessionId,
+        peer: &str,
+    ) -> Result<Self, OtError> {
+        if seeds.len() != KAPPA || !valid_k(k) || corrections.len() != correction_blocks(k) {
+            return Err(OtError::Usage(format!(
+                "a SoftSpokenOT sender needs {KAPPA} seeds, k in 1, 2, 4, 8 and {} corrections",
+                correction_blocks(k)
+            )));
+        }
+        let mut sender = KosSender::new(delta, seeds, session, peer);
+        if k > 1 {
+            let mut leaves = sender_tree(seeds, sender.delta.expose(), k, corrections);
+            sender.leaves = leaves.iter().map(|b| Prg::new(&Seed::new(*b), 0)).collect();
+            leaves.zeroize();
+            sender.k = k;
+        }
+        Ok(sender)
+    }
+
+    /// SoftSpokenOT's `k` for this setup (1: IKNP).
+    pub fn k(&self) -> usize {
+        self.k
     }
 
     /// The global correlation.
@@ -260,6 +524,7 @@ impl KosSender {
             chi_seed,
             acc: Block::ZERO,
             matrix: vec![Block::ZERO; KAPPA * rows.min(CHUNK) / 128],
+            leaf_out: leaf_scratch(self.k, rows),
             sender: self,
         })
     }
@@ -279,7 +544,7 @@ impl KosSender {
         out: &mut SecretBlocks,
     ) -> Result<(), OtError> {
         let mut batch = self.start_into(n, std::mem::take(out))?;
-        let mut buf = vec![0u8; 16 * batch.rows.min(CHUNK)];
+        let mut buf = vec![0u8; ext_bytes(batch.sender.k, batch.rows.min(CHUNK))];
         while let Some(len) = batch.next_chunk_len() {
             let part = &mut buf[..len];
             ch.recv(part)?;
@@ -327,15 +592,16 @@ impl KosSender {
     /// check taints this sender, as in the interactive form.
     pub fn rot_one_message(&mut self, n: usize, msg: &[u8]) -> Result<Vec<[Block; 2]>, OtError> {
         let rows = batch_rows(n);
-        if msg.len() != 16 * rows + 32 {
+        let ext = ext_bytes(self.k, rows);
+        if msg.len() != ext + 32 {
             return Err(OtError::BadLength {
                 peer: self.peer.clone(),
                 what: "one-message extension bytes",
-                expected: 16 * rows as u64 + 32,
+                expected: ext as u64 + 32,
                 got: msg.len() as u64,
             });
         }
-        let (u, check) = msg.split_at(16 * rows);
+        let (u, check) = msg.split_at(ext);
         let seed = one_message_seed(self.salt, self.batch, u);
         let first = self.next_index;
         let mut batch = self.start_with(n, SecretBlocks::default(), seed)?;
@@ -399,6 +665,17 @@ impl KosSender {
 impl Drop for SenderBatch<'_> {
     fn drop(&mut self) {
         zeroize::Zeroize::zeroize(&mut self.matrix);
+        zeroize::Zeroize::zeroize(&mut self.leaf_out);
+    }
+}
+
+/// Scratch for one group's `2^k` leaf outputs of a chunk (none for IKNP).
+fn leaf_scratch(k: usize, rows: usize) -> Vec<Block> {
+    // The receiver's 2^k leaves; the sender's 2^k − 1 and a zero vector.
+    if k == 1 {
+        Vec::new()
+    } else {
+        vec![Block::ZERO; (rows.min(CHUNK) / 128) << k]
     }
 }
 
@@ -413,42 +690,78 @@ pub struct SenderBatch<'a> {
     chi_seed: Seed,
     acc: Block,
     matrix: Vec<Block>,
+    /// One group's leaf outputs (k > 1).
+    leaf_out: Vec<Block>,
 }
 
 impl SenderBatch<'_> {
     /// Bytes of the next chunk of the receiver's message, or `None` when
     /// every chunk has been absorbed.
     pub fn next_chunk_len(&self) -> Option<usize> {
-        (self.done < self.rows).then(|| 16 * (self.rows - self.done).min(CHUNK))
+        (self.done < self.rows)
+            .then(|| ext_bytes(self.sender.k, (self.rows - self.done).min(CHUNK)))
     }
 
-    /// Absorbs the next chunk of the receiver's message `u` (128 columns of
-    /// `m` bits, column after column).
+    /// Absorbs the next chunk of the receiver's message `u` (one column of
+    /// `m` bits per group, group after group).
     pub fn absorb(&mut self, u: &[u8]) -> Result<(), OtError> {
         let m = (self.rows - self.done).min(CHUNK);
-        if u.len() != 16 * m || m == 0 {
+        let k = self.sender.k;
+        if u.len() != ext_bytes(k, m) || m == 0 {
             return Err(OtError::BadLength {
                 peer: self.sender.peer.clone(),
                 what: "extension bytes",
-                expected: 16 * m as u64,
+                expected: ext_bytes(k, m) as u64,
                 got: u.len() as u64,
             });
         }
         let words = m / 128;
         let delta = self.sender.delta.expose();
         let matrix = &mut self.matrix[..KAPPA * words];
-        for (i, (row, prg)) in matrix
-            .chunks_mut(words)
-            .zip(self.sender.columns.iter_mut())
-            .enumerate()
-        {
-            prg.fill_blocks(row);
-            if delta.bit(i) {
-                let ui = &u[16 * words * i..16 * words * (i + 1)];
-                for (r, c) in row.iter_mut().zip(ui.chunks_exact(16)) {
-                    let mut b = [0u8; 16];
-                    b.copy_from_slice(c);
-                    *r ^= Block::from_bytes(b);
+        let block = |c: &[u8]| {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(c);
+            Block::from_bytes(b)
+        };
+        if k == 1 {
+            // IKNP: q_i = G(k_i^{Δ_i}) ⊕ Δ_i·u_i.
+            for (i, (row, prg)) in matrix
+                .chunks_mut(words)
+                .zip(self.sender.leaves.iter_mut())
+                .enumerate()
+            {
+                prg.fill_blocks(row);
+                if delta.bit(i) {
+                    let ui = &u[16 * words * i..16 * words * (i + 1)];
+                    for (r, c) in row.iter_mut().zip(ui.chunks_exact(16)) {
+                        *r ^= block(c);
+                    }
+                }
+            }
+        } else {
+            // SoftSpokenOT figure 4, the VOLE receiver: with p = ¬Δ_g the
+            // leaf it lacks, column j of group g is
+            // w_j = ⊕_{x ≠ p} (x ⊕ p)_j·r_x ⊕ Δ_{gk+j}·d_g, which equals
+            // the receiver's v_j ⊕ Δ_{gk+j}·r.
+            let known = (1 << k) - 1;
+            let arr = &mut self.leaf_out[..words << k];
+            for (g, (cols, prgs)) in matrix
+                .chunks_exact_mut(k * words)
+                .zip(self.sender.leaves.chunks_exact_mut(known))
+                .enumerate()
+            {
+                let (zero, rest) = arr.split_at_mut(words);
+                zero.fill(Block::ZERO);
+                for (v, prg) in rest.chunks_exact_mut(words).zip(prgs.iter_mut()) {
+                    prg.fill_blocks(v);
+                }
+                subspace_sums(arr, words, k, cols);
+                let d = &u[16 * words * g..16 * words * (g + 1)];
+                for (j, col) in cols.chunks_exact_mut(words).enumerate() {
+                    let dj = delta.bit(g * k + j);
+                    for (c, dd) in col.iter_mut().zip(d.chunks_exact(16)) {
+                        *c ^= block(dd).and_bit(dj);
+                    }
                 }
             }
         }
@@ -482,7 +795,7 @@ impl SenderBatch<'_> {
             && bool::from(self.acc.0.to_le_bytes().ct_eq(&expected.0.to_le_bytes()));
         if !ok {
             self.sender.tainted = true;
-            self.sender.columns.clear();
+            self.sender.leaves.clear();
             return Err(OtError::ConsistencyCheck {
                 peer: self.sender.peer.clone(),
                 batch,
@@ -496,7 +809,11 @@ impl SenderBatch<'_> {
 
 /// The extension receiver: holds two seeds per column.
 pub struct KosReceiver {
-    columns: Vec<[Prg; 2]>,
+    /// SoftSpokenOT's `k`: bits of the peer's `Δ` per group (1 is IKNP).
+    k: usize,
+    /// The `2^k` leaf generators of each group (k = 1: the column's two
+    /// seeds).
+    leaves: Vec<Prg>,
     salt: u64,
     batch: u64,
     next_index: u64,
@@ -522,9 +839,10 @@ impl KosReceiver {
     pub fn new(seeds: &[[Seed; 2]], session: &SessionId, peer: &str) -> Self {
         assert_eq!(seeds.len(), KAPPA, "one base-OT seed pair per column");
         KosReceiver {
-            columns: seeds
+            k: 1,
+            leaves: seeds
                 .iter()
-                .map(|[a, b]| [Prg::new(a, 0), Prg::new(b, 0)])
+                .flat_map(|[a, b]| [Prg::new(a, 0), Prg::new(b, 0)])
                 .collect(),
             salt: tweak_salt(session),
             batch: 0,
@@ -536,9 +854,55 @@ impl KosReceiver {
 
     /// Runs the base OTs over `ch` (as their sender) and returns a ready
     /// receiver.
+    ///
+    /// SoftSpokenOT's `k` is [`default_k`] for this channel.
     pub fn setup(ch: &mut Channel, session: &SessionId) -> Result<Self, OtError> {
+        Self::setup_with(ch, session, default_k(ch))
+    }
+
+    /// [`setup`](Self::setup) with SoftSpokenOT's `k` (1, 2, 4 or 8): the
+    /// extension message is `16/k` bytes per OT. The receiver announces
+    /// `k` to the sender with the tree corrections.
+    pub fn setup_with(ch: &mut Channel, session: &SessionId, k: usize) -> Result<Self, OtError> {
+        if !valid_k(k) {
+            return Err(OtError::Usage(format!(
+                "SoftSpokenOT's k must be 1, 2, 4 or 8, not {k}"
+            )));
+        }
         let seeds = base::send(ch, &base_session(session), KAPPA)?;
-        Ok(KosReceiver::new(&seeds, session, ch.peer_name()))
+        let (receiver, corrections) = KosReceiver::new_spoken(&seeds, k, session, ch.peer_name());
+        ch.send_blocks(&[header(k)])?;
+        ch.send_blocks(&corrections)?;
+        ch.flush()?;
+        Ok(receiver)
+    }
+
+    /// A SoftSpokenOT receiver from the base-OT seed pairs, and the tree
+    /// corrections its sender needs ([`KosSender::new_spoken`]).
+    ///
+    /// # Panics
+    /// If there are not [`KAPPA`] pairs or `k` is not 1, 2, 4 or 8.
+    pub fn new_spoken(
+        seeds: &[[Seed; 2]],
+        k: usize,
+        session: &SessionId,
+        peer: &str,
+    ) -> (Self, Vec<Block>) {
+        assert!(valid_k(k), "SoftSpokenOT's k is 1, 2, 4 or 8");
+        let mut receiver = KosReceiver::new(seeds, session, peer);
+        if k == 1 {
+            return (receiver, Vec::new());
+        }
+        let (mut leaves, corrections) = receiver_tree(seeds, k);
+        receiver.leaves = leaves.iter().map(|b| Prg::new(&Seed::new(*b), 0)).collect();
+        leaves.zeroize();
+        receiver.k = k;
+        (receiver, corrections)
+    }
+
+    /// SoftSpokenOT's `k` for this setup (1: IKNP).
+    pub fn k(&self) -> usize {
+        self.k
     }
 
     /// Starts a batch with these choice bits.
@@ -609,6 +973,7 @@ impl KosReceiver {
             t: out,
             matrix: vec![Block::ZERO; KAPPA * words],
             g1: vec![Block::ZERO; words],
+            leaf_out: leaf_scratch(self.k, rows),
             receiver: self,
         })
     }
@@ -629,7 +994,7 @@ impl KosReceiver {
     ) -> Result<(), OtError> {
         let mut batch = self.start_into(choices, std::mem::take(out))?;
         loop {
-            let mut u = ch.buffer(16 * CHUNK);
+            let mut u = ch.buffer(ext_bytes(batch.receiver.k, CHUNK));
             if !batch.next_chunk_into(&mut u) {
                 break;
             }
@@ -693,7 +1058,7 @@ impl KosReceiver {
     ) -> Result<(Vec<u8>, SecretBlocks), OtError> {
         let (salt, batch_index, first) = (self.salt, self.batch, self.next_index);
         let mut batch = self.start(choices)?;
-        let mut msg = Vec::with_capacity(16 * batch.rows + 32);
+        let mut msg = Vec::with_capacity(ext_bytes(batch.receiver.k, batch.rows) + 32);
         while batch.next_chunk_into(&mut msg) {}
         let seed = one_message_seed(salt, batch_index, &msg);
         let (check, mut t) = batch.respond(seed.expose());
@@ -745,12 +1110,12 @@ fn run_duplex(
     mut rb: ReceiverBatch<'_>,
     mut sb: SenderBatch<'_>,
 ) -> Result<(SecretBlocks, SecretBlocks), OtError> {
-    let mut inbound = vec![0u8; 16 * CHUNK];
+    let mut inbound = vec![0u8; ext_bytes(sb.sender.k, CHUNK)];
     let mut more_out = true;
     let mut ahead = 2;
     loop {
         while more_out && ahead > 0 {
-            let mut u = ch.buffer(16 * CHUNK);
+            let mut u = ch.buffer(ext_bytes(rb.receiver.k, CHUNK));
             more_out = rb.next_chunk_into(&mut u);
             if more_out {
                 ch.send_vec(u)?;
@@ -873,12 +1238,15 @@ pub struct ReceiverBatch<'a> {
     t: SecretBlocks,
     matrix: Vec<Block>,
     g1: Vec<Block>,
+    /// One group's leaf outputs (k > 1).
+    leaf_out: Vec<Block>,
 }
 
 impl Drop for ReceiverBatch<'_> {
     fn drop(&mut self) {
         zeroize::Zeroize::zeroize(&mut self.matrix);
         zeroize::Zeroize::zeroize(&mut self.g1);
+        zeroize::Zeroize::zeroize(&mut self.leaf_out);
         zeroize::Zeroize::zeroize(&mut self.choice_blocks);
     }
 }
@@ -892,20 +1260,45 @@ impl ReceiverBatch<'_> {
         }
         let m = (self.rows - self.done).min(CHUNK);
         let words = m / 128;
-        u.reserve(16 * m);
+        let k = self.receiver.k;
+        u.reserve(ext_bytes(k, m));
         let matrix = &mut self.matrix[..KAPPA * words];
         let g1 = &mut self.g1[..words];
         let r: &[Block] = &self.choice_blocks[self.done / 128..(self.done + m) / 128];
-        for (row, [p0, p1]) in matrix
-            .chunks_mut(words)
-            .zip(self.receiver.columns.iter_mut())
-        {
-            p0.fill_blocks(row);
-            p1.fill_blocks(g1);
-            for ((g, t), rv) in g1.iter_mut().zip(row.iter()).zip(r) {
-                *g ^= *t ^ *rv;
+        if k == 1 {
+            // IKNP: t_i = G(k_i^0), u_i = t_i ⊕ G(k_i^1) ⊕ r.
+            for (row, p) in matrix
+                .chunks_mut(words)
+                .zip(self.receiver.leaves.chunks_exact_mut(2))
+            {
+                p[0].fill_blocks(row);
+                p[1].fill_blocks(g1);
+                for ((g, t), rv) in g1.iter_mut().zip(row.iter()).zip(r) {
+                    *g ^= *t ^ *rv;
+                }
+                u.extend_from_slice(Block::slice_as_bytes(g1));
             }
-            u.extend_from_slice(Block::slice_as_bytes(g1));
+        } else {
+            // SoftSpokenOT figure 4, the VOLE sender: column j of group g
+            // is v_j = ⊕_{x: x_j = 0} r_x, and the group's message is
+            // d_g = U ⊕ r with U = ⊕_x r_x, so that the sender's columns
+            // are v_j ⊕ Δ_{gk+j}·r.
+            let leaves = 1 << k;
+            let arr = &mut self.leaf_out[..words << k];
+            for (cols, prgs) in matrix
+                .chunks_exact_mut(k * words)
+                .zip(self.receiver.leaves.chunks_exact_mut(leaves))
+            {
+                for (v, prg) in arr.chunks_exact_mut(words).zip(prgs.iter_mut()) {
+                    prg.fill_blocks(v);
+                }
+                subspace_sums(arr, words, k, cols);
+                let sum = &arr[..words];
+                for ((g, s), rv) in g1.iter_mut().zip(sum).zip(r) {
+                    *g = *s ^ *rv;
+                }
+                u.extend_from_slice(Block::slice_as_bytes(g1));
+            }
         }
         let t = &mut self.t.expose_mut()[self.done..self.done + m];
         transpose_128(Block::slice_as_bytes(matrix), m, t);
@@ -960,6 +1353,24 @@ mod tests {
         (delta, chosen, pairs)
     }
 
+    /// A sender and receiver with SoftSpokenOT's `k`, built without a
+    /// channel.
+    fn spoken(k: usize) -> (Delta, KosSender, KosReceiver) {
+        let session = SessionId::random().unwrap();
+        let (delta, chosen, pairs) = seeds();
+        let (r, corrections) = KosReceiver::new_spoken(&pairs, k, &session, "sender");
+        let s = KosSender::new_spoken(
+            delta.clone(),
+            &chosen,
+            k,
+            &corrections,
+            &session,
+            "receiver",
+        )
+        .unwrap();
+        (delta, s, r)
+    }
+
     /// Runs one batch in memory without a channel, optionally tampering
     /// with one byte of the first chunk.
     fn run(
@@ -971,10 +1382,20 @@ mod tests {
         Result<SecretBlocks, OtError>,
         SecretBlocks,
     ) {
-        let session = SessionId::random().unwrap();
-        let (delta, chosen, pairs) = seeds();
-        let mut s = KosSender::new(delta.clone(), &chosen, &session, "receiver");
-        let mut r = KosReceiver::new(&pairs, &session, "sender");
+        run_k(1, n, tamper)
+    }
+
+    fn run_k(
+        k: usize,
+        n: usize,
+        tamper: Option<usize>,
+    ) -> (
+        Delta,
+        Vec<bool>,
+        Result<SecretBlocks, OtError>,
+        SecretBlocks,
+    ) {
+        let (delta, mut s, mut r) = spoken(k);
         let choices = Prg::from_entropy().unwrap().bits(n);
         let mut rb = r.start(&choices).unwrap();
         let mut sb = s.start(n).unwrap();
@@ -1004,6 +1425,113 @@ mod tests {
                 assert_eq!(t.expose()[j], want, "n = {n}, OT {j}");
             }
         }
+    }
+
+    #[test]
+    fn softspoken_outputs_for_every_k_and_many_sizes() {
+        for k in [1usize, 2, 4, 8] {
+            for n in [0usize, 1, 127, 128, 129, 8191, 8193, 20_000] {
+                let (delta, choices, q, t) = run_k(k, n, None);
+                let q = q.unwrap();
+                assert_eq!((q.len(), t.len()), (n, n));
+                for (j, &c) in choices.iter().enumerate() {
+                    let want = q.expose()[j] ^ delta.expose().and_bit(c);
+                    assert_eq!(t.expose()[j], want, "k = {k}, n = {n}, OT {j}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn softspoken_messages_are_16_over_k_bytes_per_ot() {
+        for k in [1usize, 2, 4, 8] {
+            let (_, _, mut r) = spoken(k);
+            let mut rb = r.start(&[false; 8192 - 256]).unwrap();
+            let mut u = Vec::new();
+            assert!(rb.next_chunk_into(&mut u));
+            assert_eq!(u.len(), 8192 * 16 / k, "k = {k}");
+        }
+    }
+
+    /// Any byte flipped in a group's message moves that group's columns
+    /// where `Δ` has a one, and every group's first column may be one, so
+    /// flips in every group (all of whose bits are set in some `Δ`) are
+    /// caught over the runs.
+    #[test]
+    fn a_tampered_softspoken_message_fails_the_check() {
+        for k in [2usize, 4, 8] {
+            let group_bytes = 1000usize.div_ceil(128) * 128 / 8 + CHECK_ROWS / 8;
+            for g in [0, KAPPA / k - 1] {
+                let mut caught = 0;
+                for _ in 0..8 {
+                    let (_, _, q, _) = run_k(k, 1000, Some(g * group_bytes + 3));
+                    if let Err(e) = q {
+                        assert!(matches!(e, OtError::ConsistencyCheck { .. }), "{e}");
+                        caught += 1;
+                    }
+                }
+                // Caught unless Δ is zero on all k of the group's columns.
+                assert!(caught >= 1, "k = {k}, group {g}: never caught");
+            }
+            // Group 0's column 0 is Δ's lsb, always one: always caught.
+            let (_, _, q, _) = run_k(k, 1000, Some(0));
+            assert!(matches!(q, Err(OtError::ConsistencyCheck { .. })));
+        }
+    }
+
+    /// Corrections that do not match the receiver's trees leave the sender
+    /// with leaves the receiver does not have: the check fails.
+    #[test]
+    fn tampered_tree_corrections_fail_the_check() {
+        for k in [2usize, 4] {
+            let session = SessionId::random().unwrap();
+            let (delta, chosen, pairs) = seeds();
+            let (mut r, mut corrections) = KosReceiver::new_spoken(&pairs, k, &session, "sender");
+            // Both corrections of group 0's level 1: whichever the sender
+            // uses is wrong.
+            corrections[0] ^= Block(1 << 77);
+            corrections[1] ^= Block(1 << 77);
+            let mut s =
+                KosSender::new_spoken(delta, &chosen, k, &corrections, &session, "receiver")
+                    .unwrap();
+            let mut rb = r.start(&[true; 500]).unwrap();
+            let mut sb = s.start(500).unwrap();
+            let mut u = Vec::new();
+            while rb.next_chunk_into(&mut u) {
+                sb.absorb(&u).unwrap();
+                u.clear();
+            }
+            let (check, _) = rb.respond(sb.challenge());
+            assert!(matches!(
+                sb.verify(check),
+                Err(OtError::ConsistencyCheck { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn a_bad_setup_header_is_refused() {
+        for k in [0usize, 3, 16, 1 << 40] {
+            assert_eq!(parse_header(header(k)), None);
+        }
+        for k in [1usize, 2, 4, 8] {
+            assert_eq!(parse_header(header(k)), Some(k));
+        }
+        assert_eq!(parse_header(Block(2)), None);
+        let session = SessionId::random().unwrap();
+        let (mut a, mut b) = pair((PartyId(0), "s"), (PartyId(1), "r"));
+        let t = std::thread::spawn(move || {
+            let _ = base::send(&mut b, &base_session(&session), KAPPA).unwrap();
+            b.send_blocks(&[header(3)]).unwrap();
+            b.flush().unwrap();
+            b
+        });
+        let e = KosSender::setup(&mut a, &session).unwrap_err();
+        let _b = t.join().unwrap();
+        assert!(
+            matches!(e, OtError::BadSetup { ref peer, .. } if peer == "r"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1069,35 +1597,46 @@ mod tests {
 
     #[test]
     fn rot_chosen_and_cot_over_a_channel() {
-        let session = SessionId::random().unwrap();
-        let (mut a, mut b) = pair((PartyId(0), "s"), (PartyId(1), "r"));
-        let msgs: Vec<[Block; 2]> = (0..777u128)
-            .map(|i| [Block(i), Block(i << 64 | 5)])
-            .collect();
-        let m2 = msgs.clone();
-        let t = std::thread::spawn(move || {
-            let mut r = KosReceiver::setup(&mut b, &session).unwrap();
-            let (rc, rk) = r.rot(&mut b, 1000).unwrap();
-            let choices: Vec<bool> = (0..777).map(|i| i % 3 == 1).collect();
-            let got = r.receive_chosen(&mut b, &choices).unwrap();
-            for (j, g) in got.expose().iter().enumerate() {
-                assert_eq!(*g, m2[j][usize::from(choices[j])]);
+        for k in [1usize, 2, 4, 8] {
+            let session = SessionId::random().unwrap();
+            let (mut a, mut b) = pair((PartyId(0), "s"), (PartyId(1), "r"));
+            let msgs: Vec<[Block; 2]> = (0..777u128)
+                .map(|i| [Block(i), Block(i << 64 | 5)])
+                .collect();
+            let m2 = msgs.clone();
+            let t = std::thread::spawn(move || {
+                let mut r = KosReceiver::setup_with(&mut b, &session, k).unwrap();
+                let (rc, rk) = r.rot(&mut b, 1000).unwrap();
+                let choices: Vec<bool> = (0..777).map(|i| i % 3 == 1).collect();
+                let got = r.receive_chosen(&mut b, &choices).unwrap();
+                for (j, g) in got.expose().iter().enumerate() {
+                    assert_eq!(*g, m2[j][usize::from(choices[j])]);
+                }
+                let cc = vec![true; 300];
+                let ct = r.cot(&mut b, &cc).unwrap();
+                (rc, rk, ct, b.traffic().sent)
+            });
+            let mut s = KosSender::setup(&mut a, &session).unwrap();
+            assert_eq!(s.k(), k);
+            let keys = s.rot(&mut a, 1000).unwrap();
+            s.send_chosen(&mut a, &msgs).unwrap();
+            let q = s.cot(&mut a, 300).unwrap();
+            let (rc, rk, ct, sent) = t.join().unwrap();
+            for j in 0..1000 {
+                assert_eq!(rk.expose()[j], keys[j][usize::from(rc[j])]);
+                assert_ne!(rk.expose()[j], keys[j][usize::from(!rc[j])]);
             }
-            let cc = vec![true; 300];
-            let ct = r.cot(&mut b, &cc).unwrap();
-            (rc, rk, ct)
-        });
-        let mut s = KosSender::setup(&mut a, &session).unwrap();
-        let keys = s.rot(&mut a, 1000).unwrap();
-        s.send_chosen(&mut a, &msgs).unwrap();
-        let q = s.cot(&mut a, 300).unwrap();
-        let (rc, rk, ct) = t.join().unwrap();
-        for j in 0..1000 {
-            assert_eq!(rk.expose()[j], keys[j][usize::from(rc[j])]);
-            assert_ne!(rk.expose()[j], keys[j][usize::from(!rc[j])]);
-        }
-        for j in 0..300 {
-            assert_eq!(ct.expose()[j], q.expose()[j] ^ s.delta().expose());
+            for j in 0..300 {
+                assert_eq!(ct.expose()[j], q.expose()[j] ^ s.delta().expose());
+            }
+            // The three batches' rows, 16/k bytes each, plus a constant:
+            // base OTs, corrections, checks.
+            let rows = (batch_rows(1000) + batch_rows(777) + batch_rows(300)) as u64;
+            let setup = 128 * 130 + 16 * (1 + correction_blocks(k) as u64);
+            assert!(
+                sent >= rows * 16 / k as u64 && sent <= rows * 16 / k as u64 + setup + 1024,
+                "k = {k}: {sent} bytes"
+            );
         }
     }
 
