@@ -1,6 +1,8 @@
-//! Times correlated OT between two threads over an in-memory channel, as
-//! `quorate bench ot` does, for profiling (`perf record`) without the rest
-//! of the bench. `cargo run --release -p quorate-engine --example cot_pair [N] [BATCH]`
+//! Times correlated OT between two threads over an in-memory channel or
+//! loopback TLS, as `quorate bench ot` does, for profiling (`perf record`)
+//! without the rest of the bench.
+//! `cargo run --release -p quorate-engine --example cot_pair [N] [BATCH] [K] [memory|tls]`
+//! (K: SoftSpokenOT's k; default: the channel's default).
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 use std::time::Instant;
@@ -9,20 +11,27 @@ use quorate_circuits::PartyId;
 use quorate_engine::net::handshake::SessionId;
 use quorate_engine::net::memory::pair;
 use quorate_engine::ot::SecretBlocks;
-use quorate_engine::ot::kos::{KosReceiver, KosSender};
+use quorate_engine::ot::kos::{KosReceiver, KosSender, default_k};
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().map_or(50_000_000, |s| s.parse().unwrap());
     let batch: usize = args.next().map_or(1 << 20, |s| s.parse().unwrap());
+    let k: Option<usize> = args.next().map(|s| s.parse().unwrap());
+    let tls = args.next().as_deref() == Some("tls");
     let session = SessionId::random().unwrap();
-    let (mut a, mut b) = pair((PartyId(0), "sender"), (PartyId(1), "receiver"));
+    let (mut a, mut b) = if tls {
+        quorate_engine::net::tls::loopback_pair(&session, &[7; 32]).unwrap()
+    } else {
+        pair((PartyId(0), "sender"), (PartyId(1), "receiver"))
+    };
     let lens: Vec<usize> = (0..n).step_by(batch).map(|s| (n - s).min(batch)).collect();
     let secs = std::thread::scope(|s| {
         let lens = &lens;
         let session = &session;
         let r = s.spawn(move || {
-            let mut r = KosReceiver::setup(&mut b, session).unwrap();
+            let k = k.unwrap_or_else(|| default_k(&b));
+            let mut r = KosReceiver::setup_with(&mut b, session, k).unwrap();
             let choices = vec![false; batch];
             let mut out = SecretBlocks::default();
             for &len in lens {
@@ -43,7 +52,8 @@ fn main() {
     });
     let timed = n - lens[0];
     println!(
-        "{timed} COTs in batches of {batch}: {secs:.3} s = {:.1} M/s",
+        "{timed} COTs in batches of {batch} over {}: {secs:.3} s = {:.1} M/s",
+        if tls { "TLS" } else { "memory" },
         timed as f64 / secs / 1e6
     );
 }
