@@ -6,6 +6,7 @@ use std::time::Instant;
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, Subcommand};
 use quorate_circuits::PartyId;
+use quorate_engine::Prg;
 use quorate_engine::arith;
 use quorate_engine::net::handshake::{SessionId, program_hash};
 use quorate_engine::net::{Channel, memory, tls};
@@ -215,13 +216,15 @@ fn ot(args: &OtArgs) -> CliResult {
             ("receiver", |mut b| -> Result<(u64, usize), OtError> {
                 let k = k_arg.unwrap_or_else(|| kos::default_k(&b));
                 let mut r = KosReceiver::setup_with(&mut b, &session, k)?;
-                let choices = vec![false; n.min(BATCH)];
+                let choices = Prg::from_entropy()
+                    .map_err(OtError::Entropy)?
+                    .bits(n.min(BATCH));
                 let mut out = SecretBlocks::default();
                 let before = b.traffic();
                 for _ in 0..runs {
                     for len in batches(n) {
                         if random {
-                            r.rot(&mut b, len)?;
+                            r.rot_into(&mut b, &choices[..len], &mut out)?;
                         } else {
                             r.cot_into(&mut b, &choices[..len], &mut out)?;
                         }
@@ -236,12 +239,13 @@ fn ot(args: &OtArgs) -> CliResult {
             ("sender", |mut a| {
                 let mut s = KosSender::setup(&mut a, &session)?;
                 let mut out = SecretBlocks::default();
+                let mut pairs = Vec::new();
                 let mut times = Vec::new();
                 for _ in 0..runs {
                     let start = Instant::now();
                     for len in batches(n) {
                         if random {
-                            s.rot(&mut a, len)?;
+                            s.rot_into(&mut a, len, &mut out, &mut pairs)?;
                         } else {
                             s.cot_into(&mut a, len, &mut out)?;
                         }

@@ -568,6 +568,31 @@ impl KosSender {
         Ok(self.hash_pairs(first, q.expose_mut()))
     }
 
+    /// [`rot`](Self::rot) into `pairs`, with `scratch` holding the
+    /// correlated OTs: a caller making many batches reuses both buffers'
+    /// memory (the peer calls [`KosReceiver::rot_into`]).
+    pub fn rot_into(
+        &mut self,
+        ch: &mut Channel,
+        n: usize,
+        scratch: &mut SecretBlocks,
+        pairs: &mut Vec<[Block; 2]>,
+    ) -> Result<(), OtError> {
+        let first = self.next_index;
+        self.cot_into(ch, n, scratch)?;
+        // Keys of an earlier, longer batch that this one does not
+        // overwrite are wiped; the rest are overwritten below.
+        if pairs.len() > n {
+            bytemuck::cast_slice_mut::<[Block; 2], u8>(&mut pairs[n..]).zeroize();
+        }
+        pairs.clear();
+        pairs.reserve(n);
+        self.hash_pair_spans(first, scratch.expose_mut(), |k0, k1| {
+            pairs.extend(k0.iter().zip(k1).map(|(&a, &b)| [a, b]));
+        });
+        Ok(())
+    }
+
     /// Chosen-message OT: the receiver learns `messages[j][r_j]` only.
     pub fn send_chosen(
         &mut self,
@@ -1035,6 +1060,20 @@ impl KosReceiver {
             *k ^= cts[2 * j + usize::from(choices[j])];
         }
         Ok(keys)
+    }
+
+    /// [`rot_chosen`](Self::rot_chosen) into `out`, reusing its memory: the
+    /// chosen keys of the pairs the sender's [`KosSender::rot_into`] gives.
+    pub fn rot_into(
+        &mut self,
+        ch: &mut Channel,
+        choices: &[bool],
+        out: &mut SecretBlocks,
+    ) -> Result<(), OtError> {
+        let first = self.next_index;
+        self.cot_into(ch, choices, out)?;
+        FixedKeyAes::get().tmmo_many_seq(tweak_base(self.salt, first), out.expose_mut());
+        Ok(())
     }
 
     /// Random OT with chosen choice bits: the key `k_{c_j}` of each pair
@@ -1637,6 +1676,40 @@ mod tests {
                 sent >= rows * 16 / k as u64 && sent <= rows * 16 / k as u64 + setup + 1024,
                 "k = {k}: {sent} bytes"
             );
+        }
+    }
+
+    /// The buffer-reusing random OT gives the same relation as `rot`,
+    /// batch after batch, whatever the buffers held before.
+    #[test]
+    fn rot_into_reuses_buffers() {
+        let session = SessionId::random().unwrap();
+        let (mut a, mut b) = pair((PartyId(0), "s"), (PartyId(1), "r"));
+        let t = std::thread::spawn(move || {
+            let mut r = KosReceiver::setup_with(&mut b, &session, 2).unwrap();
+            let mut out = SecretBlocks::default();
+            let mut got = Vec::new();
+            for n in [3000usize, 10, 700] {
+                let choices = Prg::from_entropy().unwrap().bits(n);
+                r.rot_into(&mut b, &choices, &mut out).unwrap();
+                got.push((choices, out.clone()));
+            }
+            got
+        });
+        let mut s = KosSender::setup(&mut a, &session).unwrap();
+        let (mut scratch, mut pairs) = (SecretBlocks::default(), Vec::new());
+        let mut sent = Vec::new();
+        for n in [3000usize, 10, 700] {
+            s.rot_into(&mut a, n, &mut scratch, &mut pairs).unwrap();
+            assert_eq!(pairs.len(), n);
+            sent.push(pairs.clone());
+        }
+        for ((choices, keys), pairs) in t.join().unwrap().into_iter().zip(sent) {
+            assert_eq!(keys.len(), choices.len());
+            for (j, &c) in choices.iter().enumerate() {
+                assert_eq!(keys.expose()[j], pairs[j][usize::from(c)]);
+                assert_ne!(keys.expose()[j], pairs[j][usize::from(!c)]);
+            }
         }
     }
 
