@@ -28,7 +28,7 @@ fn main() {
     let chosen: Vec<Seed> = (0..KAPPA)
         .map(|i| pairs[i][usize::from(delta.expose().bit(i))].clone())
         .collect();
-    let (mut r, corrections) = KosReceiver::new_spoken(&pairs, k, &session, "s");
+    let (mut r, corrections) = KosReceiver::new_spoken(&pairs, k, &session, "s").unwrap();
     let mut s = KosSender::new_spoken(delta, &chosen, k, &corrections, &session, "r").unwrap();
     let choices = vec![false; n];
     let (mut qo, mut to) = (SecretBlocks::default(), SecretBlocks::default());

@@ -12,8 +12,9 @@ use thiserror::Error;
 use super::{Channel, NetError};
 
 const MAGIC: [u8; 8] = *b"quorate\0";
-/// The wire protocol version; peers must match.
-pub const VERSION: u16 = 1;
+/// The wire protocol version; peers must match. 2: OT extension setup
+/// carries a SoftSpokenOT header.
+pub const VERSION: u16 = 2;
 
 /// Identifies one run of a protocol. Hashed into every transcript and OT
 /// tweak of the run.

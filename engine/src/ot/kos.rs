@@ -200,6 +200,7 @@ fn receiver_tree(pairs: &[[Seed; 2]], k: usize) -> (Vec<Block>, Vec<Block>) {
             }
             corrections.push(pair[0].expose() ^ sums[0]);
             corrections.push(pair[1].expose() ^ sums[1]);
+            bytemuck::cast_slice_mut::<Block, u8>(&mut sums).zeroize();
             nodes.zeroize();
             nodes = next;
         }
@@ -207,7 +208,8 @@ fn receiver_tree(pairs: &[[Seed; 2]], k: usize) -> (Vec<Block>, Vec<Block>) {
         // reduction of `subspace_sums` yields the receiver's columns
         // directly.
         nodes.reverse();
-        leaves.append(&mut nodes);
+        leaves.extend_from_slice(&nodes);
+        nodes.zeroize();
     }
     (leaves, corrections)
 }
@@ -246,11 +248,13 @@ fn sender_tree(chosen: &[Seed], delta: Block, k: usize, corrections: &[Block]) -
             }
             let (c0, c1) = (corr[2 * (l - 1)], corr[2 * (l - 1) + 1]);
             let c = (c1 ^ sums[1]).and_bit(d) ^ (c0 ^ sums[0]).and_bit(!d);
-            let sibling_value = c ^ group[l].expose();
+            let mut sibling_value = [c ^ group[l].expose()];
             let sibling = path | usize::from(d) << l;
             for (y, node) in next.iter_mut().enumerate() {
-                *node ^= sibling_value & eq_mask(y, sibling);
+                *node ^= sibling_value[0] & eq_mask(y, sibling);
             }
+            bytemuck::cast_slice_mut::<Block, u8>(&mut sums).zeroize();
+            bytemuck::cast_slice_mut::<Block, u8>(&mut sibling_value).zeroize();
             path |= usize::from(!d) << l;
             nodes.zeroize();
             nodes = next;
@@ -271,8 +275,8 @@ fn sender_tree(chosen: &[Seed], delta: Block, k: usize, corrections: &[Block]) -
 /// SoftSpokenOT's small-field VOLE on one group's leaf outputs (section
 /// 3.2): `arr` holds `2^k` vectors `a_x` of `words` blocks. Writes
 /// `S_j = ⊕_{x: x_j = 1} a_x` to `cols[j]` and leaves `⊕_x a_x` in
-/// `arr`'s first vector: a pairwise reduction, `2^k` vector additions in
-/// all, instead of `k·2^(k−1)` for the sums one by one.
+/// `arr`'s first vector: a pairwise reduction, about `2^(k+1)` vector
+/// additions in all, instead of `k·2^(k−1)` for the sums one by one.
 ///
 /// The receiver stores leaf `¬x` at `x`, so `S_j` is its `v_j = ⊕_{x:
 /// x_j = 0} r_x`; the sender stores leaf `y ⊕ p` at `y` (zero at `y =
@@ -388,6 +392,7 @@ pub struct KosSender {
 impl std::fmt::Debug for KosSender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KosSender")
+            .field("k", &self.k)
             .field("batch", &self.batch)
             .field("tainted", &self.tainted)
             .finish_non_exhaustive()
@@ -451,11 +456,19 @@ impl KosSender {
         session: &SessionId,
         peer: &str,
     ) -> Result<Self, OtError> {
-        if seeds.len() != KAPPA || !valid_k(k) || corrections.len() != correction_blocks(k) {
+        if seeds.len() != KAPPA || !valid_k(k) {
             return Err(OtError::Usage(format!(
-                "a SoftSpokenOT sender needs {KAPPA} seeds, k in 1, 2, 4, 8 and {} corrections",
-                correction_blocks(k)
+                "a SoftSpokenOT sender needs {KAPPA} seeds (got {}) and k in 1, 2, 4, 8 (got {k})",
+                seeds.len()
             )));
+        }
+        if corrections.len() != correction_blocks(k) {
+            return Err(OtError::BadLength {
+                peer: peer.to_owned(),
+                what: "tree correction blocks",
+                expected: correction_blocks(k) as u64,
+                got: corrections.len() as u64,
+            });
         }
         let mut sender = KosSender::new(delta, seeds, session, peer);
         if k > 1 {
@@ -756,11 +769,11 @@ impl SenderBatch<'_> {
                 .enumerate()
             {
                 prg.fill_blocks(row);
-                if delta.bit(i) {
-                    let ui = &u[16 * words * i..16 * words * (i + 1)];
-                    for (r, c) in row.iter_mut().zip(ui.chunks_exact(16)) {
-                        *r ^= block(c);
-                    }
+                // Masked, not branched on the secret bit.
+                let di = delta.bit(i);
+                let ui = &u[16 * words * i..16 * words * (i + 1)];
+                for (r, c) in row.iter_mut().zip(ui.chunks_exact(16)) {
+                    *r ^= block(c).and_bit(di);
                 }
             }
         } else {
@@ -850,6 +863,7 @@ pub struct KosReceiver {
 impl std::fmt::Debug for KosReceiver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KosReceiver")
+            .field("k", &self.k)
             .field("peer", &self.peer)
             .field("batch", &self.batch)
             .finish_non_exhaustive()
@@ -895,7 +909,7 @@ impl KosReceiver {
             )));
         }
         let seeds = base::send(ch, &base_session(session), KAPPA)?;
-        let (receiver, corrections) = KosReceiver::new_spoken(&seeds, k, session, ch.peer_name());
+        let (receiver, corrections) = KosReceiver::new_spoken(&seeds, k, session, ch.peer_name())?;
         ch.send_blocks(&[header(k)])?;
         ch.send_blocks(&corrections)?;
         ch.flush()?;
@@ -904,25 +918,27 @@ impl KosReceiver {
 
     /// A SoftSpokenOT receiver from the base-OT seed pairs, and the tree
     /// corrections its sender needs ([`KosSender::new_spoken`]).
-    ///
-    /// # Panics
-    /// If there are not [`KAPPA`] pairs or `k` is not 1, 2, 4 or 8.
     pub fn new_spoken(
         seeds: &[[Seed; 2]],
         k: usize,
         session: &SessionId,
         peer: &str,
-    ) -> (Self, Vec<Block>) {
-        assert!(valid_k(k), "SoftSpokenOT's k is 1, 2, 4 or 8");
+    ) -> Result<(Self, Vec<Block>), OtError> {
+        if seeds.len() != KAPPA || !valid_k(k) {
+            return Err(OtError::Usage(format!(
+                "a SoftSpokenOT receiver needs {KAPPA} seed pairs (got {}) and k in 1, 2, 4, 8 (got {k})",
+                seeds.len()
+            )));
+        }
         let mut receiver = KosReceiver::new(seeds, session, peer);
         if k == 1 {
-            return (receiver, Vec::new());
+            return Ok((receiver, Vec::new()));
         }
         let (mut leaves, corrections) = receiver_tree(seeds, k);
         receiver.leaves = leaves.iter().map(|b| Prg::new(&Seed::new(*b), 0)).collect();
         leaves.zeroize();
         receiver.k = k;
-        (receiver, corrections)
+        Ok((receiver, corrections))
     }
 
     /// SoftSpokenOT's `k` for this setup (1: IKNP).
@@ -1397,7 +1413,7 @@ mod tests {
     fn spoken(k: usize) -> (Delta, KosSender, KosReceiver) {
         let session = SessionId::random().unwrap();
         let (delta, chosen, pairs) = seeds();
-        let (r, corrections) = KosReceiver::new_spoken(&pairs, k, &session, "sender");
+        let (r, corrections) = KosReceiver::new_spoken(&pairs, k, &session, "sender").unwrap();
         let s = KosSender::new_spoken(
             delta.clone(),
             &chosen,
@@ -1525,7 +1541,8 @@ mod tests {
         for k in [2usize, 4] {
             let session = SessionId::random().unwrap();
             let (delta, chosen, pairs) = seeds();
-            let (mut r, mut corrections) = KosReceiver::new_spoken(&pairs, k, &session, "sender");
+            let (mut r, mut corrections) =
+                KosReceiver::new_spoken(&pairs, k, &session, "sender").unwrap();
             // Both corrections of group 0's level 1: whichever the sender
             // uses is wrong.
             corrections[0] ^= Block(1 << 77);
@@ -1545,6 +1562,98 @@ mod tests {
                 sb.verify(check),
                 Err(OtError::ConsistencyCheck { .. })
             ));
+            assert!(s.is_tainted());
+            // Corrections of the wrong length are refused, naming the peer.
+            let (delta, chosen, _) = seeds();
+            let e = KosSender::new_spoken(delta, &chosen, k, &corrections[1..], &session, "r")
+                .unwrap_err();
+            assert!(
+                matches!(e, OtError::BadLength { .. }) && e.culprit() == Some("r"),
+                "{e}"
+            );
+        }
+    }
+
+    /// The sender's relative leaves are the receiver's leaves moved by the
+    /// punctured point, for Δ patterns that put every group at its edge
+    /// cases (all ones, all zeros but the lsb, alternating).
+    #[test]
+    fn sender_and_receiver_trees_agree_off_the_punctured_leaf() {
+        let pairs: Vec<[Seed; 2]> = (0..KAPPA)
+            .map(|_| [Seed::from_entropy().unwrap(), Seed::from_entropy().unwrap()])
+            .collect();
+        for k in [2usize, 4, 8] {
+            let (receiver_leaves, corrections) = receiver_tree(&pairs, k);
+            let alt = u128::from_le_bytes([0x55; 16]);
+            for d in [u128::MAX, 1, alt, !alt | 1] {
+                let delta = Block(d);
+                let chosen: Vec<Seed> = (0..KAPPA)
+                    .map(|i| pairs[i][usize::from(delta.bit(i))].clone())
+                    .collect();
+                let sender_leaves = sender_tree(&chosen, delta, k, &corrections);
+                let n = 1usize << k;
+                for g in 0..KAPPA / k {
+                    let p = !((d >> (g * k)) as usize) & (n - 1);
+                    for y in 1..n {
+                        // The receiver stores leaf x at position ¬x.
+                        let x = y ^ p;
+                        assert_eq!(
+                            sender_leaves[g * (n - 1) + y - 1],
+                            receiver_leaves[g * n + (n - 1 - x)],
+                            "k = {k}, delta {d:032x}, group {g}, y {y}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_message_random_ot_for_every_k() {
+        for k in [2usize, 4, 8] {
+            let (_, mut s, mut r) = spoken(k);
+            let choices = Prg::from_entropy().unwrap().bits(1000);
+            let (msg, keys) = r.rot_one_message(&choices).unwrap();
+            assert_eq!(msg.len(), ext_bytes(k, batch_rows(1000)) + 32);
+            let pairs = s.rot_one_message(1000, &msg).unwrap();
+            for (j, &c) in choices.iter().enumerate() {
+                assert_eq!(keys.expose()[j], pairs[j][usize::from(c)]);
+            }
+            let (mut msg, _) = r.rot_one_message(&choices).unwrap();
+            msg[0] ^= 1;
+            assert!(matches!(
+                s.rot_one_message(1000, &msg),
+                Err(OtError::ConsistencyCheck { .. })
+            ));
+            assert!(s.is_tainted());
+        }
+    }
+
+    /// Each direction of a duplex run may use its own k.
+    #[test]
+    fn duplex_random_ot_with_a_k_per_direction() {
+        for (ka, kb) in [(1usize, 4usize), (8, 2), (4, 4)] {
+            let (s01, s10) = (SessionId::random().unwrap(), SessionId::random().unwrap());
+            let (mut a, mut b) = pair((PartyId(0), "a"), (PartyId(1), "b"));
+            let cb = Prg::from_entropy().unwrap().bits(900);
+            let cb2 = cb.clone();
+            let t = std::thread::spawn(move || {
+                let mut s = KosSender::setup(&mut b, &s10).unwrap();
+                let mut r = KosReceiver::setup_with(&mut b, &s01, kb).unwrap();
+                rot_duplex(&mut b, &mut s, &mut r, &cb2, 500).unwrap()
+            });
+            let mut r = KosReceiver::setup_with(&mut a, &s10, ka).unwrap();
+            let mut s = KosSender::setup(&mut a, &s01).unwrap();
+            assert_eq!((r.k(), s.k()), (ka, kb));
+            let ca = Prg::from_entropy().unwrap().bits(500);
+            let (keys_a, pairs_a) = rot_duplex(&mut a, &mut s, &mut r, &ca, 900).unwrap();
+            let (keys_b, pairs_b) = t.join().unwrap();
+            for (j, &c) in ca.iter().enumerate() {
+                assert_eq!(keys_a.expose()[j], pairs_b[j][usize::from(c)]);
+            }
+            for (j, &c) in cb.iter().enumerate() {
+                assert_eq!(keys_b.expose()[j], pairs_a[j][usize::from(c)]);
+            }
         }
     }
 
