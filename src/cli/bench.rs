@@ -204,10 +204,9 @@ fn ot(args: &OtArgs) -> CliResult {
     let n = args.ots;
     let runs = args.runs;
     let k_arg: Option<usize> = args.k.as_deref().and_then(|k| k.parse().ok());
-    let mut ks = Vec::new();
-    let mut measure = |label: &str,
-                       pair: &mut dyn FnMut() -> Result<(Channel, Channel), CliError>,
-                       random: bool| {
+    let measure = |label: &str,
+                   pair: &mut dyn FnMut() -> Result<(Channel, Channel), CliError>,
+                   random: bool| {
         progress(args.json, &format!("{label}: {n} OTs x {runs} runs ..."));
         // Setup (base OTs) is not part of the rate; outputs are reused
         // across runs, as a streaming consumer would.
@@ -256,12 +255,11 @@ fn ot(args: &OtArgs) -> CliResult {
             }),
         )?;
         let rates = times.iter().map(|t| n as f64 / t).collect();
-        ks.push(k);
-        Ok::<(f64, f64), CliError>((median(rates), bytes as f64 / (n * runs) as f64))
+        Ok::<(f64, f64, usize), CliError>((median(rates), bytes as f64 / (n * runs) as f64, k))
     };
-    let (cot_mem, bytes_per_cot) = measure("COT in memory", &mut || Ok(mem_pair()), false)?;
-    let (rot_mem, _) = measure("ROT in memory", &mut || Ok(mem_pair()), true)?;
-    let (cot_tls, bytes_per_cot_tls) = measure(
+    let (cot_mem, bytes_per_cot, k_mem) = measure("COT in memory", &mut || Ok(mem_pair()), false)?;
+    let (rot_mem, _, _) = measure("ROT in memory", &mut || Ok(mem_pair()), true)?;
+    let (cot_tls, bytes_per_cot_tls, k_tls) = measure(
         "COT over loopback TLS",
         &mut || tls::loopback_pair(&session, &program).map_err(fail),
         false,
@@ -275,8 +273,8 @@ fn ot(args: &OtArgs) -> CliResult {
             "rot_per_s_memory": rot_mem,
             "bytes_per_cot": bytes_per_cot,
             "bytes_per_cot_tls": bytes_per_cot_tls,
-            "softspoken_k_memory": ks[0],
-            "softspoken_k_tls": ks[2],
+            "softspoken_k_memory": k_mem,
+            "softspoken_k_tls": k_tls,
             "ots": n,
             "runs": args.runs,
         }));
@@ -290,7 +288,7 @@ fn ot(args: &OtArgs) -> CliResult {
     ))?;
     out.line(format!(
         "SoftSpokenOT k         {} in memory, {} over TLS",
-        ks[0], ks[2]
+        k_mem, k_tls
     ))?;
     Ok(())
 }
