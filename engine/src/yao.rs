@@ -144,14 +144,14 @@ pub enum Program<'a> {
 impl Program<'_> {
     fn interface(&self) -> &Interface {
         match self {
-            Program::Scheduled(s) => s.circuit.interface(),
+            Program::Scheduled(s) => &s.interface,
             Program::Stream(s) => s.interface(),
         }
     }
 
     fn slots(&self) -> usize {
         match self {
-            Program::Scheduled(s) => s.circuit.num_wires(),
+            Program::Scheduled(s) => s.slots,
             Program::Stream(s) => s.slots(),
         }
     }

@@ -303,7 +303,7 @@ fn engine_rates(circuit: &quorate_circuits::Circuit, reps: usize) -> Result<(f64
     let sched = schedule_circuit(circuit);
     let mut garbles = Vec::new();
     let mut evals = Vec::new();
-    let slots = sched.circuit.num_wires();
+    let slots = sched.slots;
     let inputs = sched.circuit.stats().input_bits as usize;
     let mut tables = Vec::with_capacity(2 * sched.plan.ands);
     for _ in 0..5 {

@@ -324,7 +324,7 @@ pub(crate) fn run_role(
     disclosure: Disclosure,
 ) -> CliResult<(Outcome, Duration)> {
     let setup_start = Instant::now();
-    let bits = evaluator_input_bits(sched.circuit.interface()).max(1);
+    let bits = evaluator_input_bits(&sched.interface).max(1);
     if garbler {
         let mut g = YaoGarbler::setup(ch, session).map_err(fail)?;
         g.precompute(ch, bits).map_err(fail)?;
