@@ -18,7 +18,8 @@
 //! Safety: every `unsafe` block below either calls a `#[target_feature]`
 //! function after `is_x86_feature_detected!` confirmed the feature,
 //! loads/stores through pointers into slices whose bounds are checked in the
-//! line above, or (in [`prefetch`]) issues an SSE prefetch, part of the
+//! line above (or, in the transpose, asserted once at the top for every
+//! offset its loops reach), or (in [`prefetch`]) issues an SSE prefetch, part of the
 //! x86-64 baseline, which never faults.
 
 #![allow(unsafe_code)]

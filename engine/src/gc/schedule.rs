@@ -5,9 +5,11 @@
 //! longest path inside the window (wires from before the window are ready at
 //! 0). The window is rewritten level by level: the AND gates whose output is
 //! ready at `L` (one hashing batch, [`Step::Ands`]), then the free gates
-//! (XOR, NOT, constants) ready at `L` in their stream order, cut into runs
-//! of one kind ([`Step::Xors`] and so on) so the inner loops need no
-//! dispatch. The rewritten list is again in topological order, so garbling
+//! (XOR, NOT, constants) ready at `L`, ordered by their depth in free gates
+//! (so consecutive ones rarely depend on each other), cut into runs of one
+//! kind ([`Step::Xors`] and so on) so the inner loops need no dispatch.
+//! The order is part of the protocol: a constant's public label depends on
+//! its place. The rewritten list is again in topological order, so garbling
 //! and evaluation are one linear pass over it.
 //!
 //! A stored circuit is scheduled once, as a single window
@@ -73,7 +75,7 @@ pub struct Scheduler {
     /// Per wire written in this window: its level and its free depth.
     ready: Vec<(u32, u32)>,
     window: u32,
-    /// Per gate of the window: its bucket's number within its level.
+    /// Per gate of the window: its level and its free depth (its bucket).
     key_of: Vec<(u32, u32)>,
     /// Per level: the number of buckets (ANDs, then one per free depth).
     depths: Vec<u32>,
@@ -236,7 +238,9 @@ impl Scheduler {
 #[derive(Clone, Debug)]
 pub struct ScheduledCircuit {
     /// The same function as the original circuit, gates in level order,
-    /// each wire its own number (in the order the plan computes them).
+    /// each wire its own number (in the order the plan computes them): for
+    /// statistics and export only. Its wire numbers are not slots: engines
+    /// running `plan` must use `interface` and `slots`.
     pub circuit: Circuit,
     /// The schedule, on slots: gate `k` of `plan.gates` is gate `k` of
     /// `circuit` with each wire replaced by the slot it lives in.
@@ -396,6 +400,18 @@ mod tests {
         let mut pos = 0;
         for step in &s.plan.steps {
             let gates = &s.plan.gates[pos..pos + step.len()];
+            // What lets the engines write a step's outputs while its other
+            // gates still read (the garbler's AND step reads its inputs
+            // again after writing): a step writes each slot once and reads
+            // none of the slots it writes.
+            let written: std::collections::HashSet<usize> =
+                gates.iter().map(|g| g.out().idx()).collect();
+            assert_eq!(written.len(), gates.len(), "a slot written twice in a step");
+            for g in gates {
+                for x in g.inputs() {
+                    assert!(!written.contains(&x.idx()), "a step reads a slot it writes");
+                }
+            }
             let outs: Vec<(usize, bool)> = gates
                 .iter()
                 .map(|g| {

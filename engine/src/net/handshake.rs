@@ -13,8 +13,9 @@ use super::{Channel, NetError};
 
 const MAGIC: [u8; 8] = *b"quorate\0";
 /// The wire protocol version; peers must match. 2: OT extension setup
-/// carries a SoftSpokenOT header.
-pub const VERSION: u16 = 2;
+/// carries a SoftSpokenOT header. 3: garbling schedules order each level's
+/// free gates by depth (a constant gate's label depends on its place).
+pub const VERSION: u16 = 3;
 
 /// Identifies one run of a protocol. Hashed into every transcript and OT
 /// tweak of the run.
