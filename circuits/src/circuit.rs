@@ -107,6 +107,27 @@ impl Gate {
         }
     }
 
+    /// The same gate with every wire it reads or drives replaced by `f`'s.
+    pub fn map_wires(self, mut f: impl FnMut(Wire) -> Wire) -> Gate {
+        match self {
+            Gate::Xor { a, b, out } => Gate::Xor {
+                a: f(a),
+                b: f(b),
+                out: f(out),
+            },
+            Gate::And { a, b, out } => Gate::And {
+                a: f(a),
+                b: f(b),
+                out: f(out),
+            },
+            Gate::Not { a, out } => Gate::Not {
+                a: f(a),
+                out: f(out),
+            },
+            Gate::Const { value, out } => Gate::Const { value, out: f(out) },
+        }
+    }
+
     /// The wires this gate reads: zero, one or two of them.
     pub fn inputs(&self) -> impl Iterator<Item = Wire> + use<> {
         let (first, second) = match *self {

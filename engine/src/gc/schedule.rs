@@ -79,6 +79,8 @@ pub struct Scheduler {
     key_of: Vec<(u32, u32)>,
     /// Per level: the number of buckets (ANDs, then one per free depth).
     depths: Vec<u32>,
+    /// Per level: the number of its first bucket.
+    base: Vec<u32>,
     /// Per bucket (levels one after another): gates, then running offsets.
     counts: Vec<u32>,
 }
@@ -92,6 +94,7 @@ impl Scheduler {
             window: 0,
             key_of: Vec::new(),
             depths: Vec::new(),
+            base: Vec::new(),
             counts: Vec::new(),
         }
     }
@@ -160,29 +163,28 @@ impl Scheduler {
             self.key_of.push((level, depth));
         }
         // Buckets: level by level, the ANDs (depth 0) then each free depth.
-        let mut base = Vec::with_capacity(self.depths.len());
+        self.base.clear();
         let mut buckets = 0u32;
         for &d in &self.depths {
-            base.push(buckets);
+            self.base.push(buckets);
             buckets += d;
         }
         self.counts.clear();
         self.counts.resize(buckets as usize, 0);
         for &(l, d) in &self.key_of {
-            self.counts[(base[l as usize] + d) as usize] += 1;
+            self.counts[(self.base[l as usize] + d) as usize] += 1;
         }
         // Counting sort by bucket: steps, offsets, then placement.
         let mut offset = 0u32;
-        for (b, c) in self.counts.iter_mut().enumerate() {
-            let n = *c;
-            *c = offset;
-            offset += n;
-            if n > 0 {
-                // The bucket's first is the ANDs when it starts a level.
-                if base.binary_search(&(b as u32)).is_ok() {
+        for (&first, &depths) in self.base.iter().zip(&self.depths) {
+            let level = &mut self.counts[first as usize..(first + depths) as usize];
+            for (d, c) in level.iter_mut().enumerate() {
+                let n = std::mem::replace(c, offset);
+                offset += n;
+                if n > 0 && d == 0 {
                     plan.steps.push(Step::Ands(n));
                     plan.ands += n as usize;
-                } else {
+                } else if n > 0 {
                     plan.steps.push(Step::Xors(n));
                 }
             }
@@ -195,7 +197,7 @@ impl Scheduler {
             },
         );
         for (gate, &(l, d)) in gates[..used].iter().zip(&self.key_of) {
-            let slot = &mut self.counts[(base[l as usize] + d) as usize];
+            let slot = &mut self.counts[(self.base[l as usize] + d) as usize];
             plan.gates[*slot as usize] = *gate;
             *slot += 1;
         }
@@ -265,7 +267,7 @@ pub fn schedule_circuit(circuit: &Circuit) -> ScheduledCircuit {
         map[gate.out().idx()] = next;
     }
     for gate in &mut plan.gates {
-        *gate = rename(*gate, |x| map[x.idx()]);
+        *gate = gate.map_wires(|x| Wire::new(map[x.idx()]));
     }
     let mut interface = circuit.interface().clone();
     for output in &mut interface.outputs {
@@ -283,28 +285,6 @@ pub fn schedule_circuit(circuit: &Circuit) -> ScheduledCircuit {
         plan,
         interface,
         slots,
-    }
-}
-
-/// `gate` with every wire `w` replaced by `f(w)`.
-fn rename(gate: Gate, f: impl Fn(Wire) -> u32) -> Gate {
-    let w = |x: Wire| Wire::new(f(x));
-    match gate {
-        Gate::Xor { a, b, out } => Gate::Xor {
-            a: w(a),
-            b: w(b),
-            out: w(out),
-        },
-        Gate::And { a, b, out } => Gate::And {
-            a: w(a),
-            b: w(b),
-            out: w(out),
-        },
-        Gate::Not { a, out } => Gate::Not {
-            a: w(a),
-            out: w(out),
-        },
-        Gate::Const { value, out } => Gate::Const { value, out: w(out) },
     }
 }
 
@@ -361,7 +341,7 @@ fn assign_slots(circuit: &Circuit, mut plan: Plan) -> (Plan, Interface, usize) {
                 slots += 1;
                 slots - 1
             });
-            *gate = rename(*gate, |x| slot[x.idx()]);
+            *gate = gate.map_wires(|x| Wire::new(slot[x.idx()]));
         }
         pos += step.len();
         free.extend(dies[s].iter().rev().map(|&w| slot[w as usize]));
