@@ -51,6 +51,20 @@ impl Block {
         Block(ops::and(self.0, (bit as u128).wrapping_neg()))
     }
 
+    /// `self` with `k` added to its low 64 bits (wrapping, no carry into
+    /// the high half), in a vector register: the next tweak of a sequence.
+    #[inline]
+    pub fn add_low(self, k: u64) -> Self {
+        Block(ops::add_low(self.0, k))
+    }
+
+    /// All ones if the lsb is set, else zero, computed in a vector register
+    /// (the point-and-permute bit as a mask for half-gates).
+    #[inline]
+    pub fn lsb_mask(self) -> Self {
+        Block(ops::lsb_mask(self.0))
+    }
+
     /// Fresh random bits from the operating system.
     pub fn random() -> Result<Self, getrandom::Error> {
         let mut b = [0u8; 16];
@@ -141,6 +155,25 @@ impl From<u128> for Block {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lsb_mask_and_add_low_match_their_definitions() {
+        let mut prg = crate::prg::Prg::new(&crate::prg::Seed::new(Block(7)), 0);
+        for _ in 0..1000 {
+            let x = prg.block();
+            let mask = if x.lsb() { u128::MAX } else { 0 };
+            assert_eq!(x.lsb_mask(), Block(mask));
+            let k = prg.block().0 as u64;
+            let low = (x.0 as u64).wrapping_add(k);
+            assert_eq!(x.add_low(k), Block((x.0 >> 64 << 64) | u128::from(low)));
+        }
+        let top = Block(u128::from(u64::MAX) | 5 << 64);
+        assert_eq!(
+            top.add_low(1),
+            Block(5 << 64),
+            "no carry into the high half"
+        );
+    }
 
     #[test]
     fn bytes_and_bits() {

@@ -143,6 +143,9 @@ impl GateSource for CircuitSource<'_> {
 /// scheduler, the position in the session's tweak sequence, and the scratch
 /// of one hash batch (`H` blocks each, reused, zeroized on drop).
 struct Wires<const H: usize> {
+    /// One label per slot, padded to a power of two so the engines index
+    /// it by `slot & mask` (no bounds checks in the inner loops; a plan's
+    /// slots are all below the length, so the mask never changes one).
     labels: Vec<Block>,
     /// Made on first use: only streamed windows need it.
     scheduler: Option<Scheduler>,
@@ -153,19 +156,17 @@ struct Wires<const H: usize> {
     /// Gates processed so far in the session: the low bits of the tweaks.
     gate: u64,
     x: Box<[Block; H]>,
-    sg: Box<[Block; H]>,
 }
 
 impl<const H: usize> Wires<H> {
     fn new(slots: usize, session: &SessionId) -> Self {
         Wires {
-            labels: vec![Block::ZERO; slots],
+            labels: vec![Block::ZERO; slots.max(1).next_power_of_two()],
             scheduler: None,
             plan: Plan::default(),
             salt: tweak_salt(session),
             gate: 0,
             x: Box::new([Block::ZERO; H]),
-            sg: Box::new([Block::ZERO; H]),
         }
     }
 
@@ -173,7 +174,8 @@ impl<const H: usize> Wires<H> {
     /// allocations. Labels are not cleared: every wire is written before it
     /// is read.
     fn reset(&mut self, slots: usize, session: &SessionId) {
-        self.labels.resize(slots, Block::ZERO);
+        self.labels
+            .resize(slots.max(1).next_power_of_two(), Block::ZERO);
         self.scheduler = None;
         self.salt = tweak_salt(session);
         self.gate = 0;
@@ -193,7 +195,6 @@ impl<const H: usize> Drop for Wires<H> {
     fn drop(&mut self) {
         self.labels.zeroize();
         self.x.zeroize();
-        self.sg.zeroize();
     }
 }
 

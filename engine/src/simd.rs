@@ -289,6 +289,41 @@ pub(crate) mod block_ops {
         }
     }
 
+    /// `x` with `k` added to its low 64 bits, wrapping.
+    #[inline(always)]
+    pub(crate) fn add_low(x: u128, k: u64) -> u128 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_add_epi64, _mm_set_epi64x};
+            let v: __m128i = bytemuck::cast(x);
+            // SAFETY: SSE2 is part of the x86-64 baseline.
+            bytemuck::cast(unsafe { _mm_add_epi64(v, _mm_set_epi64x(0, k as i64)) })
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            (x & !u128::from(u64::MAX)) | u128::from((x as u64).wrapping_add(k))
+        }
+    }
+
+    /// All ones if bit 0 of `x` is set, else zero.
+    #[inline(always)]
+    pub(crate) fn lsb_mask(x: u128) -> u128 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_shuffle_epi32, _mm_slli_epi32, _mm_srai_epi32};
+            let v: __m128i = bytemuck::cast(x);
+            // SAFETY: SSE2 is part of the x86-64 baseline.
+            bytemuck::cast(unsafe {
+                // Bit 0 to every lane's sign bit, then spread it.
+                _mm_srai_epi32::<31>(_mm_slli_epi32::<31>(_mm_shuffle_epi32::<0>(v)))
+            })
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            (x & 1).wrapping_neg()
+        }
+    }
+
     /// `a & b`.
     #[inline(always)]
     pub(crate) fn and(a: u128, b: u128) -> u128 {

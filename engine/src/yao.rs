@@ -29,7 +29,7 @@ use quorate_circuits::{Bits, Input, Interface, PartyId};
 use thiserror::Error;
 
 use crate::block::Block;
-use crate::gc::schedule::{Plan, ScheduledCircuit, Scheduler, Step};
+use crate::gc::schedule::{Op, Plan, ScheduledCircuit, Scheduler, Step};
 use crate::gc::{Evaluator, EvaluatorLabel, Garbler, GarblerLabel, GateSource};
 use crate::net::handshake::SessionId;
 use crate::net::{Channel, NetError, Traffic};
@@ -557,7 +557,7 @@ impl YaoGarbler {
                 let mut pos = 0;
                 for &step in &s.plan.steps {
                     let n = step.len();
-                    g.garble_step(step, &s.plan.gates[pos..pos + n], &mut tables);
+                    g.garble_step(step, &s.plan.ops[pos..pos + n], &mut tables);
                     pos += n;
                     flush(&mut tables, ch, false)?;
                 }
@@ -727,28 +727,25 @@ impl YaoEvaluator {
         // Evaluate as the tables arrive.
         let mut tables = Vec::new();
         let mut ands = 0u64;
-        let mut step_with_tables = |e: &mut Evaluator,
-                                    ch: &mut Channel,
-                                    step: Step,
-                                    gates: &[quorate_circuits::Gate]|
-         -> Result<(), YaoError> {
-            if let Step::Ands(n) = step {
-                tables.resize(2 * n as usize, Block::ZERO);
-                ch.recv_blocks(&mut tables)?;
-                ands += u64::from(n);
-            } else {
-                tables.clear();
-            }
-            // Counts are computed locally, so a mismatch cannot come from the peer.
-            e.evaluate_step(step, gates, &tables)
-                .map_err(|m| YaoError::Inputs(format!("internal: {m}")))
-        };
+        let mut step_with_tables =
+            |e: &mut Evaluator, ch: &mut Channel, step: Step, ops: &[Op]| -> Result<(), YaoError> {
+                if let Step::Ands(n) = step {
+                    tables.resize(2 * n as usize, Block::ZERO);
+                    ch.recv_blocks(&mut tables)?;
+                    ands += u64::from(n);
+                } else {
+                    tables.clear();
+                }
+                // Counts are computed locally, so a mismatch cannot come from the peer.
+                e.evaluate_step(step, ops, &tables)
+                    .map_err(|m| YaoError::Inputs(format!("internal: {m}")))
+            };
         match program {
             Program::Scheduled(s) => {
                 let mut pos = 0;
                 for &step in &s.plan.steps {
                     let n = step.len();
-                    step_with_tables(e, ch, step, &s.plan.gates[pos..pos + n])?;
+                    step_with_tables(e, ch, step, &s.plan.ops[pos..pos + n])?;
                     pos += n;
                 }
             }
@@ -766,7 +763,7 @@ impl YaoEvaluator {
                     let mut pos = 0;
                     for &step in &plan.steps {
                         let n = step.len();
-                        step_with_tables(e, ch, step, &plan.gates[pos..pos + n])?;
+                        step_with_tables(e, ch, step, &plan.ops[pos..pos + n])?;
                         pos += n;
                     }
                     buf.drain(..used);

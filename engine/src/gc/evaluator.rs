@@ -2,7 +2,7 @@
 
 use quorate_circuits::Gate;
 
-use super::schedule::{Plan, Step};
+use super::schedule::{Op, Plan, Step};
 use super::{EvaluatorLabel, Wires, and_tweak, constant_label};
 use crate::block::Block;
 use crate::hash::{FixedKeyAes, sigma};
@@ -96,85 +96,79 @@ impl Evaluator {
             } else {
                 0
             };
-            self.evaluate_step(step, &plan.gates[pos..pos + n], &tables[t..t + need])?;
+            self.evaluate_step(step, &plan.ops[pos..pos + n], &tables[t..t + need])?;
             pos += n;
             t += need;
         }
         Ok(())
     }
 
-    /// Evaluates one step of a schedule: `gates` are exactly the step's
+    /// Evaluates one step of a schedule: `ops` are exactly the step's
     /// gates, `tables` their two blocks per AND gate.
     pub fn evaluate_step(
         &mut self,
         step: Step,
-        gates: &[Gate],
+        ops: &[Op],
         tables: &[Block],
     ) -> Result<(), TableMismatch> {
-        let h = FixedKeyAes::get();
         let first = self.w.gate;
+        // Slots are below the (power of two) length: see the garbler.
+        let m = self.w.labels.len() - 1;
+        let l = &mut self.w.labels[..];
         match step {
             Step::Ands(_) => {
-                if tables.len() != 2 * gates.len() {
+                if tables.len() != 2 * ops.len() {
                     return Err(TableMismatch {
-                        ands: gates.len(),
-                        expected: 2 * gates.len(),
+                        ands: ops.len(),
+                        expected: 2 * ops.len(),
                         got: tables.len(),
                     });
                 }
-                let mut t = 0;
-                for (c, chunk) in gates.chunks(SUB).enumerate() {
-                    let (x, sg) = (&mut self.w.x, &mut self.w.sg);
-                    for (k, gate) in chunk.iter().enumerate() {
-                        let Gate::And { a, b, .. } = *gate else {
-                            continue;
-                        };
-                        let (sa, sb) =
-                            (sigma(self.w.labels[a.idx()]), sigma(self.w.labels[b.idx()]));
-                        let j = and_tweak(self.w.salt, first + (c * SUB + k) as u64);
-                        sg[2 * k] = sa;
-                        sg[2 * k + 1] = sb;
-                        x[2 * k] = sa ^ Block(j);
-                        x[2 * k + 1] = sb ^ Block(j | 1);
+                let h = FixedKeyAes::get();
+                let x = &mut self.w.x[..];
+                for (c, (chunk, tables)) in ops.chunks(SUB).zip(tables.chunks(2 * SUB)).enumerate()
+                {
+                    let x = &mut x[..2 * chunk.len()];
+                    let mut j0 = Block(and_tweak(self.w.salt, first + (c * SUB) as u64));
+                    let mut j1 = j0.add_low(1);
+                    for (op, x) in chunk.iter().zip(x.chunks_exact_mut(2)) {
+                        let (sa, sb) = (sigma(l[op.a as usize & m]), sigma(l[op.b as usize & m]));
+                        x[0] = sa ^ j0;
+                        x[1] = sb ^ j1;
+                        (j0, j1) = (j0.add_low(2), j1.add_low(2));
                     }
-                    h.permute_many(&mut x[..2 * chunk.len()]);
-                    for (k, gate) in chunk.iter().enumerate() {
-                        let Gate::And { a, b, out } = *gate else {
-                            continue;
-                        };
-                        let (wa, wb) = (self.w.labels[a.idx()], self.w.labels[b.idx()]);
-                        let (tg, te) = (tables[t], tables[t + 1]);
-                        t += 2;
+                    h.permute_many(x);
+                    for ((op, x), t) in chunk
+                        .iter()
+                        .zip(x.chunks_exact(2))
+                        .zip(tables.chunks_exact(2))
+                    {
+                        let (wa, wb) = (l[op.a as usize & m], l[op.b as usize & m]);
+                        // H(Wa) = x0 ⊕ σ(Wa), H(Wb) = x1 ⊕ σ(Wb);
                         // WG = H(Wa) ⊕ sa·TG, WE = H(Wb) ⊕ sb·(TE ⊕ Wa).
-                        let wg = x[2 * k] ^ sg[2 * k] ^ tg.and_bit(wa.lsb());
-                        let we = x[2 * k + 1] ^ sg[2 * k + 1] ^ (te ^ wa).and_bit(wb.lsb());
-                        self.w.labels[out.idx()] = wg ^ we;
+                        let wg = x[0] ^ sigma(wa) ^ (t[0] & wa.lsb_mask());
+                        let we = x[1] ^ sigma(wb) ^ ((t[1] ^ wa) & wb.lsb_mask());
+                        l[op.out as usize & m] = wg ^ we;
                     }
                 }
             }
             Step::Xors(_) => {
-                for gate in gates {
-                    if let Gate::Xor { a, b, out } = *gate {
-                        self.w.labels[out.idx()] = self.w.labels[a.idx()] ^ self.w.labels[b.idx()];
-                    }
+                for op in ops {
+                    l[op.out as usize & m] = l[op.a as usize & m] ^ l[op.b as usize & m];
                 }
             }
             Step::Nots(_) => {
-                for gate in gates {
-                    if let Gate::Not { a, out } = *gate {
-                        self.w.labels[out.idx()] = self.w.labels[a.idx()];
-                    }
+                for op in ops {
+                    l[op.out as usize & m] = l[op.a as usize & m];
                 }
             }
             Step::Consts(_) => {
-                for (k, gate) in gates.iter().enumerate() {
-                    if let Gate::Const { out, .. } = *gate {
-                        self.w.labels[out.idx()] = constant_label(self.w.salt, first + k as u64);
-                    }
+                for (k, op) in ops.iter().enumerate() {
+                    l[op.out as usize & m] = constant_label(self.w.salt, first + k as u64);
                 }
             }
         }
-        self.w.gate += gates.len() as u64;
+        self.w.gate += ops.len() as u64;
         Ok(())
     }
 }

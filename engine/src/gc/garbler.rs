@@ -2,7 +2,7 @@
 
 use quorate_circuits::Gate;
 
-use super::schedule::{Plan, Step};
+use super::schedule::{Op, Plan, Step};
 use super::{GarblerLabel, Wires, and_tweak, constant_label};
 use crate::block::Block;
 use crate::hash::{FixedKeyAes, sigma};
@@ -74,92 +74,81 @@ impl Garbler {
         let mut pos = 0usize;
         for &step in &plan.steps {
             let n = step.len();
-            self.garble_step(step, &plan.gates[pos..pos + n], tables);
+            self.garble_step(step, &plan.ops[pos..pos + n], tables);
             pos += n;
         }
     }
 
-    /// Garbles one step of a schedule: `gates` are exactly the step's gates.
-    pub fn garble_step(&mut self, step: Step, gates: &[Gate], tables: &mut Vec<Block>) {
+    /// Garbles one step of a schedule: `ops` are exactly the step's gates.
+    pub fn garble_step(&mut self, step: Step, ops: &[Op], tables: &mut Vec<Block>) {
         let delta = self.delta.expose();
-        let sdelta = sigma(delta);
-        let h = FixedKeyAes::get();
         let first = self.w.gate;
+        // Slots are below the (power of two) length: masking them changes
+        // nothing and lets the compiler drop the bounds checks.
+        let m = self.w.labels.len() - 1;
+        let l = &mut self.w.labels[..];
         match step {
             Step::Ands(_) => {
-                for (c, chunk) in gates.chunks(SUB).enumerate() {
+                let sdelta = sigma(delta);
+                let h = FixedKeyAes::get();
+                let x = &mut self.w.x[..];
+                for (c, chunk) in ops.chunks(SUB).enumerate() {
                     // MMO-σ hashes of A0, A1, B0, B1 (tweaks j, j, j', j'),
                     // computed in one pipelined AES call for the chunk.
                     // σ is linear: σ(X ⊕ Δ) = σ(X) ⊕ σ(Δ).
-                    let (x, sg) = (&mut self.w.x, &mut self.w.sg);
-                    for (k, gate) in chunk.iter().enumerate() {
-                        let Gate::And { a, b, .. } = *gate else {
-                            continue;
-                        };
-                        let (sa, sb) =
-                            (sigma(self.w.labels[a.idx()]), sigma(self.w.labels[b.idx()]));
-                        let j = Block(and_tweak(self.w.salt, first + (c * SUB + k) as u64));
-                        let j1 = Block(j.0 | 1);
-                        sg[4 * k..4 * k + 4].copy_from_slice(&[sa, sa ^ sdelta, sb, sb ^ sdelta]);
-                        x[4 * k..4 * k + 4].copy_from_slice(&[
-                            sa ^ j,
-                            sa ^ sdelta ^ j,
-                            sb ^ j1,
-                            sb ^ sdelta ^ j1,
-                        ]);
+                    let x = &mut x[..4 * chunk.len()];
+                    let mut j0 = Block(and_tweak(self.w.salt, first + (c * SUB) as u64));
+                    let mut j1 = j0.add_low(1);
+                    for (op, x) in chunk.iter().zip(x.chunks_exact_mut(4)) {
+                        let (sa, sb) = (sigma(l[op.a as usize & m]), sigma(l[op.b as usize & m]));
+                        x.copy_from_slice(&[sa ^ j0, sa ^ sdelta ^ j0, sb ^ j1, sb ^ sdelta ^ j1]);
+                        (j0, j1) = (j0.add_low(2), j1.add_low(2));
                     }
-                    let used = 4 * chunk.len();
-                    h.permute_many(&mut x[..used]);
+                    h.permute_many(x);
                     let t0 = tables.len();
                     tables.resize(t0 + 2 * chunk.len(), Block::ZERO);
                     let out_tables = &mut tables[t0..];
-                    for (k, gate) in chunk.iter().enumerate() {
-                        let Gate::And { a, b, out } = *gate else {
-                            continue;
-                        };
-                        let hs = [
-                            x[4 * k] ^ sg[4 * k],
-                            x[4 * k + 1] ^ sg[4 * k + 1],
-                            x[4 * k + 2] ^ sg[4 * k + 2],
-                            x[4 * k + 3] ^ sg[4 * k + 3],
-                        ];
-                        let (a0, b0) = (self.w.labels[a.idx()], self.w.labels[b.idx()]);
-                        let (pa, pb) = (a0.lsb(), b0.lsb());
-                        // Generator half: TG = H(A0) ⊕ H(A1) ⊕ pb·Δ, WG0 = H(A0) ⊕ pa·TG.
-                        let tg = hs[0] ^ hs[1] ^ delta.and_bit(pb);
-                        let wg0 = hs[0] ^ tg.and_bit(pa);
-                        // Evaluator half: TE = H(B0) ⊕ H(B1) ⊕ A0, WE0 = H(B0) ⊕ pb·(TE ⊕ A0).
-                        let te = hs[2] ^ hs[3] ^ a0;
-                        let we0 = hs[2] ^ (te ^ a0).and_bit(pb);
-                        self.w.labels[out.idx()] = wg0 ^ we0;
-                        out_tables[2 * k] = tg;
-                        out_tables[2 * k + 1] = te;
+                    for ((op, x), t) in chunk
+                        .iter()
+                        .zip(x.chunks_exact(4))
+                        .zip(out_tables.chunks_exact_mut(2))
+                    {
+                        let (a0, b0) = (l[op.a as usize & m], l[op.b as usize & m]);
+                        let (pa, pb) = (a0.lsb_mask(), b0.lsb_mask());
+                        // With π's outputs x0..x3, H(A0) = x0 ⊕ σ(A0),
+                        // H(A1) = x1 ⊕ σ(A0) ⊕ σ(Δ), H(B0) = x2 ⊕ σ(B0),
+                        // H(B1) = x3 ⊕ σ(B0) ⊕ σ(Δ).
+                        // Generator half: TG = H(A0) ⊕ H(A1) ⊕ pb·Δ,
+                        // WG0 = H(A0) ⊕ pa·TG.
+                        let tg = x[0] ^ x[1] ^ sdelta ^ (delta & pb);
+                        let wg0 = x[0] ^ sigma(a0) ^ (tg & pa);
+                        // Evaluator half: TE = H(B0) ⊕ H(B1) ⊕ A0,
+                        // WE0 = H(B0) ⊕ pb·(TE ⊕ A0).
+                        let hb = x[2] ^ x[3] ^ sdelta;
+                        let we0 = x[2] ^ sigma(b0) ^ (hb & pb);
+                        l[op.out as usize & m] = wg0 ^ we0;
+                        t[0] = tg;
+                        t[1] = hb ^ a0;
                     }
                 }
             }
             Step::Xors(_) => {
-                for gate in gates {
-                    if let Gate::Xor { a, b, out } = *gate {
-                        self.w.labels[out.idx()] = self.w.labels[a.idx()] ^ self.w.labels[b.idx()];
-                    }
+                for op in ops {
+                    l[op.out as usize & m] = l[op.a as usize & m] ^ l[op.b as usize & m];
                 }
             }
             Step::Nots(_) => {
-                for gate in gates {
-                    if let Gate::Not { a, out } = *gate {
-                        self.w.labels[out.idx()] = self.w.labels[a.idx()] ^ delta;
-                    }
+                for op in ops {
+                    l[op.out as usize & m] = l[op.a as usize & m] ^ delta;
                 }
             }
             Step::Consts(_) => {
-                for (k, gate) in gates.iter().enumerate() {
-                    if let Gate::Const { value, out } = *gate {
-                        let public = constant_label(self.w.salt, first + k as u64);
-                        self.w.labels[out.idx()] = public ^ delta.and_bit(value);
-                    }
+                for (k, op) in ops.iter().enumerate() {
+                    let public = constant_label(self.w.salt, first + k as u64);
+                    l[op.out as usize & m] = public ^ delta.and_bit(op.a != 0);
                 }
             }
         }
-        self.w.gate += gates.len() as u64;
+        self.w.gate += ops.len() as u64;
     }
 }

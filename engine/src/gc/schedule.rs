@@ -49,12 +49,64 @@ impl Step {
     }
 }
 
+/// A gate of a plan, in 12 bytes: what it computes is its step's kind.
+/// AND and XOR gates are `[a, b, out]`; a NOT gate `[a, a, out]`; a
+/// constant `[value, 0, out]`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Op {
+    /// First input (a constant's value).
+    pub a: u32,
+    /// Second input.
+    pub b: u32,
+    /// The driven wire.
+    pub out: u32,
+}
+
+impl Op {
+    /// The op of a gate.
+    pub fn of(gate: &Gate) -> Self {
+        let w = |x: Wire| x.idx() as u32;
+        match *gate {
+            Gate::Xor { a, b, out } | Gate::And { a, b, out } => Op {
+                a: w(a),
+                b: w(b),
+                out: w(out),
+            },
+            Gate::Not { a, out } => Op {
+                a: w(a),
+                b: w(a),
+                out: w(out),
+            },
+            Gate::Const { value, out } => Op {
+                a: u32::from(value),
+                b: 0,
+                out: w(out),
+            },
+        }
+    }
+
+    /// The gate this op stands for in a step of kind `step`.
+    pub fn gate(self, step: Step) -> Gate {
+        let (a, b, out) = (Wire::new(self.a), Wire::new(self.b), Wire::new(self.out));
+        match step {
+            Step::Ands(_) => Gate::And { a, b, out },
+            Step::Xors(_) => Gate::Xor { a, b, out },
+            Step::Nots(_) => Gate::Not { a, out },
+            Step::Consts(_) => Gate::Const {
+                value: self.a != 0,
+                out,
+            },
+        }
+    }
+}
+
 /// A window rewritten in level order.
 #[derive(Clone, Debug, Default)]
 pub struct Plan {
-    /// The gates, reordered.
-    pub gates: Vec<Gate>,
-    /// How to walk them.
+    /// The gates, reordered, as ops (12 bytes each, not a 16-byte
+    /// [`Gate`]: the engines' inner loops read this array once per run).
+    pub ops: Vec<Op>,
+    /// How to walk them: each step's kind says what its ops compute.
     pub steps: Vec<Step>,
     /// AND gates among them.
     pub ands: usize,
@@ -62,9 +114,21 @@ pub struct Plan {
 
 impl Plan {
     fn clear(&mut self) {
-        self.gates.clear();
+        self.ops.clear();
         self.steps.clear();
         self.ands = 0;
+    }
+
+    /// The plan's gates, in order.
+    pub fn gates(&self) -> Vec<Gate> {
+        let mut gates = Vec::with_capacity(self.ops.len());
+        let mut pos = 0;
+        for &step in &self.steps {
+            let n = step.len();
+            gates.extend(self.ops[pos..pos + n].iter().map(|op| op.gate(step)));
+            pos += n;
+        }
+        gates
     }
 }
 
@@ -83,6 +147,8 @@ pub struct Scheduler {
     base: Vec<u32>,
     /// Per bucket (levels one after another): gates, then running offsets.
     counts: Vec<u32>,
+    /// The window's gates in plan order.
+    sorted: Vec<Gate>,
 }
 
 impl Scheduler {
@@ -96,6 +162,7 @@ impl Scheduler {
             depths: Vec::new(),
             base: Vec::new(),
             counts: Vec::new(),
+            sorted: Vec::new(),
         }
     }
 
@@ -189,7 +256,8 @@ impl Scheduler {
                 }
             }
         }
-        plan.gates.resize(
+        self.sorted.clear();
+        self.sorted.resize(
             used,
             Gate::Const {
                 value: false,
@@ -198,7 +266,7 @@ impl Scheduler {
         );
         for (gate, &(l, d)) in gates[..used].iter().zip(&self.key_of) {
             let slot = &mut self.counts[(self.base[l as usize] + d) as usize];
-            plan.gates[*slot as usize] = *gate;
+            self.sorted[*slot as usize] = *gate;
             *slot += 1;
         }
         // Cut each free segment into runs of one kind.
@@ -217,9 +285,9 @@ impl Scheduler {
                 let mut run_start = pos;
                 for i in pos..pos + n {
                     let last = i + 1 == pos + n;
-                    if last || kind(&plan.gates[i + 1]) != kind(&plan.gates[i]) {
+                    if last || kind(&self.sorted[i + 1]) != kind(&self.sorted[i]) {
                         let len = (i + 1 - run_start) as u32;
-                        plan.steps.push(match kind(&plan.gates[i]) {
+                        plan.steps.push(match kind(&self.sorted[i]) {
                             0 => Step::Xors(len),
                             1 => Step::Nots(len),
                             _ => Step::Consts(len),
@@ -230,6 +298,7 @@ impl Scheduler {
             }
             pos += n;
         }
+        plan.ops.extend(self.sorted.iter().map(Op::of));
         used
     }
 }
@@ -244,7 +313,7 @@ pub struct ScheduledCircuit {
     /// statistics and export only. Its wire numbers are not slots: engines
     /// running `plan` must use `interface` and `slots`.
     pub circuit: Circuit,
-    /// The schedule, on slots: gate `k` of `plan.gates` is gate `k` of
+    /// The schedule, on slots: op `k` of `plan.ops` is gate `k` of
     /// `circuit` with each wire replaced by the slot it lives in.
     pub plan: Plan,
     /// `circuit`'s interface in slots: inputs keep `0..input_bits`, outputs
@@ -259,14 +328,15 @@ pub struct ScheduledCircuit {
 pub fn schedule_circuit(circuit: &Circuit) -> ScheduledCircuit {
     let mut plan = Plan::default();
     Scheduler::new(circuit.num_wires()).plan(circuit.gates(), &mut plan);
+    let mut gates = plan.gates();
     // Inputs keep 0..input_bits; every other wire gets the next number in
     // the order the plan computes it.
     let inputs = circuit.stats().input_bits as u32;
     let mut map: Vec<u32> = (0..circuit.num_wires() as u32).collect();
-    for (next, gate) in (inputs..).zip(&plan.gates) {
+    for (next, gate) in (inputs..).zip(&gates) {
         map[gate.out().idx()] = next;
     }
-    for gate in &mut plan.gates {
+    for gate in &mut gates {
         *gate = gate.map_wires(|x| Wire::new(map[x.idx()]));
     }
     let mut interface = circuit.interface().clone();
@@ -277,9 +347,8 @@ pub fn schedule_circuit(circuit: &Circuit) -> ScheduledCircuit {
     }
     // The renumbered gates are a topological order over a bijection of the
     // wires, so this cannot fail; fall back to the original if it ever did.
-    let renumbered =
-        Circuit::new(interface, plan.gates.clone()).unwrap_or_else(|_| circuit.clone());
-    let (plan, interface, slots) = assign_slots(&renumbered, plan);
+    let renumbered = Circuit::new(interface, gates.clone()).unwrap_or_else(|_| circuit.clone());
+    let (plan, interface, slots) = assign_slots(&renumbered, gates, plan);
     ScheduledCircuit {
         circuit: renumbered,
         plan,
@@ -288,23 +357,27 @@ pub fn schedule_circuit(circuit: &Circuit) -> ScheduledCircuit {
     }
 }
 
-/// Gives each wire of `circuit` (whose gates are `plan.gates`, in single
-/// assignment) a slot: inputs keep theirs, each gate's output takes the
+/// Gives each wire of `circuit` (whose gates are `gates`, `plan`'s in
+/// single assignment) a slot: inputs keep theirs, each gate's output takes the
 /// most recently freed slot, and a wire's slot is freed after the step of
 /// its last reader (never for outputs). Freeing only between steps keeps
 /// the engines' batched steps sound: no gate of a step can overwrite what
 /// another gate of the same step still reads.
-fn assign_slots(circuit: &Circuit, mut plan: Plan) -> (Plan, Interface, usize) {
+fn assign_slots(
+    circuit: &Circuit,
+    mut gates: Vec<Gate>,
+    mut plan: Plan,
+) -> (Plan, Interface, usize) {
     const NEVER: u32 = u32::MAX;
     let n = circuit.num_wires();
     let inputs = circuit.stats().input_bits as usize;
     // The step of each wire's last reader; outputs live to the end.
     let mut last = vec![NEVER - 1; n];
-    let mut step_of = Vec::with_capacity(plan.gates.len());
+    let mut step_of = Vec::with_capacity(gates.len());
     for (s, step) in plan.steps.iter().enumerate() {
         step_of.extend(std::iter::repeat_n(s as u32, step.len()));
     }
-    for (gate, &s) in plan.gates.iter().zip(&step_of) {
+    for (gate, &s) in gates.iter().zip(&step_of) {
         for w in gate.inputs() {
             last[w.idx()] = s;
         }
@@ -322,7 +395,7 @@ fn assign_slots(circuit: &Circuit, mut plan: Plan) -> (Plan, Interface, usize) {
             dies[if l == NEVER - 1 { 0 } else { l as usize }].push(w as u32);
         }
     }
-    for (gate, &s) in plan.gates.iter().zip(&step_of) {
+    for (gate, &s) in gates.iter().zip(&step_of) {
         let o = gate.out().idx();
         match last[o] {
             NEVER => {}
@@ -335,7 +408,7 @@ fn assign_slots(circuit: &Circuit, mut plan: Plan) -> (Plan, Interface, usize) {
     let mut slots = inputs as u32;
     let mut pos = 0;
     for (s, step) in plan.steps.iter().enumerate() {
-        for gate in &mut plan.gates[pos..pos + step.len()] {
+        for gate in &mut gates[pos..pos + step.len()] {
             let o = gate.out().idx();
             slot[o] = free.pop().unwrap_or_else(|| {
                 slots += 1;
@@ -352,6 +425,8 @@ fn assign_slots(circuit: &Circuit, mut plan: Plan) -> (Plan, Interface, usize) {
             *x = Wire::new(slot[x.idx()]);
         }
     }
+    plan.ops.clear();
+    plan.ops.extend(gates.iter().map(Op::of));
     (plan, interface, (slots as usize).max(inputs))
 }
 
@@ -377,9 +452,10 @@ mod tests {
                 k += 1;
             }
         }
+        let all = s.plan.gates();
         let mut pos = 0;
         for step in &s.plan.steps {
-            let gates = &s.plan.gates[pos..pos + step.len()];
+            let gates = &all[pos..pos + step.len()];
             // What lets the engines write a step's outputs while its other
             // gates still read (the garbler's AND step reads its inputs
             // again after writing): a step writes each slot once and reads
@@ -476,7 +552,7 @@ mod tests {
         let mut s = Scheduler::new(5);
         let mut p = Plan::default();
         assert_eq!(s.plan(&gates, &mut p), 3);
-        assert_eq!(p.gates, vec![gates[0], gates[2], gates[1]]);
+        assert_eq!(p.gates(), vec![gates[0], gates[2], gates[1]]);
         assert_eq!(p.steps, vec![Step::Xors(2), Step::Xors(1)]);
     }
 
@@ -518,7 +594,7 @@ mod tests {
             vec![Step::Xors(1), Step::Ands(2), Step::Xors(1), Step::Ands(1)]
         );
         assert_eq!(
-            p.gates,
+            p.gates(),
             vec![gates[1], gates[0], gates[2], gates[3], gates[4]]
         );
         assert_eq!(p.ands, 3);
