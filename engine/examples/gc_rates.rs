@@ -1,7 +1,7 @@
 //! Garbling and evaluation rates of a Bristol-library circuit, one thread,
 //! no channel, for profiling: `cargo run --release -p quorate-engine
 //! --example gc_rates -- [CIRCUIT] [REPS] [garble|eval|both|hist]`
-//! (`hist` prints the plan's steps by kind and size instead).
+//! (`hist` writes the plan's steps by kind and size to stderr instead).
 
 #![allow(clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
 
@@ -61,7 +61,6 @@ fn main() {
     }
 }
 
-#[allow(dead_code)]
 fn histogram(plan: &quorate_engine::gc::schedule::Plan) {
     use quorate_engine::gc::schedule::Step;
     let mut h = std::collections::BTreeMap::new();

@@ -141,12 +141,16 @@ impl GateSource for CircuitSource<'_> {
 /// What both engines keep between windows: one label per wire slot (the
 /// garbler's zero labels, the evaluator's active ones), the window
 /// scheduler, the position in the session's tweak sequence, and the scratch
-/// of one hash batch (`H` blocks each, reused, zeroized on drop).
+/// of one hash batch (`H` blocks, reused, zeroized on drop).
 struct Wires<const H: usize> {
     /// One label per slot, padded to a power of two so the engines index
-    /// it by `slot & mask` (no bounds checks in the inner loops; a plan's
-    /// slots are all below the length, so the mask never changes one).
+    /// it by `slot & mask` (no bounds checks in the inner loops). The
+    /// crate's plans name only slots below `slots`, where the mask changes
+    /// nothing; a hand-built plan naming a slot past them reads and writes
+    /// the slot it wraps to.
     labels: Vec<Block>,
+    /// Wire slots of the session (the labels past them are padding).
+    slots: usize,
     /// Made on first use: only streamed windows need it.
     scheduler: Option<Scheduler>,
     plan: Plan,
@@ -162,6 +166,7 @@ impl<const H: usize> Wires<H> {
     fn new(slots: usize, session: &SessionId) -> Self {
         Wires {
             labels: vec![Block::ZERO; slots.max(1).next_power_of_two()],
+            slots,
             scheduler: None,
             plan: Plan::default(),
             salt: tweak_salt(session),
@@ -171,11 +176,13 @@ impl<const H: usize> Wires<H> {
     }
 
     /// Starts over for a new session with `slots` wire slots, keeping the
-    /// allocations. Labels are not cleared: every wire is written before it
-    /// is read.
+    /// allocations. Labels are cleared: a slot a malformed program reads
+    /// before writing holds zero, not a label of the last session.
     fn reset(&mut self, slots: usize, session: &SessionId) {
+        self.labels.clear();
         self.labels
             .resize(slots.max(1).next_power_of_two(), Block::ZERO);
+        self.slots = slots;
         self.scheduler = None;
         self.salt = tweak_salt(session);
         self.gate = 0;
@@ -184,10 +191,25 @@ impl<const H: usize> Wires<H> {
     /// Schedules a prefix of `gates` into `self.plan`; returns the gates
     /// taken.
     fn schedule(&mut self, gates: &[Gate]) -> usize {
-        let slots = self.labels.len();
+        let slots = self.slots;
         self.scheduler
             .get_or_insert_with(|| Scheduler::new(slots))
             .plan(gates, &mut self.plan)
+    }
+}
+
+impl<const H: usize> Wires<H> {
+    /// The label of `wire`, which must be below the slot count.
+    ///
+    /// # Panics
+    /// If it is not.
+    fn label(&self, wire: usize) -> Block {
+        self.labels[..self.slots][wire]
+    }
+
+    /// Sets the label of `wire` (see [`label`](Self::label)).
+    fn set_label(&mut self, wire: usize, label: Block) {
+        self.labels[..self.slots][wire] = label;
     }
 }
 

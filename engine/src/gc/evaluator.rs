@@ -53,12 +53,12 @@ impl Evaluator {
 
     /// Sets the active label of an input wire.
     pub fn set_input(&mut self, wire: usize, label: EvaluatorLabel) {
-        self.w.labels[wire] = label.0;
+        self.w.set_label(wire, label.0);
     }
 
     /// The active label of a wire.
     pub fn label(&self, wire: usize) -> EvaluatorLabel {
-        EvaluatorLabel(self.w.labels[wire])
+        EvaluatorLabel(self.w.label(wire))
     }
 
     /// Schedules the next window from a prefix of `gates`; returns the gates
@@ -104,7 +104,8 @@ impl Evaluator {
     }
 
     /// Evaluates one step of a schedule: `ops` are exactly the step's
-    /// gates, `tables` their two blocks per AND gate.
+    /// gates (on slots below the evaluator's slot count, as for the
+    /// garbler), `tables` their two blocks per AND gate.
     pub fn evaluate_step(
         &mut self,
         step: Step,

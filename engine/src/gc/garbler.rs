@@ -44,12 +44,12 @@ impl Garbler {
 
     /// Sets the zero label of an input wire.
     pub fn set_input(&mut self, wire: usize, zero: GarblerLabel) {
-        self.w.labels[wire] = zero.0;
+        self.w.set_label(wire, zero.0);
     }
 
     /// The zero label of a wire.
     pub fn zero_label(&self, wire: usize) -> GarblerLabel {
-        GarblerLabel(self.w.labels[wire])
+        GarblerLabel(self.w.label(wire))
     }
 
     /// The global offset.
@@ -79,7 +79,10 @@ impl Garbler {
         }
     }
 
-    /// Garbles one step of a schedule: `ops` are exactly the step's gates.
+    /// Garbles one step of a schedule: `ops` are exactly the step's gates,
+    /// on slots below the garbler's slot count (as the crate's schedules
+    /// are: labels are indexed by mask, so a slot past it wraps onto
+    /// another).
     pub fn garble_step(&mut self, step: Step, ops: &[Op], tables: &mut Vec<Block>) {
         let delta = self.delta.expose();
         let first = self.w.gate;
