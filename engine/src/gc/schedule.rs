@@ -65,7 +65,7 @@ pub struct Op {
 impl Op {
     /// The op of a gate.
     pub fn of(gate: &Gate) -> Self {
-        let w = |x: Wire| x.idx() as u32;
+        let w = Wire::index;
         match *gate {
             Gate::Xor { a, b, out } | Gate::And { a, b, out } => Op {
                 a: w(a),
@@ -327,8 +327,10 @@ pub struct ScheduledCircuit {
 /// assigns them slots.
 pub fn schedule_circuit(circuit: &Circuit) -> ScheduledCircuit {
     let mut plan = Plan::default();
-    Scheduler::new(circuit.num_wires()).plan(circuit.gates(), &mut plan);
-    let mut gates = plan.gates();
+    let mut scheduler = Scheduler::new(circuit.num_wires());
+    scheduler.plan(circuit.gates(), &mut plan);
+    // The gates in plan order (`assign_slots` rebuilds the ops on slots).
+    let mut gates = std::mem::take(&mut scheduler.sorted);
     // Inputs keep 0..input_bits; every other wire gets the next number in
     // the order the plan computes it.
     let inputs = circuit.stats().input_bits as u32;

@@ -1425,20 +1425,8 @@ mod tests {
         (delta, s, r)
     }
 
-    /// Runs one batch in memory without a channel, optionally tampering
-    /// with one byte of the first chunk.
-    fn run(
-        n: usize,
-        tamper: Option<usize>,
-    ) -> (
-        Delta,
-        Vec<bool>,
-        Result<SecretBlocks, OtError>,
-        SecretBlocks,
-    ) {
-        run_k(1, n, tamper)
-    }
-
+    /// Runs one batch with SoftSpokenOT's `k` in memory without a channel,
+    /// optionally tampering with one byte of the first chunk.
     fn run_k(
         k: usize,
         n: usize,
@@ -1671,7 +1659,7 @@ mod tests {
     #[test]
     fn a_tampered_extension_message_fails_the_check() {
         // Byte 0 is in column 0, whose Δ bit (the lsb) is always 1.
-        let (_, _, q, _) = run(1000, Some(0));
+        let (_, _, q, _) = run_k(1, 1000, Some(0));
         assert!(
             matches!(q, Err(OtError::ConsistencyCheck { ref peer, batch: 0 }) if peer == "receiver")
         );
