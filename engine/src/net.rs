@@ -245,6 +245,13 @@ impl Pipe {
         }
     }
 
+    /// Whether a chunk of `capacity` bytes would be taken now without
+    /// waiting.
+    pub(crate) fn has_room(&self, capacity: usize) -> bool {
+        let st = self.lock();
+        !st.closed && (st.bytes == 0 || st.bytes + capacity <= self.capacity)
+    }
+
     /// Pushes without waiting; false if full or closed.
     pub(crate) fn try_push(&self, chunk: Vec<u8>) -> Result<(), Vec<u8>> {
         let mut st = self.lock();
@@ -460,6 +467,9 @@ pub struct Channel {
     /// and writes itself (larger ones go through `out` to the writer
     /// thread).
     tls: Option<tls::TlsWriter>,
+    /// The same connection's read side: this thread reads the socket
+    /// itself when it waits for data.
+    tls_in: Option<tls::TlsReader>,
 }
 
 impl fmt::Debug for Channel {
@@ -495,13 +505,16 @@ impl Channel {
             max_frame: DEFAULT_MAX_FRAME,
             _keepalive: keepalive,
             tls: None,
+            tls_in: None,
         }
     }
 
-    /// Sends through `writer` instead of the outgoing pipe.
-    pub(crate) fn with_tls_writer(mut self, writer: tls::TlsWriter) -> Self {
+    /// Sends through `writer` (small messages) and receives through
+    /// `reader` (when nothing is queued), besides the pipes.
+    pub(crate) fn with_tls(mut self, writer: tls::TlsWriter, reader: tls::TlsReader) -> Self {
         writer.set_timeout(self.timeout);
         self.tls = Some(writer);
+        self.tls_in = Some(reader);
         self
     }
 
@@ -676,7 +689,11 @@ impl Channel {
         while filled < buf.len() {
             if self.rpos == self.rbuf.len() {
                 let deadline = deadline_in(self.timeout);
-                match self.inp.pop(deadline) {
+                let popped = match &self.tls_in {
+                    Some(r) => r.pop(deadline),
+                    None => self.inp.pop(deadline),
+                };
+                match popped {
                     Popped::Chunk(c) => {
                         let used = std::mem::replace(&mut self.rbuf, c);
                         self.inp.recycle(used);
@@ -803,6 +820,9 @@ impl Drop for Channel {
                 .wait_drained(deadline_in(self.timeout.min(Duration::from_secs(10))));
         }
         self.inp.close();
+        if let Some(r) = &self.tls_in {
+            r.stop();
+        }
     }
 }
 

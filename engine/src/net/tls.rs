@@ -9,7 +9,8 @@
 //! Between parties `i < j`, party `j` dials party `i`. Connections are made
 //! on a small tokio runtime; once a TLS handshake is done the socket leaves
 //! the runtime: the protocol's own thread encrypts and writes what it sends
-//! (see [`TlsWriter`]) and a reader thread decrypts what arrives. The
+//! (see [`TlsWriter`]) and reads and opens what it waits for (see
+//! [`TlsReader`]). The
 //! protocol sees a blocking [`Channel`] (see the parent module), and a
 //! [`handshake`] runs on it before it is handed out. Services that already
 //! run on tokio (signer nodes) use [`stream_channel`], which keeps a reader
@@ -584,16 +585,15 @@ pub(crate) const DIRECT_MAX: usize = 64 << 10;
 ///
 /// Each connection has a writer thread ([`write_loop`]) that seals what the
 /// channel queues in its outgoing pipe, so bulk traffic is encrypted beside
-/// the protocol's computation; and a reader thread ([`read_loop`]) that
-/// opens what arrives into the incoming pipe. A small message with nothing
-/// queued ahead of it is sealed and written by the channel's own thread
-/// instead ([`super::Pipe::try_claim`] keeps the order): it then costs no
+/// the protocol's computation (what arrives is opened by [`TlsReader`]).
+/// A small message with nothing queued ahead of it is sealed and written
+/// by the channel's own thread instead ([`super::Pipe::try_claim`] keeps the order): it then costs no
 /// hand-over to another thread, and on a small VM each wake-up of a
 /// sleeping thread costs tens of microseconds.
 ///
 /// The connection state is shared behind a lock that is never held during
 /// socket I/O: were a writer blocked on a full socket while holding it, the
-/// reader could not drain the peer's data, and two parties sending to each
+/// readers could not drain the peer's data, and two parties sending to each
 /// other at once would deadlock.
 pub(crate) struct TlsWriter {
     conn: Arc<Mutex<rustls::Connection>>,
@@ -654,7 +654,7 @@ impl TlsWriter {
     }
 
     /// Sends `close_notify` and shuts the socket down both ways, which also
-    /// ends the reader thread.
+    /// ends the sweeper thread.
     pub(crate) fn close(&mut self) {
         self.sealed.clear();
         {
@@ -671,7 +671,7 @@ impl TlsWriter {
     }
 
     /// Shuts the socket down both ways without a goodbye: the peer sees
-    /// the connection end, and the reader thread stops.
+    /// the connection end, and the sweeper thread stops.
     pub(crate) fn abort(&self) {
         let _ = self.sock.shutdown(std::net::Shutdown::Both);
     }
@@ -696,62 +696,272 @@ fn write_loop(mut w: TlsWriter, pipe: Arc<Pipe>) {
     pipe.mark_drained();
 }
 
-/// Reads TLS records from `sock`, decrypts them and pushes the plaintext
-/// into `pipe` until the peer closes, the connection fails, or the pipe is
-/// closed. A record that fails to authenticate (or an alert from the peer)
-/// ends the connection: what was opened before it is delivered, then the
-/// pipe fails with the reason and the socket is shut down.
-fn read_loop(conn: Arc<Mutex<rustls::Connection>>, mut sock: std::net::TcpStream, pipe: Arc<Pipe>) {
-    /// Bytes read from the socket at once, at most.
-    const BUF: usize = 256 << 10;
-    let mut raw = vec![0u8; BUF];
-    let mut plain = pipe.buffer(BUF);
-    // The first pass reads nothing: the handshake may have taken records
-    // past its end (the peer's first message in the same segment), which
-    // are opened before the first socket read.
-    let mut n = 0;
-    loop {
-        let opened = open_records(&mut lock_conn(&conn), &raw[..n], &mut plain);
-        if !plain.is_empty() {
-            // The pipe counts allocations: a buffer less than half full
-            // travels as a copy of its own size, so the pipe's bound holds
-            // at least half its capacity in data.
-            let chunk = if plain.len() < plain.capacity() / 2 {
-                let small = plain.to_vec();
-                plain.clear();
-                small
-            } else {
-                std::mem::replace(&mut plain, pipe.buffer(BUF))
-            };
-            if !pipe.push(chunk, None) {
-                return;
-            }
+/// Bytes read from the socket at once, at most.
+const READ_BUF: usize = 256 << 10;
+
+/// How long a receiver reads the socket in a loop before it sleeps in
+/// `poll`: protocol rounds often answer that fast, and a sleeping thread
+/// takes tens of microseconds to wake.
+const READ_SPIN: Duration = Duration::from_micros(50);
+
+/// The sweeper's first and longest pause between looks at the socket.
+const SWEEP_MIN: Duration = Duration::from_micros(500);
+const SWEEP_MAX: Duration = Duration::from_millis(20);
+
+/// Opens what arrives on a TLS connection driven by blocking socket calls.
+///
+/// Whoever waits for data reads it: a channel's thread that finds its
+/// incoming pipe empty takes the read side, reads the socket without
+/// blocking (for [`READ_SPIN`], then asleep in `poll`), opens the records
+/// and takes the plaintext itself. The peer's bytes then wake the thread
+/// that waits for them, on its own CPU, with no hand-over: on a small VM a
+/// reader thread woken by the kernel on the sender's CPU, which then wakes
+/// the receiver, cost hundreds of microseconds per message.
+///
+/// While the channel's thread is busy elsewhere a sweeper thread looks at
+/// the socket now and then ([`SWEEP_MIN`], backing off to [`SWEEP_MAX`]
+/// when nothing comes) and opens whatever is waiting into the incoming
+/// pipe. So the peer's bulk traffic is decrypted beside the protocol's
+/// computation, and a peer is never stuck writing to us because we are
+/// stuck writing to it: the sweeper drains the socket into the pipe (up to
+/// [`PIPE_CAPACITY`]) as a dedicated reader would.
+///
+/// One lock, the read side, orders the readers: only its holder reads the
+/// socket and feeds records to the connection, so records are opened in
+/// the order they arrived. Reads never block with it held except in the
+/// channel's own `poll`, and the sweeper only ever tries it.
+pub(crate) struct TlsReader {
+    shared: Arc<ReadShared>,
+}
+
+struct ReadShared {
+    conn: Arc<Mutex<rustls::Connection>>,
+    sock: std::net::TcpStream,
+    /// The read side; see [`TlsReader`].
+    side: Mutex<ReadSide>,
+    inp: Arc<Pipe>,
+    /// Set when the channel goes: the sweeper stops.
+    stop: Mutex<bool>,
+    stopped: std::sync::Condvar,
+}
+
+struct ReadSide {
+    /// Raw bytes from the socket (reused).
+    raw: Vec<u8>,
+    /// Opened plaintext on its way to the pipe.
+    plain: Vec<u8>,
+    /// The connection ended (closed by the peer, failed, or shut down):
+    /// nothing more is read.
+    done: bool,
+}
+
+/// What one read of the socket did.
+enum Step {
+    /// Nothing was waiting.
+    Idle,
+    /// Bytes were read (plaintext may or may not have been delivered).
+    Read,
+    /// The connection ended; the pipe is closed.
+    Ended,
+}
+
+impl ReadShared {
+    fn side(&self) -> MutexGuard<'_, ReadSide> {
+        self.side.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn try_side(&self) -> Option<MutexGuard<'_, ReadSide>> {
+        match self.side.try_lock() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
         }
-        match opened {
-            Ok(false) => {}
-            Ok(true) => break,
-            Err(reason) => {
-                pipe.fail(reason);
-                let _ = sock.shutdown(std::net::Shutdown::Both);
-                return;
-            }
+    }
+
+    /// Reads what the socket holds (at most [`READ_BUF`] bytes, without
+    /// waiting), opens it and pushes the plaintext into the pipe. A record
+    /// that fails to authenticate (or an alert from the peer) ends the
+    /// connection: what was opened before it is delivered, then the pipe
+    /// fails with the reason and the socket is shut down.
+    fn read_once(&self, side: &mut ReadSide) -> Step {
+        if side.done {
+            return Step::Ended;
         }
-        n = loop {
-            match io::Read::read(&mut sock, &mut raw) {
-                Ok(0) => {
-                    pipe.close();
-                    return;
+        let n = loop {
+            match rustix::net::recv(
+                &self.sock,
+                &mut side.raw[..],
+                rustix::net::RecvFlags::DONTWAIT,
+            ) {
+                Ok((n, _)) => break n,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) if e == rustix::io::Errno::WOULDBLOCK || e == rustix::io::Errno::AGAIN => {
+                    return Step::Idle;
                 }
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    pipe.fail(format!("receiving failed: {e}"));
-                    return;
+                    self.end(
+                        side,
+                        Some(format!("receiving failed: {}", io::Error::from(e))),
+                    );
+                    return Step::Ended;
                 }
             }
         };
+        if n == 0 {
+            // The peer closed without close_notify: what it sent is
+            // delivered, then the channel reports the close.
+            self.end(side, None);
+            return Step::Ended;
+        }
+        let ReadSide { raw, plain, .. } = side;
+        let opened = open_records(&mut lock_conn(&self.conn), &raw[..n], plain);
+        if !self.deliver(side) {
+            side.done = true;
+            return Step::Ended;
+        }
+        match opened {
+            Ok(false) => Step::Read,
+            Ok(true) => {
+                self.end(side, None);
+                Step::Ended
+            }
+            Err(reason) => {
+                self.end(side, Some(reason));
+                let _ = self.sock.shutdown(std::net::Shutdown::Both);
+                Step::Ended
+            }
+        }
     }
-    pipe.close();
+
+    /// Pushes the opened plaintext into the pipe; false if the pipe is
+    /// closed (the channel is gone).
+    fn deliver(&self, side: &mut ReadSide) -> bool {
+        if side.plain.is_empty() {
+            return true;
+        }
+        // The pipe counts allocations: a buffer less than half full
+        // travels as a copy of its own size, so the pipe's bound holds at
+        // least half its capacity in data.
+        let chunk = if side.plain.len() < side.plain.capacity() / 2 {
+            let small = side.plain.to_vec();
+            side.plain.clear();
+            small
+        } else {
+            std::mem::replace(&mut side.plain, self.inp.buffer(READ_BUF))
+        };
+        self.inp.push(chunk, None)
+    }
+
+    /// Ends the connection's incoming side: the pipe closes, with `reason`
+    /// if it failed.
+    fn end(&self, side: &mut ReadSide, reason: Option<String>) {
+        side.done = true;
+        match reason {
+            Some(r) => self.inp.fail(r),
+            None => self.inp.close(),
+        }
+    }
+
+    /// Waits until the socket has something to read (or has ended) or
+    /// `timeout` passes.
+    fn wait_readable(&self, timeout: Duration) {
+        let mut fds = [rustix::event::PollFd::new(
+            &self.sock,
+            rustix::event::PollFlags::IN,
+        )];
+        // Whole milliseconds and more are plenty: the caller re-checks its
+        // deadline. A clock that cannot say it waits a day at a time.
+        let timeout = timeout.min(Duration::from_secs(86_400));
+        let ts = rustix::event::Timespec::try_from(timeout).ok();
+        // EINTR and friends: the caller simply looks again.
+        let _ = rustix::event::poll(&mut fds, ts.as_ref());
+    }
+}
+
+impl TlsReader {
+    /// Takes the next chunk of plaintext for the channel, reading the
+    /// socket itself when nothing is queued; see [`TlsReader`].
+    pub(crate) fn pop(&self, deadline: Instant) -> super::Popped {
+        use super::Popped;
+        let s = &*self.shared;
+        let spin_until = Instant::now() + READ_SPIN;
+        loop {
+            if let Some(c) = s.inp.try_pop() {
+                return Popped::Chunk(c);
+            }
+            if s.inp.is_closed_and_empty() {
+                return Popped::Closed;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Popped::TimedOut;
+            }
+            let Some(mut side) = s.try_side() else {
+                // The sweeper is reading: take what it delivers.
+                match s.inp.pop(deadline.min(now + Duration::from_millis(1))) {
+                    Popped::TimedOut => continue,
+                    got => return got,
+                }
+            };
+            // The sweeper may have delivered just before we took the lock.
+            if let Some(c) = s.inp.try_pop() {
+                return Popped::Chunk(c);
+            }
+            match s.read_once(&mut side) {
+                Step::Read | Step::Ended => {}
+                Step::Idle if now < spin_until => {
+                    drop(side);
+                    for _ in 0..64 {
+                        std::hint::spin_loop();
+                    }
+                }
+                Step::Idle => s.wait_readable(deadline - now),
+            }
+        }
+    }
+
+    /// Stops the sweeper (the channel is going).
+    pub(crate) fn stop(&self) {
+        let s = &*self.shared;
+        *s.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        s.stopped.notify_all();
+    }
+}
+
+/// The sweeper thread; see [`TlsReader`].
+fn sweep(shared: Arc<ReadShared>) {
+    let mut pause = SWEEP_MIN;
+    loop {
+        {
+            let stop = shared.stop.lock().unwrap_or_else(|e| e.into_inner());
+            if *stop {
+                return;
+            }
+            let (stop, _) = shared
+                .stopped
+                .wait_timeout(stop, pause)
+                .unwrap_or_else(|e| e.into_inner());
+            if *stop {
+                return;
+            }
+        }
+        let mut found = false;
+        if let Some(mut side) = shared.try_side() {
+            // Reads while there is room: a full pipe waits for the channel.
+            while shared.inp.has_room(READ_BUF) {
+                match shared.read_once(&mut side) {
+                    Step::Read => found = true,
+                    Step::Idle => break,
+                    Step::Ended => return,
+                }
+            }
+        }
+        pause = if found {
+            SWEEP_MIN
+        } else {
+            (pause * 2).min(SWEEP_MAX)
+        };
+    }
 }
 
 /// Feeds `bytes` from the socket to `conn` and appends what it opens to
@@ -811,15 +1021,43 @@ fn direct_channel(
     let wsock = sock.try_clone().map_err(io_err)?;
     // Whole writes are sealed at once (in pieces of SEAL_PIECE bytes).
     conn.set_buffer_limit(None);
-    let conn = Arc::new(Mutex::new(conn));
     let inp = Pipe::new(PIPE_CAPACITY);
     let out = Pipe::new(PIPE_CAPACITY);
-    let reader_conn = conn.clone();
-    let reader_pipe = inp.clone();
+    let mut side = ReadSide {
+        raw: vec![0u8; READ_BUF],
+        plain: inp.buffer(READ_BUF),
+        done: false,
+    };
+    // The handshake may have taken records past its end (the peer's first
+    // message in the same segment): they are opened before anything is
+    // read from the socket.
+    let opened = open_records(&mut conn, &[], &mut side.plain);
+    let conn = Arc::new(Mutex::new(conn));
+    let shared = Arc::new(ReadShared {
+        conn: conn.clone(),
+        sock: rsock,
+        side: Mutex::new(ReadSide {
+            raw: Vec::new(),
+            plain: Vec::new(),
+            done: false,
+        }),
+        inp: inp.clone(),
+        stop: Mutex::new(false),
+        stopped: std::sync::Condvar::new(),
+    });
+    shared.deliver(&mut side);
+    match opened {
+        Ok(false) => {}
+        Ok(true) => shared.end(&mut side, None),
+        Err(reason) => shared.end(&mut side, Some(reason)),
+    }
+    *shared.side() = side;
+    let sweeper = shared.clone();
     std::thread::Builder::new()
         .name(format!("quorate-tls-r{}", peer.0))
-        .spawn(move || read_loop(reader_conn, rsock, reader_pipe))
-        .map_err(|e| setup(format!("starting a reader thread: {e}")))?;
+        .spawn(move || sweep(sweeper))
+        .map_err(|e| setup(format!("starting a sweeper thread: {e}")))?;
+    let reader = TlsReader { shared };
     let bulk = TlsWriter {
         conn: conn.clone(),
         sock: wsock,
@@ -830,7 +1068,8 @@ fn direct_channel(
         .name(format!("quorate-tls-w{}", peer.0))
         .spawn(move || write_loop(bulk, writer_pipe))
         .map_err(|e| {
-            // The reader thread is already waiting on the socket.
+            // The sweeper thread is already looking at the socket; the
+            // shutdown ends it.
             let _ = sock.shutdown(std::net::Shutdown::Both);
             setup(format!("starting a writer thread: {e}"))
         })?;
@@ -839,7 +1078,7 @@ fn direct_channel(
         sock,
         sealed: Vec::new(),
     };
-    Ok(Channel::from_pipes(local, peer, peer_name, out, inp, None).with_tls_writer(writer))
+    Ok(Channel::from_pipes(local, peer, peer_name, out, inp, None).with_tls(writer, reader))
 }
 
 /// Time allowed for one incoming TLS handshake.
@@ -1199,9 +1438,9 @@ mod tests {
         assert_eq!(b.traffic().sent, a.traffic().received);
     }
 
-    /// Both parties send far more than the sockets buffer before either
-    /// reads: the reader threads drain the sockets meanwhile, so neither
-    /// blocks the other.
+    /// Both parties send more than their outgoing pipe and the sockets
+    /// hold before either reads: the sweeper threads drain the sockets
+    /// into the incoming pipes meanwhile, so neither blocks the other.
     #[test]
     fn both_sides_sending_at_once_do_not_deadlock() {
         let s = SessionId::random().unwrap();
@@ -1209,8 +1448,12 @@ mod tests {
         let (a, b) = loopback_pair(&s, &p).unwrap();
         let run = |mut ch: Channel| {
             std::thread::spawn(move || {
-                let data = message(1, 24 << 20);
-                ch.send(&data).unwrap();
+                let data = message(1, PIPE_CAPACITY + (8 << 20));
+                // In pieces: one chunk larger than the pipe would be let
+                // through whole.
+                for piece in data.chunks(1 << 20) {
+                    ch.send(piece).unwrap();
+                }
                 ch.flush().unwrap();
                 let mut got = vec![0u8; data.len()];
                 ch.recv(&mut got).unwrap();
@@ -1222,8 +1465,8 @@ mod tests {
         tb.join().unwrap();
     }
 
-    /// A record changed on the wire after the handshake: the receiver's
-    /// reader thread refuses it, and the protocol thread gets an error
+    /// A record changed on the wire after the handshake: the receiver
+    /// refuses it, and the protocol thread gets an error
     /// naming TLS, not a hang or garbage.
     #[test]
     fn a_tampered_record_is_refused() {
