@@ -820,9 +820,6 @@ impl Drop for Channel {
                 .wait_drained(deadline_in(self.timeout.min(Duration::from_secs(10))));
         }
         self.inp.close();
-        if let Some(r) = &self.tls_in {
-            r.stop();
-        }
     }
 }
 
