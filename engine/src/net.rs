@@ -513,6 +513,7 @@ impl Channel {
     /// `reader` (when nothing is queued), besides the pipes.
     pub(crate) fn with_tls(mut self, writer: tls::TlsWriter, reader: tls::TlsReader) -> Self {
         writer.set_timeout(self.timeout);
+        reader.set_timeout(self.timeout);
         self.tls = Some(writer);
         self.tls_in = Some(reader);
         self
@@ -550,6 +551,9 @@ impl Channel {
         self.timeout = timeout;
         if let Some(w) = &self.tls {
             w.set_timeout(timeout);
+        }
+        if let Some(r) = &self.tls_in {
+            r.set_timeout(timeout);
         }
     }
 
@@ -820,6 +824,10 @@ impl Drop for Channel {
                 .wait_drained(deadline_in(self.timeout.min(Duration::from_secs(10))));
         }
         self.inp.close();
+        if let Some(r) = &self.tls_in {
+            // After the shutdown above: see TlsReader::discard_unread.
+            r.discard_unread();
+        }
     }
 }
 

@@ -654,7 +654,12 @@ impl TlsWriter {
     fn send_sealed(&mut self) -> io::Result<()> {
         let mut sent = 0;
         while sent < self.sealed.len() {
+            // std asks for no SIGPIPE on its own writes (MSG_NOSIGNAL on
+            // Linux, SO_NOSIGPIPE on the socket elsewhere); so does this one.
+            #[cfg(any(target_os = "linux", target_os = "android"))]
             let flags = rustix::net::SendFlags::DONTWAIT | rustix::net::SendFlags::NOSIGNAL;
+            #[cfg(not(any(target_os = "linux", target_os = "android")))]
+            let flags = rustix::net::SendFlags::DONTWAIT;
             match rustix::net::send(&self.sock, &self.sealed[sent..], flags) {
                 Ok(n) => sent += n,
                 Err(rustix::io::Errno::INTR) => {}
@@ -693,7 +698,7 @@ impl TlsWriter {
                 }
             }
         }
-        let _ = io::Write::write_all(&mut self.sock, &self.sealed);
+        let _ = self.send_sealed();
         self.abort();
     }
 
@@ -751,15 +756,22 @@ const SWEEP_STALLED: Duration = Duration::from_millis(1);
 /// to it. So while any write to the socket waits for room (see
 /// [`TlsWriter`]), a sweeper thread reads what arrives into the incoming
 /// pipe (up to [`PIPE_CAPACITY`]), as a dedicated reader thread would.
-/// Otherwise it sleeps, and looks only every [`SWEEP_IDLE`]: a sweeper
-/// that looked often (every half millisecond while data came) cost
-/// multi-party signing over TLS a third of its speed on this 2-vCPU VM, in
-/// wake-ups alone.
+/// Otherwise it sleeps, and looks only every [`SWEEP_IDLE`] (or a quarter
+/// of the channel's timeout, if shorter, so that a peer's write stalled on
+/// us never waits out its own timeout): a sweeper that looked often (every
+/// half millisecond while data came) cost multi-party signing over TLS a
+/// third of its speed on this 2-vCPU VM, in wake-ups alone.
 ///
 /// One lock, the read side, orders the readers: only its holder reads the
 /// socket and feeds records to the connection, so records are opened in
-/// the order they arrived. Reads never block with it held except in the
-/// channel's own `poll`, and the sweeper only ever tries it.
+/// the order they arrived. The sweeper only ever tries it. Its holder
+/// blocks only in the channel's own `poll`, or pushing into a full pipe
+/// (a chunk may exceed what the sweeper checked room for), which the
+/// channel's thread empties without the lock.
+///
+/// When the channel goes, what the socket still holds is read and dropped
+/// ([`TlsReader::discard_unread`]): closing a socket with unread bytes
+/// sends a reset, which would throw away the end of what we sent.
 pub(crate) struct TlsReader {
     shared: Arc<ReadShared>,
 }
@@ -779,6 +791,8 @@ struct ReadShared {
 struct SweepCtl {
     /// The channel is going: the sweeper stops.
     stop: bool,
+    /// How long the sweeper sleeps when no write is stalled.
+    idle: Duration,
     /// Writes now waiting for room in the socket: the sweeper reads
     /// meanwhile.
     stalled: isize,
@@ -981,6 +995,38 @@ impl TlsReader {
     }
 }
 
+impl TlsReader {
+    /// The channel's timeout: the sweeper looks at least four times per
+    /// timeout, so a peer's write stalled on us gets room in time.
+    pub(crate) fn set_timeout(&self, timeout: Duration) {
+        let s = &*self.shared;
+        s.ctl().idle = (timeout / 4).clamp(SWEEP_STALLED, SWEEP_IDLE);
+        s.woken.notify_all();
+    }
+
+    /// After the socket is shut down and the pipe closed: reads and drops
+    /// what the kernel still holds, up to the end of the stream (for at
+    /// most 100 ms), so that the last close sends a FIN. Closing a socket
+    /// with unread bytes sends a reset instead, and the peer loses the end
+    /// of what we sent (our close_notify, or the tail of a message).
+    pub(crate) fn discard_unread(&self) {
+        let s = &*self.shared;
+        // The pipe is closed, so a sweeper in `push` lets go of this soon.
+        let _side = s.side();
+        let mut scratch = [0u8; 16 << 10];
+        let until = Instant::now() + Duration::from_millis(100);
+        while Instant::now() < until {
+            match rustix::net::recv(&s.sock, &mut scratch[..], rustix::net::RecvFlags::DONTWAIT) {
+                Ok((0, _)) => break,
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                // Would-block: the socket was not shut down (a shut-down
+                // one reports its end at once); nothing more to do.
+                Err(_) => break,
+            }
+        }
+    }
+}
+
 impl Drop for TlsReader {
     /// Stops the sweeper: the channel is going.
     fn drop(&mut self) {
@@ -992,29 +1038,37 @@ impl Drop for TlsReader {
 
 /// The sweeper thread; see [`TlsReader`].
 fn sweep(shared: Arc<ReadShared>) {
-    let mut stalled = false;
+    // `Some(pause)` while a write is stalled: how long to wait before
+    // trying again when the sweeper could not read (the channel's thread
+    // holds the read side, or the pipe is full), doubling while it cannot.
+    let mut retry: Option<Duration> = None;
     loop {
         {
             let ctl = shared.ctl();
             if ctl.stop {
                 return;
             }
-            // While a write is stalled, only pause when there was nothing
-            // to do; otherwise sleep until one stalls (or SWEEP_IDLE).
-            let pause = if stalled { SWEEP_STALLED } else { SWEEP_IDLE };
+            // Sleep until a write stalls (or the idle period passes); while
+            // one is stalled, only the retry pause.
+            let pause = retry.unwrap_or(ctl.idle);
+            let waiting = retry.is_some();
             let (ctl, _) = shared
                 .woken
-                .wait_timeout_while(ctl, pause, |c| !c.stop && (stalled || c.stalled <= 0))
+                .wait_timeout_while(ctl, pause, |c| !c.stop && (waiting || c.stalled <= 0))
                 .unwrap_or_else(|e| e.into_inner());
             if ctl.stop {
                 return;
             }
-            stalled = ctl.stalled > 0;
+            retry =
+                (ctl.stalled > 0).then(|| retry.map_or(SWEEP_STALLED, |p| (p * 2).min(SWEEP_IDLE)));
         }
         loop {
             let Some(mut side) = shared.try_side() else {
                 break;
             };
+            if side.done {
+                return;
+            }
             // Reads while there is room: a full pipe waits for the channel.
             while shared.inp.has_room(READ_BUF) {
                 match shared.read_once(&mut side) {
@@ -1024,18 +1078,19 @@ fn sweep(shared: Arc<ReadShared>) {
                 }
             }
             drop(side);
-            if !stalled || !shared.inp.has_room(READ_BUF) {
+            if retry.is_none() || !shared.inp.has_room(READ_BUF) {
                 break;
             }
-            // Still stalled: wait for the peer's next bytes (or the write to
-            // finish, looked at every SWEEP_STALLED).
+            // It could read: still stalled, it waits for the peer's next
+            // bytes (or the write to finish, looked at every SWEEP_STALLED).
+            retry = Some(SWEEP_STALLED);
             shared.wait_readable(SWEEP_STALLED);
             let ctl = shared.ctl();
             if ctl.stop {
                 return;
             }
-            stalled = ctl.stalled > 0;
-            if !stalled {
+            if ctl.stalled <= 0 {
+                retry = None;
                 break;
             }
         }
@@ -1122,6 +1177,7 @@ fn direct_channel(
         inp: inp.clone(),
         ctl: Mutex::new(SweepCtl {
             stop: false,
+            idle: SWEEP_IDLE,
             stalled: 0,
         }),
         woken: std::sync::Condvar::new(),
@@ -1130,7 +1186,10 @@ fn direct_channel(
     match opened {
         Ok(false) => {}
         Ok(true) => shared.end(&mut side, None),
-        Err(reason) => shared.end(&mut side, Some(reason)),
+        Err(reason) => {
+            shared.end(&mut side, Some(reason));
+            let _ = shared.sock.shutdown(std::net::Shutdown::Both);
+        }
     }
     *shared.side() = side;
     let sweeper = shared.clone();
