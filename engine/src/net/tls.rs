@@ -993,9 +993,7 @@ impl TlsReader {
             }
         }
     }
-}
 
-impl TlsReader {
     /// The channel's timeout: the sweeper looks at least four times per
     /// timeout, so a peer's write stalled on us gets room in time.
     pub(crate) fn set_timeout(&self, timeout: Duration) {
