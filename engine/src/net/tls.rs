@@ -10,9 +10,8 @@
 //! on a small tokio runtime; once a TLS handshake is done the socket leaves
 //! the runtime: the protocol's own thread encrypts and writes what it sends
 //! (see [`TlsWriter`]) and reads and opens what it waits for (see
-//! [`TlsReader`]). The
-//! protocol sees a blocking [`Channel`] (see the parent module), and a
-//! [`handshake`] runs on it before it is handed out. Services that already
+//! [`TlsReader`]). The protocol sees a blocking [`Channel`] (see the parent
+//! module), and a [`handshake`] runs on it before it is handed out. Services that already
 //! run on tokio (signer nodes) use [`stream_channel`], which keeps a reader
 //! and a writer task on their runtime.
 
@@ -587,9 +586,9 @@ pub(crate) const DIRECT_MAX: usize = 64 << 10;
 /// channel queues in its outgoing pipe, so bulk traffic is encrypted beside
 /// the protocol's computation (what arrives is opened by [`TlsReader`]).
 /// A small message with nothing queued ahead of it is sealed and written
-/// by the channel's own thread instead ([`super::Pipe::try_claim`] keeps the order): it then costs no
-/// hand-over to another thread, and on a small VM each wake-up of a
-/// sleeping thread costs tens of microseconds.
+/// by the channel's own thread instead ([`super::Pipe::try_claim`] keeps
+/// the order): it then costs no hand-over to another thread, and on a
+/// small VM each wake-up of a sleeping thread costs tens of microseconds.
 ///
 /// The connection state is shared behind a lock that is never held during
 /// socket I/O: were a writer blocked on a full socket while holding it, the
@@ -663,9 +662,7 @@ impl TlsWriter {
             match rustix::net::send(&self.sock, &self.sealed[sent..], flags) {
                 Ok(n) => sent += n,
                 Err(rustix::io::Errno::INTR) => {}
-                Err(e) if e == rustix::io::Errno::WOULDBLOCK || e == rustix::io::Errno::AGAIN => {
-                    break;
-                }
+                Err(e) if would_block(e) => break,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -726,6 +723,12 @@ fn write_loop(mut w: TlsWriter, pipe: Arc<Pipe>) {
         }
     }
     pipe.mark_drained();
+}
+
+/// Whether a non-blocking socket call failed only because it would have
+/// had to wait.
+fn would_block(e: rustix::io::Errno) -> bool {
+    e == rustix::io::Errno::WOULDBLOCK || e == rustix::io::Errno::AGAIN
 }
 
 /// Bytes read from the socket at once, at most.
@@ -848,9 +851,7 @@ impl ReadShared {
             ) {
                 Ok((n, _)) => break n,
                 Err(rustix::io::Errno::INTR) => {}
-                Err(e) if e == rustix::io::Errno::WOULDBLOCK || e == rustix::io::Errno::AGAIN => {
-                    return Step::Idle;
-                }
+                Err(e) if would_block(e) => return Step::Idle,
                 Err(e) => {
                     self.end(
                         side,
@@ -866,6 +867,13 @@ impl ReadShared {
             self.end(side, None);
             return Step::Ended;
         }
+        self.open(side, n)
+    }
+
+    /// Opens the first `n` raw bytes (none: what the connection already
+    /// holds) and delivers the plaintext; a failed record ends the
+    /// connection.
+    fn open(&self, side: &mut ReadSide, n: usize) -> Step {
         let ReadSide { raw, plain, .. } = side;
         let opened = open_records(&mut lock_conn(&self.conn), &raw[..n], plain);
         if !self.deliver(side) {
@@ -978,17 +986,16 @@ impl TlsReader {
             }
             match s.read_once(&mut side) {
                 Step::Read | Step::Ended => {}
-                Step::Idle => {
-                    // Spin on the cheaper look, then sleep in poll.
-                    while Instant::now() < spin_until && !s.wait_readable(Duration::ZERO) {
+                // Spin on the cheaper look, then sleep in poll.
+                Step::Idle if now < spin_until => {
+                    if !s.wait_readable(Duration::ZERO) {
                         for _ in 0..64 {
                             std::hint::spin_loop();
                         }
                     }
-                    if Instant::now() >= spin_until {
-                        let now = Instant::now();
-                        s.wait_readable(deadline.saturating_duration_since(now));
-                    }
+                }
+                Step::Idle => {
+                    s.wait_readable(deadline.saturating_duration_since(Instant::now()));
                 }
             }
         }
@@ -1154,22 +1161,13 @@ fn direct_channel(
     conn.set_buffer_limit(None);
     let inp = Pipe::new(PIPE_CAPACITY);
     let out = Pipe::new(PIPE_CAPACITY);
-    let mut side = ReadSide {
-        raw: vec![0u8; READ_BUF],
-        plain: inp.buffer(READ_BUF),
-        done: false,
-    };
-    // The handshake may have taken records past its end (the peer's first
-    // message in the same segment): they are opened before anything is
-    // read from the socket.
-    let opened = open_records(&mut conn, &[], &mut side.plain);
     let conn = Arc::new(Mutex::new(conn));
     let shared = Arc::new(ReadShared {
         conn: conn.clone(),
         sock: rsock,
         side: Mutex::new(ReadSide {
-            raw: Vec::new(),
-            plain: Vec::new(),
+            raw: vec![0u8; READ_BUF],
+            plain: inp.buffer(READ_BUF),
             done: false,
         }),
         inp: inp.clone(),
@@ -1180,16 +1178,10 @@ fn direct_channel(
         }),
         woken: std::sync::Condvar::new(),
     });
-    shared.deliver(&mut side);
-    match opened {
-        Ok(false) => {}
-        Ok(true) => shared.end(&mut side, None),
-        Err(reason) => {
-            shared.end(&mut side, Some(reason));
-            let _ = shared.sock.shutdown(std::net::Shutdown::Both);
-        }
-    }
-    *shared.side() = side;
+    // The handshake may have taken records past its end (the peer's first
+    // message in the same segment): they are opened before anything is
+    // read from the socket.
+    shared.open(&mut shared.side(), 0);
     let sweeper = shared.clone();
     std::thread::Builder::new()
         .name(format!("quorate-tls-r{}", peer.0))
