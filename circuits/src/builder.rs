@@ -221,6 +221,13 @@ impl Word {
             "bits {range:?} of a {}-bit word",
             self.width()
         );
+        if let Repr::Run { first, .. } = self.0 {
+            // Within the run (checked above), so the sum fits in 32 bits.
+            return Word(Repr::Run {
+                first: first + range.start as u32,
+                width: range.len() as u32,
+            });
+        }
         range.map(|i| self.bit(i)).collect()
     }
 
@@ -381,15 +388,20 @@ impl<S: GateSink> CircuitBuilder<S> {
             return Err(BuildError::InputAfterGates(name.to_owned()));
         }
         let first = self.next_wire;
-        self.next_wire += u64::from(width);
+        let end = first + u64::from(width);
+        let first = u32::try_from(first)
+            .ok()
+            .filter(|_| end <= u64::from(u32::MAX))
+            .ok_or(CircuitError::TooManyWires)?;
+        self.next_wire = end;
         self.interface.inputs.push(Input {
             name: name.to_owned(),
             party,
             width,
         });
-        Ok((first..self.next_wire)
-            .map(|w| Bit::Wire(Wire::new(w.min(u64::from(u32::MAX)) as u32)))
-            .collect())
+        // A run, not a list of bits: an input of millions of bits costs
+        // nothing until its bits are read.
+        Ok(Word::wire_run(Wire::new(first), width))
     }
 
     /// Declares an output. Constant bits get a constant gate (one per value,

@@ -437,37 +437,71 @@ pub enum OpSink {
 #[derive(Debug, Default)]
 pub struct MixedOps {
     ops: Vec<Op>,
-    /// Blocks of bit wires standing for the low bits of a ring wire: first
-    /// wire -> (ring wire, width, bits made so far).
-    lazy: std::collections::BTreeMap<u32, (Wire, u32, u64)>,
+    /// Blocks of bit wires standing for the low bits of a ring wire, sorted
+    /// by first wire: (first wire, ring wire, width, bits made so far).
+    /// A sorted list rather than a tree: the compiler declares blocks in
+    /// the order it numbers wires, so each is appended at the end.
+    lazy: Vec<(u32, Wire, u32, u64)>,
 }
 
 impl MixedOps {
     /// Declares wires `first..first + width` as the low bits of ring wire
     /// `a`; each gets its [`Op::Bit`] just before its first reader.
     pub fn declare_bits(&mut self, first: Wire, a: Wire, width: u32) {
-        self.lazy.insert(first.index(), (a, width.min(64), 0));
+        let entry = (first.index(), a, width.min(64), 0);
+        match self.lazy.last() {
+            Some(last) if last.0 >= first.index() => {
+                match self.lazy.binary_search_by_key(&first.index(), |e| e.0) {
+                    Ok(k) => self.lazy[k] = entry,
+                    Err(k) => self.lazy.insert(k, entry),
+                }
+            }
+            _ => self.lazy.push(entry),
+        }
+    }
+
+    /// How many blocks start at or before wire `w`. Searched from the end,
+    /// in steps that double, then by halves: an op mostly reads wires made
+    /// shortly before it, whose blocks are among the last.
+    fn blocks_to(&self, w: u32) -> usize {
+        let n = self.lazy.len();
+        let (mut lo, mut hi, mut step) = (n, n, 1);
+        // Invariant: every block at `hi..` starts after `w`.
+        while lo > 0 && self.lazy[lo - 1].0 > w {
+            hi = lo - 1;
+            lo = lo.saturating_sub(step);
+            step *= 2;
+        }
+        // Now the block at `lo - 1` (if any) starts at or before `w`.
+        lo + self.lazy[lo..hi].partition_point(|e| e.0 <= w)
+    }
+
+    /// The declared block that starts at `first`.
+    fn block(&self, first: u32) -> Option<&(u32, Wire, u32, u64)> {
+        let k = self.blocks_to(first).checked_sub(1)?;
+        self.lazy.get(k).filter(|e| e.0 == first)
     }
 
     /// The ring wire whose bits are exactly `first..first + width`.
     pub fn ring_of(&self, first: Wire, width: u32) -> Option<Wire> {
-        self.lazy
-            .get(&first.index())
-            .filter(|e| e.1 == width)
-            .map(|e| e.0)
+        self.block(first.index())
+            .filter(|e| e.2 == width)
+            .map(|e| e.1)
     }
 
     /// Makes bit wire `w`'s conversion if it is a declared, unmade one.
     pub fn need(&mut self, w: Wire) {
-        let Some((&first, entry)) = self.lazy.range_mut(..=w.index()).next_back() else {
+        // The last block starting at or before `w`.
+        let k = self.blocks_to(w.index());
+        let Some(entry) = k.checked_sub(1).and_then(|k| self.lazy.get_mut(k)) else {
             return;
         };
-        let index = w.index() - first;
-        if index >= entry.1 || entry.2 >> index & 1 == 1 {
+        let index = w.index() - entry.0;
+        if index >= entry.2 || entry.3 >> index & 1 == 1 {
             return;
         }
-        entry.2 |= 1 << index;
-        let a = entry.0;
+        entry.3 |= 1 << index;
+        let a = entry.1;
         self.ops.push(Op::Bit { a, index, out: w });
     }
 
@@ -691,11 +725,15 @@ impl Op {
     }
 }
 
-/// Wire numbers to wire numbers, hashed by one multiplication (the keys are
-/// small distinct integers, not adversarial: they come from the compiler).
+/// Wire numbers to wire numbers (the keys are distinct integers, not
+/// adversarial: they come from the compiler).
 type WireMap = std::collections::HashMap<u32, u32, std::hash::BuildHasherDefault<WireHasher>>;
 
-/// Fibonacci hashing of a `u32`.
+/// A `u32` kept in the low bits of its hash, so that the table puts wires
+/// with near numbers in near buckets: an op reads wires driven shortly
+/// before it, whose buckets are then still in cache. The top seven bits,
+/// which the table compares within a group of buckets, come from a
+/// Fibonacci hash so that they differ between neighbours.
 #[derive(Default)]
 struct WireHasher(u64);
 
@@ -711,7 +749,8 @@ impl std::hash::Hasher for WireHasher {
     }
 
     fn write_u32(&mut self, n: u32) {
-        self.0 = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let n = u64::from(n);
+        self.0 = n | (n.wrapping_mul(0x9e37_79b9_7f4a_7c15) & !(u64::MAX >> 7));
     }
 }
 
@@ -749,4 +788,53 @@ fn prune_ops(outputs: &[Port], ops: Vec<Op>, wires: u32) -> Vec<Op> {
         .zip(keep)
         .filter_map(|(op, k)| k.then_some(op))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bit_ops(m: &MixedOps) -> Vec<(u32, u32, u32)> {
+        m.ops
+            .iter()
+            .filter_map(|op| match *op {
+                Op::Bit { a, index, out } => Some((a.index(), index, out.index())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn declared_bits_are_made_once_each_whatever_the_declaration_order() {
+        let mut m = MixedOps::default();
+        // Blocks at 100..164 (ring wire 1), 10..18 (ring wire 2, declared
+        // out of order), 300..302 (ring wire 3), and far past them
+        // 10_000..10_004 (ring wire 4), then 10 redeclared.
+        m.declare_bits(Wire::new(100), Wire::new(1), 64);
+        m.declare_bits(Wire::new(300), Wire::new(3), 2);
+        m.declare_bits(Wire::new(10), Wire::new(9), 8);
+        m.declare_bits(Wire::new(10_000), Wire::new(4), 4);
+        m.declare_bits(Wire::new(10), Wire::new(2), 8);
+        assert_eq!(m.ring_of(Wire::new(100), 64), Some(Wire::new(1)));
+        assert_eq!(m.ring_of(Wire::new(100), 8), None);
+        assert_eq!(m.ring_of(Wire::new(10), 8), Some(Wire::new(2)));
+        assert_eq!(m.ring_of(Wire::new(11), 7), None);
+        assert_eq!(m.ring_of(Wire::new(10_000), 4), Some(Wire::new(4)));
+        for w in [
+            163, 17, 10, 301, 17, 302, 5, 18, 99, 164, 10_003, 10_004, 100, 163,
+        ] {
+            m.need(Wire::new(w));
+        }
+        assert_eq!(
+            bit_ops(&m),
+            vec![
+                (1, 63, 163),
+                (2, 7, 17),
+                (2, 0, 10),
+                (3, 1, 301),
+                (4, 3, 10_003),
+                (1, 0, 100),
+            ]
+        );
+    }
 }

@@ -42,6 +42,39 @@ pub struct Limits {
     pub max_steps: u64,
     /// Bits in one value (an array).
     pub max_value_bits: u64,
+    /// For a trial compile that only asks whether this lowering costs less
+    /// than another: the budget past which it gives up. `None` for a real
+    /// compile.
+    pub trial: Option<Trial>,
+}
+
+/// The budget of a trial compile of the Boolean lowering, set from a
+/// lowering compiled before it (the arithmetic one, in `quorate run
+/// --backend auto`). The trial gives up, with an error, once its AND gates
+///
+/// - pass `max_and` (it would cost more than the other lowering in all), or
+/// - pass [`Trial::FLOOR`] and [`Trial::SLACK`] times the other lowering's
+///   cost pro rata: `max_and · s / steps` after `s` of the other lowering's
+///   `steps` unrolled steps (loop iterations and calls).
+///
+/// The second rule ends a hopeless trial early, at the cost of assuming
+/// that the other lowering's cost is spread evenly over its steps: a
+/// program whose Boolean circuit is more than `SLACK` times dearer early
+/// on, and cheaper later, can be judged wrongly. Below `FLOOR` AND gates
+/// the comparison is always exact.
+#[derive(Clone, Copy, Debug)]
+pub struct Trial {
+    /// AND gates at which this lowering costs as much as the other.
+    pub max_and: u64,
+    /// The other lowering's unrolled steps ([`Program::steps`]).
+    pub steps: u64,
+}
+
+impl Trial {
+    /// AND gates below which the pro-rata rule never stops a trial.
+    pub const FLOOR: u64 = 1 << 20;
+    /// How much dearer than the other lowering, pro rata, a trial may run.
+    pub const SLACK: u64 = 4;
 }
 
 impl Default for Limits {
@@ -50,6 +83,7 @@ impl Default for Limits {
             max_gates: 200_000_000,
             max_steps: 50_000_000,
             max_value_bits: 1 << 28,
+            trial: None,
         }
     }
 }
@@ -93,6 +127,9 @@ pub struct Program {
     /// The arithmetic lowering ([`compile_arith`]): the program as a mixed
     /// circuit of ring and Boolean ops. `circuit` is then empty.
     pub mixed: Option<MixedCircuit>,
+    /// Loop iterations and calls the compiler unrolled (see
+    /// [`Limits::max_steps`]).
+    pub steps: u64,
 }
 
 /// A value during compilation.
@@ -474,6 +511,21 @@ impl<'a> Compiler<'a> {
     /// An error once the circuit has grown past the gate limit: checked at
     /// every step, block and expression, and at the end.
     fn gate_limit(&self, span: Span) -> CResult<()> {
+        if let Some(t) = self.limits.trial {
+            let and = self.b.and_count();
+            let pro_rata =
+                u128::from(t.max_and) * u128::from(self.steps) * u128::from(Trial::SLACK);
+            if and > t.max_and
+                || (and > Trial::FLOOR && u128::from(and) * u128::from(t.steps.max(1)) > pro_rata)
+            {
+                return Err(Diagnostic::new(
+                    span,
+                    format!(
+                        "trial compile: {and} AND gates here cost more than the other lowering"
+                    ),
+                ));
+            }
+        }
         if self.b.stats().gates() > self.limits.max_gates {
             return Err(Diagnostic::new(
                 span,
@@ -542,7 +594,7 @@ impl<'a> Compiler<'a> {
                     .input(PartyId(idx as u16), &p.name.text, width)
                     .map_err(|e| Diagnostic::new(p.name.span, e.to_string()))?;
                 let mut at = 0;
-                unflatten(&ty, &word.bits(), &mut at, true)
+                unflatten(&ty, &word, &mut at, true)
             };
             scope.insert(
                 p.name.text.clone(),
@@ -618,6 +670,7 @@ impl<'a> Compiler<'a> {
                 outputs: outs,
                 params,
                 mixed: Some(mixed),
+                steps: self.steps,
             });
         }
         for (o, v) in outs.iter().zip(&values) {
@@ -647,6 +700,7 @@ impl<'a> Compiler<'a> {
             outputs: outs,
             params,
             mixed: None,
+            steps: self.steps,
         })
     }
 
@@ -2246,19 +2300,22 @@ fn const_int(t: IntTy, w: &Word) -> Option<i128> {
     })
 }
 
-fn unflatten(ty: &Type, bits: &[Bit], at: &mut usize, secret: bool) -> Val {
+/// The value of type `ty` whose bits are `word`'s from `at` on, least
+/// significant first (advancing `at`): an input's value. A run of wires
+/// (an input) is sliced without listing its bits.
+fn unflatten(ty: &Type, word: &Word, at: &mut usize, secret: bool) -> Val {
     let mut take = |n: usize| -> Word {
-        let end = (*at + n).min(bits.len());
-        let w = Word::from_bits(bits[(*at).min(end)..end].to_vec());
+        let end = (*at + n).min(word.width());
+        let w = word.slice((*at).min(end)..end);
         *at += n;
         w
     };
     match ty {
-        Type::Bool => Val::Bool(take(1).bits().first().copied().unwrap_or(Bit::ZERO), secret),
+        Type::Bool => Val::Bool(take(1).get(0).unwrap_or(Bit::ZERO), secret),
         Type::Int(t) => Val::Int(*t, take(t.bits as usize), secret),
         Type::Fix => Val::Fix(take(FIX_BITS as usize), secret),
-        Type::Array(e, n) => Val::Array((0..*n).map(|_| unflatten(e, bits, at, secret)).collect()),
-        Type::Tuple(ts) => Val::Tuple(ts.iter().map(|t| unflatten(t, bits, at, secret)).collect()),
+        Type::Array(e, n) => Val::Array((0..*n).map(|_| unflatten(e, word, at, secret)).collect()),
+        Type::Tuple(ts) => Val::Tuple(ts.iter().map(|t| unflatten(t, word, at, secret)).collect()),
     }
 }
 

@@ -8,6 +8,6 @@ pub mod lexer;
 pub mod parser;
 pub mod types;
 
-pub use compile::{InputSpec, Limits, OutputSpec, Program, compile, compile_arith};
+pub use compile::{InputSpec, Limits, OutputSpec, Program, Trial, compile, compile_arith};
 pub use diag::{Diagnostic, Span};
 pub use types::{IntTy, Type, Value, ValueError, decode, parse_elements, parse_value};

@@ -18,6 +18,7 @@ const LIMITS: Limits = Limits {
     max_gates: 200_000,
     max_steps: 20_000,
     max_value_bits: 1 << 16,
+    trial: None,
 };
 
 /// Compiles `src` (with `--param N=...` when it declares `param N`) and

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use quorate_circuits::{Bits, bristol};
-use quorate_dsl::{Limits, Program, Type, Value, compile, decode, parse_elements, parse_value};
+use quorate_dsl::{
+    Limits, Program, Trial, Type, Value, compile, decode, parse_elements, parse_value,
+};
 use quorate_engine::arith;
 use quorate_engine::gc::schedule::schedule_circuit;
 use quorate_engine::net::handshake::{ProgramHash, ProgramHasher, SessionId};
@@ -67,9 +69,10 @@ pub(crate) struct RunArgs {
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     timeout: u64,
     /// The protocol: yao (garbled circuits, two parties), gmw (secret-shared
-    /// Boolean circuits, 2 to 16 parties), arith (additive shares; not yet
-    /// reachable from the language), or auto (yao for two parties, gmw for
-    /// more).
+    /// Boolean circuits, 2 to 16 parties), arith (additive shares with
+    /// Beaver triples, 2 to 16 parties), or auto (whichever of these is
+    /// estimated to send the fewest bytes; `compile --stats` shows the
+    /// choice, docs/language.md section 11 the rule).
     #[arg(long, value_enum, default_value_t = Backend::Auto)]
     backend: Backend,
     /// Print `{"outputs": {"name": value}, ...}` instead of `name = value` lines.
@@ -80,7 +83,8 @@ pub(crate) struct RunArgs {
 /// The protocols a program can run under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Backend {
-    /// Yao for two parties, GMW for three or more.
+    /// The backend estimated to send the fewest bytes: yao (two parties) or
+    /// gmw (more), or arith.
     Auto,
     /// Yao's garbled circuits: two parties, constant rounds, 32 bytes per AND.
     Yao,
@@ -173,9 +177,10 @@ pub(crate) fn load(path: &Path, params: &[String]) -> CliResult<Program> {
 
 /// Compiles the program for the backend asked, and says which backend runs
 /// it. `auto` compiles the arithmetic lowering, estimates its traffic
-/// ([`arith_estimated_bytes`]), then compiles the Boolean lowering with a
-/// gate limit at which it would cost as much, and keeps the cheaper: yao
-/// for two parties or gmw for more, or arith.
+/// ([`arith_estimated_bytes`]), then compiles the Boolean lowering as a
+/// trial that gives up once it would cost more, in all or pro rata
+/// ([`Trial`]), and keeps the cheaper: yao for two parties or gmw for more,
+/// or arith.
 pub(crate) fn load_for(
     path: &Path,
     params: &[String],
@@ -208,13 +213,16 @@ pub(crate) fn load_for(
             } else {
                 gmw_bytes_per_and(n as u64)
             };
-            // All gates count against the limit, and XOR gates are free: allow
-            // many per AND.
-            let cap = (est_a / per_and)
-                .saturating_mul(16)
-                .clamp(10_000, Limits::default().max_gates);
+            // The Boolean lowering is compiled only as far as it could still
+            // cost less (see `quorate_dsl::Trial`). All gates count against
+            // the gate limit, and XOR gates are free: allow many per AND.
+            let max_and = (est_a / per_and).max(10_000);
             let limits = Limits {
-                max_gates: cap,
+                max_gates: max_and.saturating_mul(16).min(Limits::default().max_gates),
+                trial: Some(Trial {
+                    max_and,
+                    steps: a.steps,
+                }),
                 ..Limits::default()
             };
             match load_with(path, params, false, limits) {
