@@ -7,7 +7,7 @@
 //! [`Channel`](crate::net::Channel).
 
 pub mod base;
-pub(crate) mod h2c;
+pub mod h2c;
 pub mod kos;
 
 use std::fmt;

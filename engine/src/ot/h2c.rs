@@ -211,7 +211,7 @@ fn map_to_curve(u: &Fe, c: &Consts) -> Fraction {
 
 /// `hash_to_curve(msg)` of RFC 9380's `secp256k1_XMD:SHA-256_SSWU_RO_`
 /// with domain separation tag `dst`, for every message.
-pub(crate) fn hash_to_curve(msgs: &[&[u8]], dst: &[u8]) -> Result<Vec<ProjectivePoint>, OtError> {
+pub fn hash_to_curve(msgs: &[&[u8]], dst: &[u8]) -> Result<Vec<ProjectivePoint>, OtError> {
     let c = consts()?;
     let mut maps = Vec::with_capacity(2 * msgs.len());
     for msg in msgs {
