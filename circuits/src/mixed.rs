@@ -581,12 +581,15 @@ pub fn prune(
             ..p
         })
         .collect();
-    let mut out_ops = Vec::with_capacity(ops.len());
-    for op in ops {
-        let op = op.map_inputs(|w| read(w, &map));
-        let out = fresh(op.out(), &mut map);
-        out_ops.push(op.with_out(out));
-    }
+    // In place: the list is rewritten into its own allocation, not copied.
+    let out_ops: Vec<Op> = ops
+        .into_iter()
+        .map(|op| {
+            let op = op.map_inputs(|w| read(w, &map));
+            let out = fresh(op.out(), &mut map);
+            op.with_out(out)
+        })
+        .collect();
     let outputs: Vec<Port> = outputs
         .into_iter()
         .map(|p| Port {
@@ -598,6 +601,10 @@ pub fn prune(
             ..p
         })
         .collect();
+    let mut out_ops = out_ops;
+    // The list was grown by doubling and may have lost ops: give back the
+    // slack the circuit would otherwise hold for the whole run.
+    out_ops.shrink_to_fit();
     (next, inputs, outputs, out_ops)
 }
 
