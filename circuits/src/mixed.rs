@@ -450,6 +450,8 @@ impl MixedOps {
     pub fn declare_bits(&mut self, first: Wire, a: Wire, width: u32) {
         let entry = (first.index(), a, width.min(64), 0);
         match self.lazy.last() {
+            // Out of order: a shift of the later blocks, O(n). The compiler
+            // declares blocks as it numbers wires, so this is rare.
             Some(last) if last.0 >= first.index() => {
                 match self.lazy.binary_search_by_key(&first.index(), |e| e.0) {
                     Ok(k) => self.lazy[k] = entry,
@@ -582,7 +584,7 @@ pub fn prune(
         })
         .collect();
     // In place: the list is rewritten into its own allocation, not copied.
-    let out_ops: Vec<Op> = ops
+    let mut out_ops: Vec<Op> = ops
         .into_iter()
         .map(|op| {
             let op = op.map_inputs(|w| read(w, &map));
@@ -601,7 +603,6 @@ pub fn prune(
             ..p
         })
         .collect();
-    let mut out_ops = out_ops;
     // The list was grown by doubling and may have lost ops: give back the
     // slack the circuit would otherwise hold for the whole run.
     out_ops.shrink_to_fit();
@@ -736,8 +737,8 @@ impl Op {
 /// adversarial: they come from the compiler).
 type WireMap = std::collections::HashMap<u32, u32, std::hash::BuildHasherDefault<WireHasher>>;
 
-/// A `u32` kept in the low bits of its hash, so that the table puts wires
-/// with near numbers in near buckets: an op reads wires driven shortly
+/// A `u32` kept (with its high bits folded in) in the low bits of its
+/// hash, so that the table puts wires with near numbers in near buckets: an op reads wires driven shortly
 /// before it, whose buckets are then still in cache. The top seven bits,
 /// which the table compares within a group of buckets, come from a
 /// Fibonacci hash so that they differ between neighbours.
@@ -757,7 +758,11 @@ impl std::hash::Hasher for WireHasher {
 
     fn write_u32(&mut self, n: u32) {
         let n = u64::from(n);
-        self.0 = n | (n.wrapping_mul(0x9e37_79b9_7f4a_7c15) & !(u64::MAX >> 7));
+        // High bits folded into the low ones: wires within 2^11 of each
+        // other mostly stay near, while wires an even stride apart do not
+        // all fall on every stride-th bucket.
+        let low = n ^ (n >> 11) ^ (n >> 22);
+        self.0 = low | (n.wrapping_mul(0x9e37_79b9_7f4a_7c15) & !(u64::MAX >> 7));
     }
 }
 
@@ -809,6 +814,45 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn need_and_ring_of_agree_with_a_tree_over_many_blocks() {
+        use std::collections::BTreeMap;
+        // Blocks at irregular places, a few declared out of order; every
+        // wire around them asked for, far back and near.
+        let mut m = MixedOps::default();
+        let mut tree: BTreeMap<u32, (u32, u32)> = BTreeMap::new();
+        let mut at = 7u32;
+        for k in 0..600u32 {
+            let width = 1 + (k * 37 % 64);
+            let first = if k % 50 == 49 { at / 2 * 2 + 1 } else { at };
+            if tree.range(first..first + 1).next().is_none() {
+                m.declare_bits(Wire::new(first), Wire::new(k), width);
+                tree.insert(first, (k, width));
+            }
+            at += width + k * 13 % 97;
+        }
+        for w in (0..at + 10).rev().step_by(3).chain(0..at) {
+            let expect = tree
+                .range(..=w)
+                .next_back()
+                .filter(|(f, (_, width))| w - **f < *width)
+                .map(|(f, (a, _))| (*a, w - f));
+            let before = m.ops.len();
+            m.need(Wire::new(w));
+            let made = m.ops[before..].iter().find_map(|op| match *op {
+                Op::Bit { a, index, .. } => Some((a.index(), index)),
+                _ => None,
+            });
+            let first_time = m.ops[..before].iter().all(|op| op.out() != Wire::new(w));
+            assert_eq!(made, expect.filter(|_| first_time), "wire {w}");
+            if let Some((a, width)) = tree.get(&w) {
+                assert_eq!(m.ring_of(Wire::new(w), *width), Some(Wire::new(*a)));
+            } else {
+                assert_eq!(m.ring_of(Wire::new(w), 1), None, "wire {w}");
+            }
+        }
     }
 
     #[test]

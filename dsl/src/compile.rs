@@ -54,14 +54,16 @@ pub struct Limits {
 ///
 /// - pass `max_and` (it would cost more than the other lowering in all), or
 /// - pass [`Trial::FLOOR`] and [`Trial::SLACK`] times the other lowering's
-///   cost pro rata: `max_and · s / steps` after `s` of the other lowering's
-///   `steps` unrolled steps (loop iterations and calls).
+///   cost pro rata: `max_and · (s + 1) / (steps + 1)` after `s` of the
+///   other lowering's `steps` unrolled steps (loop iterations and calls).
 ///
 /// The second rule ends a hopeless trial early, at the cost of assuming
 /// that the other lowering's cost is spread evenly over its steps: a
 /// program whose Boolean circuit is more than `SLACK` times dearer early
-/// on, and cheaper later, can be judged wrongly. Below `FLOOR` AND gates
-/// the comparison is always exact.
+/// on, and cheaper later (or whose later steps cost nothing, such as a
+/// long loop over public values), can be judged wrongly. Below `FLOOR` AND
+/// gates, and in a program without loops or calls, the comparison is
+/// exact.
 #[derive(Clone, Copy, Debug)]
 pub struct Trial {
     /// AND gates at which this lowering costs as much as the other.
@@ -512,11 +514,17 @@ impl<'a> Compiler<'a> {
     /// every step, block and expression, and at the end.
     fn gate_limit(&self, span: Span) -> CResult<()> {
         if let Some(t) = self.limits.trial {
+            // Pro rata over steps counted from one, so that code before the
+            // first loop or call (or a program with none) is held to the
+            // total budget alone.
             let and = self.b.and_count();
-            let pro_rata =
-                u128::from(t.max_and) * u128::from(self.steps) * u128::from(Trial::SLACK);
+            let done = u128::from(self.steps) + 1;
+            let total = u128::from(t.steps) + 1;
+            let pro_rata = u128::from(t.max_and)
+                .saturating_mul(done)
+                .saturating_mul(u128::from(Trial::SLACK));
             if and > t.max_and
-                || (and > Trial::FLOOR && u128::from(and) * u128::from(t.steps.max(1)) > pro_rata)
+                || (and > Trial::FLOOR && u128::from(and).saturating_mul(total) > pro_rata)
             {
                 return Err(Diagnostic::new(
                     span,

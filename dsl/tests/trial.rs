@@ -60,3 +60,28 @@ fn a_trial_within_budget_gives_the_same_circuit() {
     assert_eq!(tried.steps, plain.steps);
     compile(&src, &params, trial(and - 1, plain.steps)).expect_err("one AND gate short");
 }
+
+#[test]
+fn a_program_without_loops_is_compared_exactly() {
+    // About 1.3 M AND gates before any loop or call: past the floor, with
+    // no steps at all. Within its exact budget it must be kept.
+    let src = "parties a, b;\n\
+               fn main(x: [u64; 20000] @a, y: [u64; 20000] @b) -> bool @all { x == y }\n";
+    let plain = compile(src, &[], Limits::default()).expect("Boolean lowering");
+    let and = plain.circuit.stats().and;
+    assert!(and > Trial::FLOOR, "{and}");
+    assert_eq!(plain.steps, 0);
+    let tried = compile(src, &[], trial(and, 0)).expect("within budget");
+    assert_eq!(tried.circuit.stats().and, and);
+}
+
+#[test]
+fn an_evenly_spread_program_within_budget_is_kept() {
+    // Joint risk costs the same in every customer: a budget just above its
+    // Boolean cost keeps it past the floor, whatever step it is at.
+    let (src, params) = joint_risk(40);
+    let plain = compile(&src, &params, Limits::default()).expect("Boolean lowering");
+    let and = plain.circuit.stats().and;
+    assert!(and > Trial::FLOOR, "{and}");
+    compile(&src, &params, trial(and, plain.steps)).expect("within budget, pro rata too");
+}

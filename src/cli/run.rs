@@ -70,9 +70,10 @@ pub(crate) struct RunArgs {
     timeout: u64,
     /// The protocol: yao (garbled circuits, two parties), gmw (secret-shared
     /// Boolean circuits, 2 to 16 parties), arith (additive shares with
-    /// Beaver triples, 2 to 16 parties), or auto (whichever of these is
-    /// estimated to send the fewest bytes; `compile --stats` shows the
-    /// choice, docs/language.md section 11 the rule).
+    /// Beaver triples, 2 to 16 parties), or auto (arith, or yao for two
+    /// parties and gmw for more, whichever is estimated to send fewer
+    /// bytes; `compile --stats` shows the choice, docs/language.md section
+    /// 11 the rule).
     #[arg(long, value_enum, default_value_t = Backend::Auto)]
     backend: Backend,
     /// Print `{"outputs": {"name": value}, ...}` instead of `name = value` lines.
@@ -83,8 +84,8 @@ pub(crate) struct RunArgs {
 /// The protocols a program can run under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Backend {
-    /// The backend estimated to send the fewest bytes: yao (two parties) or
-    /// gmw (more), or arith.
+    /// Arith, or yao (two parties) / gmw (more), whichever is estimated to
+    /// send fewer bytes.
     Auto,
     /// Yao's garbled circuits: two parties, constant rounds, 32 bytes per AND.
     Yao,
