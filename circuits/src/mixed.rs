@@ -738,10 +738,11 @@ impl Op {
 type WireMap = std::collections::HashMap<u32, u32, std::hash::BuildHasherDefault<WireHasher>>;
 
 /// A `u32` kept (with its high bits folded in) in the low bits of its
-/// hash, so that the table puts wires with near numbers in near buckets: an op reads wires driven shortly
-/// before it, whose buckets are then still in cache. The top seven bits,
-/// which the table compares within a group of buckets, come from a
-/// Fibonacci hash so that they differ between neighbours.
+/// hash, so that the table puts wires with near numbers in near buckets:
+/// an op reads wires driven shortly before it, whose buckets are then
+/// still in cache. The top seven bits, which the table compares within a
+/// group of buckets, come from a Fibonacci hash so that they differ
+/// between neighbours.
 #[derive(Default)]
 struct WireHasher(u64);
 
